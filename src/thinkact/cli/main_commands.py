@@ -1,0 +1,1 @@
+"""Top-level commands: init-model, sft, grpo, eval, demo."""

@@ -1,0 +1,207 @@
+"""Completion text → `Action`: the policy's thinking, its tool calls and its answer.
+
+The action format is Qwen3/Hermes (DESIGN.md, decision 2)::
+
+    <think>reasoning</think>
+    <tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>
+
+or, instead of calls, a final answer after the thinking. The parser is tolerant: several calls, a JSON list
+inside one tag, arguments given as a JSON string, stray whitespace, a missing closing tag and trailing special
+tokens are all understood. It never raises on model output: whatever deviates from the format is recorded in
+`Action.problems`, and the format reward scores it.
+
+Left out: other tool-call dialects (Llama's python tags, Mistral's `[TOOL_CALLS]`); readers in `data/` convert
+those on the way in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+# Special tokens a decoder may leave at the end of a completion when it is decoded with them.
+_TRAILING_SPECIALS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
+_CALL_RE = re.compile(r"<tool_call>(.*?)(</tool_call>|(?=<tool_call>)|$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call: a function name and its arguments as a JSON object."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def to_message(self) -> dict[str, Any]:
+        """The call in the chat format's `tool_calls` entry shape."""
+        return {"type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass
+class Action:
+    """What the policy emitted in one assistant turn (or what the reference says it should have emitted).
+
+    `think` is None when there was no `<think>` block and "" when the block was empty. `facts` is only set on
+    reference actions: strings the answer must contain (values the reference took from tool results).
+    """
+
+    think: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    content: str = ""
+    problems: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+
+    @property
+    def is_call(self) -> bool:
+        return bool(self.tool_calls)
+
+
+def parse_action(text: str) -> Action:
+    """Parse a completion into an `Action`; never raises.
+
+    >>> a = parse_action('<think>Need the weather.</think>\\n<tool_call>\\n{"name": "w", "arguments": {"c": 1}}\\n</tool_call>')
+    >>> a.think, a.tool_calls, a.content, a.problems
+    ('Need the weather.', [ToolCall(name='w', arguments={'c': 1})], '', [])
+    >>> parse_action('<think>ok</think>It is sunny.').content
+    'It is sunny.'
+    >>> parse_action('<tool_call>{"name": "w", "arguments": {').problems
+    ['tool call 1 is not valid JSON', 'tool call 1 has no closing </tool_call>']
+    """
+    problems: list[str] = []
+    text = _strip_trailing_specials(text)
+    think, rest = _split_think(text, problems)
+    tool_calls: list[ToolCall] = []
+    outside: list[str] = []
+    position = 0
+    for number, match in enumerate(_CALL_RE.finditer(rest), start=1):
+        outside.append(rest[position : match.start()])
+        position = match.end()
+        tool_calls.extend(_parse_call_body(match.group(1), number, problems))
+        if match.group(2) != CALL_CLOSE:
+            problems.append(f"tool call {number} has no closing {CALL_CLOSE}")
+    outside.append(rest[position:])
+    content = "".join(outside).strip()
+    if CALL_CLOSE in content:
+        problems.append(f"stray {CALL_CLOSE} without an opening tag")
+    if THINK_OPEN in content or THINK_CLOSE in content:
+        problems.append("think tags after the start of the action")
+    if not tool_calls and not content:
+        problems.append("empty action: neither a tool call nor an answer")
+    return Action(think=think, tool_calls=tool_calls, content=content, problems=problems)
+
+
+def action_from_message(message: dict[str, Any]) -> Action:
+    """The `Action` an assistant message of the chat format stands for (used for reference turns).
+
+    >>> action_from_message({"role": "assistant", "content": "", "reasoning_content": "r",
+    ...     "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": '{"x": 2}'}}]})
+    Action(think='r', tool_calls=[ToolCall(name='f', arguments={'x': 2})], content='', problems=[], facts=[])
+    """
+    calls = []
+    for entry in message.get("tool_calls") or []:
+        function = entry.get("function", entry)
+        arguments = function.get("arguments") or {}
+        if isinstance(arguments, str):
+            arguments = json.loads(arguments)
+        calls.append(ToolCall(name=function["name"], arguments=arguments))
+    return Action(
+        think=message.get("reasoning_content"),
+        tool_calls=calls,
+        content=(message.get("content") or "").strip(),
+        facts=list(message.get("facts") or []),
+    )
+
+
+def _strip_trailing_specials(text: str) -> str:
+    text = text.strip()
+    changed = True
+    while changed:
+        changed = False
+        for token in _TRAILING_SPECIALS:
+            if text.endswith(token):
+                text = text[: -len(token)].rstrip()
+                changed = True
+    return text
+
+
+def _split_think(text: str, problems: list[str]) -> tuple[str | None, str]:
+    """Separate a leading think block from the rest of the completion."""
+    if text.startswith(THINK_OPEN):
+        body = text[len(THINK_OPEN) :]
+        end = body.find(THINK_CLOSE)
+        if end >= 0:
+            return body[:end].strip(), body[end + len(THINK_CLOSE) :].strip()
+        problems.append(f"{THINK_OPEN} has no closing {THINK_CLOSE}")
+        cut = body.find(CALL_OPEN)
+        return (body.strip(), "") if cut < 0 else (body[:cut].strip(), body[cut:])
+    end = text.find(THINK_CLOSE)
+    if end >= 0 and THINK_OPEN not in text[:end]:
+        # Some templates put <think> in the prompt; the completion then starts inside the block.
+        before = text[:end]
+        if CALL_OPEN not in before:
+            problems.append(f"{THINK_CLOSE} without an opening {THINK_OPEN}")
+            return before.strip(), text[end + len(THINK_CLOSE) :].strip()
+    return None, text
+
+
+def _parse_call_body(body: str, number: int, problems: list[str]) -> list[ToolCall]:
+    body = body.strip()
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError:
+        problems.append(f"tool call {number} is not valid JSON")
+        return []
+    entries = payload if isinstance(payload, list) else [payload]
+    calls = []
+    for entry in entries:
+        call = _call_from_json(entry, number, problems)
+        if call is not None:
+            calls.append(call)
+    return calls
+
+
+def _call_from_json(entry: Any, number: int, problems: list[str]) -> ToolCall | None:
+    if not isinstance(entry, dict):
+        problems.append(f"tool call {number} is not a JSON object")
+        return None
+    if "function" in entry and isinstance(entry["function"], dict):
+        entry = entry["function"]
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f'tool call {number} has no "name"')
+        return None
+    arguments = entry.get("arguments", entry.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            problems.append(f"tool call {number} ({name}): arguments are a string that is not JSON")
+            return None
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        problems.append(f"tool call {number} ({name}): arguments are not a JSON object")
+        return None
+    return ToolCall(name=name.strip(), arguments=arguments)
+
+
+def render_action(action: Action, *, with_think: bool = True) -> str:
+    """The completion text that `parse_action` reads back as `action` (Qwen3's rendering).
+
+    >>> text = render_action(Action(think="t", tool_calls=[ToolCall("f", {"a": 1})]))
+    >>> parse_action(text).tool_calls
+    [ToolCall(name='f', arguments={'a': 1})]
+    """
+    parts = []
+    if with_think:
+        parts.append(f"{THINK_OPEN}\n{(action.think or '').strip()}\n{THINK_CLOSE}\n\n")
+    parts.append(action.content)
+    for index, call in enumerate(action.tool_calls):
+        if index or action.content:
+            parts.append("\n")
+        payload = json.dumps({"name": call.name, "arguments": call.arguments}, ensure_ascii=False)
+        parts.append(f"{CALL_OPEN}\n{payload}\n{CALL_CLOSE}")
+    return "".join(parts)
