@@ -76,9 +76,11 @@ def parse_action(text: str) -> Action:
     tool_calls: list[ToolCall] = []
     outside: list[str] = []
     position = 0
+    attempted = 0
     for number, match in enumerate(_CALL_RE.finditer(rest), start=1):
         outside.append(rest[position : match.start()])
         position = match.end()
+        attempted = number
         tool_calls.extend(_parse_call_body(match.group(1), number, problems))
         if match.group(2) != CALL_CLOSE:
             problems.append(f"tool call {number} has no closing {CALL_CLOSE}")
@@ -88,7 +90,7 @@ def parse_action(text: str) -> Action:
         problems.append(f"stray {CALL_CLOSE} without an opening tag")
     if THINK_OPEN in content or THINK_CLOSE in content:
         problems.append("think tags after the start of the action")
-    if not tool_calls and not content:
+    if not tool_calls and not content and not attempted:
         problems.append("empty action: neither a tool call nor an answer")
     return Action(think=think, tool_calls=tool_calls, content=content, problems=problems)
 
