@@ -1,0 +1,1 @@
+"""`thinkact bfcl score` and `thinkact bfcl eval`."""

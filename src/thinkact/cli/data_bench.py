@@ -1,0 +1,1 @@
+"""`thinkact data generate` and `thinkact data stats`: the bundled benchmark."""

@@ -1,0 +1,1 @@
+"""`thinkact data convert` and `thinkact data validate`: other formats in and out."""
