@@ -1,0 +1,1 @@
+"""Rewards: one pure function per component (`components.py`) and their weighted combination (`combine.py`)."""

@@ -1,0 +1,98 @@
+"""The combined reward: a weighted mean of the components that apply to the turn.
+
+A turn whose reference calls tools is scored by `format`, `tool_name`, `tool_args` and `tool_exact`; a turn whose
+reference answers (no tool needed, or asking for missing information) by `format`, `no_call` and `answer`. The
+total is the weighted mean over the applicable components, so it lies in [0, 1] for both kinds of turn and a
+component that does not apply neither rewards nor punishes. Every component is returned by name for logging.
+The default weights follow the paper (tool accuracy and answer correctness, with a small format term).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinkact.errors import UserError
+from thinkact.parse import Action
+from thinkact.rewards import components as c
+
+CALL_COMPONENTS = ("format", "tool_name", "tool_args", "tool_exact")
+ANSWER_COMPONENTS = ("format", "no_call", "answer")
+COMPONENTS = ("format", "tool_name", "tool_args", "tool_exact", "no_call", "answer")
+
+
+@dataclass
+class RewardConfig:
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "format": 0.1,
+            "tool_name": 0.2,
+            "tool_args": 0.3,
+            "tool_exact": 0.4,
+            "no_call": 0.4,
+            "answer": 0.5,
+        }
+    )
+    """Weight of each component; a component left out weighs 0. Names: format, tool_name, tool_args,
+    tool_exact, no_call, answer."""
+    require_think: bool = True
+    """The format component requires a non-empty <think> block first."""
+    answer_metric: str = "f1"
+    """Text score of answers: exact, f1 or rougeL (a conversation's meta.answer_metric overrides it)."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.weights) - set(COMPONENTS))
+        if unknown:
+            raise UserError(f"rewards.weights: unknown component(s) {unknown}; choose from {list(COMPONENTS)}")
+        if any(weight < 0 for weight in self.weights.values()):
+            raise UserError("rewards.weights: weights must be >= 0")
+        for kind, names in (("call", CALL_COMPONENTS), ("answer", ANSWER_COMPONENTS)):
+            if sum(self.weights.get(name, 0.0) for name in names) <= 0:
+                raise UserError(f"rewards.weights: give at least one of {list(names)} a positive weight ({kind} turns)")
+        if self.answer_metric not in c.TEXT_METRICS:
+            raise UserError(f"rewards.answer_metric: {self.answer_metric!r}; choose one of {list(c.TEXT_METRICS)}")
+
+
+@dataclass
+class Reward:
+    total: float
+    components: dict[str, float]
+
+
+def score_action(
+    action: Action,
+    reference: Action,
+    tools: list[dict[str, Any]],
+    config: RewardConfig,
+    *,
+    answer_metric: str | None = None,
+) -> Reward:
+    """Score one action against its reference; `components` holds only the components that apply.
+
+    >>> from thinkact.parse import ToolCall
+    >>> ref = Action(think="t", tool_calls=[ToolCall("w", {"city": "Oslo"})])
+    >>> score_action(Action(think="t", tool_calls=[ToolCall("w", {"city": "oslo"})]), ref, [], RewardConfig()).total
+    1.0
+    >>> r = score_action(Action(think="", tool_calls=[ToolCall("w", {"city": "Rome"})]), ref, [], RewardConfig())
+    >>> r.components
+    {'format': 0.0, 'tool_name': 1.0, 'tool_args': 0.0, 'tool_exact': 0.0}
+    >>> round(r.total, 3)
+    0.2
+    """
+    metric = answer_metric or config.answer_metric
+    if reference.tool_calls:
+        components = {
+            "format": c.score_format(action, reference, tools, require_think=config.require_think),
+            "tool_name": c.score_tool_name(action, reference, tools),
+            "tool_args": c.score_tool_args(action, reference, tools),
+            "tool_exact": c.score_tool_exact(action, reference, tools),
+        }
+    else:
+        components = {
+            "format": c.score_format(action, reference, tools, require_think=config.require_think),
+            "no_call": c.score_no_call(action, reference, tools),
+            "answer": c.score_answer(action, reference, tools, metric=metric),
+        }
+    weights = {name: config.weights.get(name, 0.0) for name in components}
+    total = sum(weights[name] * value for name, value in components.items()) / sum(weights.values())
+    return Reward(total=total, components=components)
