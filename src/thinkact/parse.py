@@ -62,9 +62,9 @@ class Action:
 def parse_action(text: str) -> Action:
     """Parse a completion into an `Action`; never raises.
 
-    >>> a = parse_action('<think>Need the weather.</think>\\n<tool_call>\\n{"name": "w", "arguments": {"c": 1}}\\n</tool_call>')
+    >>> a = parse_action('<think>Weather.</think><tool_call>{"name": "w", "arguments": {"c": 1}}</tool_call>')
     >>> a.think, a.tool_calls, a.content, a.problems
-    ('Need the weather.', [ToolCall(name='w', arguments={'c': 1})], '', [])
+    ('Weather.', [ToolCall(name='w', arguments={'c': 1})], '', [])
     >>> parse_action('<think>ok</think>It is sunny.').content
     'It is sunny.'
     >>> parse_action('<tool_call>{"name": "w", "arguments": {').problems

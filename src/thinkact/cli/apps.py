@@ -9,7 +9,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Generate, convert, validate and describe tool-use conversation data.", no_args_is_help=True)
-bfcl_app = typer.Typer(help="Score results on the Berkeley Function Calling Leaderboard the way BFCL does.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Generate, convert, validate and describe tool-use conversation data.", no_args_is_help=True
+)
+bfcl_app = typer.Typer(
+    help="Score results on the Berkeley Function Calling Leaderboard the way BFCL does.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(bfcl_app, name="bfcl")

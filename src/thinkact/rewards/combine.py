@@ -43,14 +43,20 @@ class RewardConfig:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.weights) - set(COMPONENTS))
         if unknown:
-            raise UserError(f"rewards.weights: unknown component(s) {unknown}; choose from {list(COMPONENTS)}")
+            raise UserError(
+                f"rewards.weights: unknown component(s) {unknown}; choose from {list(COMPONENTS)}"
+            )
         if any(weight < 0 for weight in self.weights.values()):
             raise UserError("rewards.weights: weights must be >= 0")
         for kind, names in (("call", CALL_COMPONENTS), ("answer", ANSWER_COMPONENTS)):
             if sum(self.weights.get(name, 0.0) for name in names) <= 0:
-                raise UserError(f"rewards.weights: give at least one of {list(names)} a positive weight ({kind} turns)")
+                raise UserError(
+                    f"rewards.weights: give at least one of {list(names)} a positive weight ({kind} turns)"
+                )
         if self.answer_metric not in c.TEXT_METRICS:
-            raise UserError(f"rewards.answer_metric: {self.answer_metric!r}; choose one of {list(c.TEXT_METRICS)}")
+            raise UserError(
+                f"rewards.answer_metric: {self.answer_metric!r}; choose one of {list(c.TEXT_METRICS)}"
+            )
 
 
 @dataclass

@@ -80,7 +80,7 @@ def score_tool_args(action: Action, reference: Action, tools: ToolSpecs) -> floa
     """
     if not action.tool_calls and not reference.tool_calls:
         return 1.0
-    total = sum(score for _, _, score in _match_calls(action.tool_calls, reference.tool_calls, tools))
+    total = sum(score for _, _, score in match_calls(action.tool_calls, reference.tool_calls, tools))
     return total / max(len(action.tool_calls), len(reference.tool_calls))
 
 
@@ -95,7 +95,7 @@ def score_tool_exact(action: Action, reference: Action, tools: ToolSpecs) -> flo
     """
     if len(action.tool_calls) != len(reference.tool_calls):
         return 0.0
-    matches = _match_calls(action.tool_calls, reference.tool_calls, tools)
+    matches = match_calls(action.tool_calls, reference.tool_calls, tools)
     exact = sum(1 for _, _, score in matches if score == 1.0)
     return 1.0 if exact == len(reference.tool_calls) else 0.0
 
@@ -171,7 +171,11 @@ def rouge_l(prediction: str, reference: str) -> float:
     return float(_ROUGE.score(reference, prediction)["rougeL"].fmeasure)
 
 
-TEXT_METRICS: dict[str, Callable[[str, str], float]] = {"exact": exact_match, "f1": token_f1, "rougeL": rouge_l}
+TEXT_METRICS: dict[str, Callable[[str, str], float]] = {
+    "exact": exact_match,
+    "f1": token_f1,
+    "rougeL": rouge_l,
+}
 
 
 def fact_recall(answer: str, facts: list[str]) -> float:
@@ -187,7 +191,11 @@ def fact_recall(answer: str, facts: list[str]) -> float:
     found = 0
     for fact in facts:
         value = _as_number(fact.replace(",", ""))
-        if (value is not None and value in numbers) or normalise_text(fact) in text or fact.casefold() in answer.casefold():
+        if (
+            (value is not None and value in numbers)
+            or normalise_text(fact) in text
+            or fact.casefold() in answer.casefold()
+        ):
             found += 1
     return found / len(facts)
 
@@ -199,11 +207,11 @@ def _as_number(text: str) -> float | None:
         return None
 
 
-def _match_calls(
+def match_calls(
     predicted: list[ToolCall], expected: list[ToolCall], tools: ToolSpecs
 ) -> list[tuple[ToolCall, ToolCall, float]]:
     """Greedy best-first matching of predicted to reference calls with the same name."""
-    properties = _properties_by_tool(tools)
+    properties = properties_by_tool(tools)
     scored = [
         (_score_call_args(p.arguments, e.arguments, properties.get(e.name, {})), i, j)
         for i, p in enumerate(predicted)
@@ -234,7 +242,7 @@ def _score_call_args(predicted: dict[str, Any], expected: dict[str, Any], schema
     return correct / (len(expected) + len(invented))
 
 
-def _properties_by_tool(tools: ToolSpecs) -> dict[str, dict[str, Any]]:
+def properties_by_tool(tools: ToolSpecs) -> dict[str, dict[str, Any]]:
     table = {}
     for tool in tools:
         function = tool.get("function", tool)

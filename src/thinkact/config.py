@@ -1,0 +1,113 @@
+"""Config objects: dataclass trees loaded from YAML, overridden from the command line, checked on load.
+
+`load_config(Cls, path, overrides)` builds `Cls` from a YAML file (optional) and `key.sub=value` overrides (values
+parsed as YAML, so `rewards.weights.format=0.2` and `lora.enabled=true` work). An unknown key, or a value of the
+wrong type, stops with a `UserError` that names the file and the dotted field and lists the valid fields.
+`save_config` writes the resolved config into a run directory. Left out: config inheritance and interpolation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from thinkact.errors import UserError
+
+T = TypeVar("T")
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """A `cls` instance from the YAML file at `path` (if any), then the `key=value` overrides."""
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        file = Path(path)
+        if not file.is_file():
+            raise UserError(f"{path}: no such config file; the shipped ones are in configs/")
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise UserError(f"{path}: not valid YAML ({error})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise UserError(f"{path}: the top level must be a mapping of config fields")
+        raw = loaded or {}
+    for override in overrides or []:
+        key, sep, value = override.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {override!r}: write overrides as field.sub=value")
+        _assign(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else "")
+    return build(cls, raw, source=source)
+
+
+def build(cls: type[T], raw: dict[str, Any], *, source: str = "config", prefix: str = "") -> T:
+    """Construct the dataclass `cls` from a mapping, checking every key and type."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: {prefix.rstrip('.') or 'config'}: expected a mapping")
+    fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise UserError(
+            f"{source}: unknown field {prefix}{unknown[0]}; valid fields of {prefix.rstrip('.') or 'the config'}: "
+            f"{', '.join(sorted(fields))}"
+        )
+    values = {name: _convert(hints[name], value, source, f"{prefix}{name}") for name, value in raw.items()}
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise UserError(f"{source}: {prefix.rstrip('.') or 'config'}: {error}") from None
+
+
+def _convert(hint: Any, value: Any, source: str, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if value is None:
+            return None
+        return _convert(options[0], value, source, where)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return build(hint, value, source=source, prefix=f"{where}.")
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{source}: {where}: expected a mapping, got {value!r}")
+        value_type = typing.get_args(hint)[1]
+        return {key: _convert(value_type, item, source, f"{where}.{key}") for key, item in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise UserError(f"{source}: {where}: expected a list, got {value!r}")
+        item_type = typing.get_args(hint)[0]
+        return [_convert(item_type, item, source, f"{where}[{i}]") for i, item in enumerate(value)]
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and not (
+        isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
+    ):
+        raise UserError(f"{source}: {where}: expected {hint.__name__}, got {value!r}")
+    if hint is float and not isinstance(value, float):
+        raise UserError(f"{source}: {where}: expected a number, got {value!r}")
+    return value
+
+
+def _assign(tree: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        node = tree.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise UserError(f"--set: {'.'.join(keys)}: {key} is not a group of fields")
+        tree = node
+    tree[keys[-1]] = value
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    """Write the resolved config as YAML (a run directory's `config.yaml`)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")

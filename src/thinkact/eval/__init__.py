@@ -1,0 +1,1 @@
+"""Evaluation: per-turn metrics (`metrics.py`) and the runner (`runner.py`)."""

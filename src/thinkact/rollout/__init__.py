@@ -1,0 +1,1 @@
+"""Rollouts: batched generation from chat prompts (`generation.py`) and their scored records (`records.py`)."""

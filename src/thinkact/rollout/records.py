@@ -1,0 +1,43 @@
+"""The rollout record: one sampled completion with everything the loss and the logs need.
+
+Token ids of prompt and completion, the completion's loss mask (1 only on tokens the policy sampled), the parsed
+action, the tool trace (episodes), and the reward with each component by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinkact.parse import Action
+
+
+@dataclass
+class Rollout:
+    example_id: str
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    loss_mask: list[int]
+    """Same length as completion_ids: 1 where the policy sampled the token, 0 for inserted tool results."""
+    text: str
+    action: Action
+    truncated: bool
+    reward: float = 0.0
+    components: dict[str, float] = field(default_factory=dict)
+    tool_trace: list[dict[str, Any]] = field(default_factory=list)
+    """Episodes only: each executed call and the result the policy saw."""
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready view for sample logs and reports."""
+        return {
+            "id": self.example_id,
+            "completion": self.text,
+            "think": self.action.think,
+            "tool_calls": [{"name": c.name, "arguments": c.arguments} for c in self.action.tool_calls],
+            "answer": self.action.content,
+            "problems": self.action.problems,
+            "reward": self.reward,
+            "components": self.components,
+            "truncated": self.truncated,
+            "tool_trace": self.tool_trace,
+        }

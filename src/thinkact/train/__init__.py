@@ -1,0 +1,1 @@
+"""Training: SFT on TRL (`sft.py`), the GRPO engine (`grpo.py`) and its pure loss functions (`losses.py`)."""

@@ -1,0 +1,170 @@
+"""Supervised fine-tuning on reference turns, with or without the reference reasoning, on TRL's SFTTrainer.
+
+Each assistant turn of the training conversations becomes one example: the rendered history is the prompt and
+the reference action is the completion, which alone carries loss (TRL's completion mask). With `think` the
+completion is `<think>reference reasoning</think>` then the action (think-SFT, the warm-up before GRPO); without,
+the think block is empty (the paper's "SFT without explicit thinking" baseline, Qwen3's no-think rendering).
+We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
+TRL the ids. LoRA comes through peft. Left out: packing (turn examples are short and of mixed length).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from peft import LoraConfig
+from transformers import PreTrainedTokenizerBase, TrainerCallback
+from trl import SFTConfig, SFTTrainer
+
+from thinkact.config import save_config
+from thinkact.data.conversations import read_conversations, turn_examples
+from thinkact.errors import UserError
+from thinkact.models.chat import encode_turn
+from thinkact.models.load import load_policy
+
+
+@dataclass
+class LoraOptions:
+    enabled: bool = False
+    """Train a LoRA adapter instead of all weights."""
+    rank: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    """Module names the adapter wraps (Qwen3's attention and MLP projections by default)."""
+
+
+@dataclass
+class SFTRunConfig:
+    model: str = "runs/tiny-model"
+    """Model directory (or a hub id already in the local cache)."""
+    data: str = "runs/data/train.jsonl"
+    """Training conversations (chat-format JSONL)."""
+    out: str = "runs/sft"
+    """Run directory: config.yaml, checkpoints, the final model."""
+    think: bool = True
+    """Train on the reference reasoning; false trains the no-thinking baseline."""
+    max_steps: int = 200
+    """Optimiser steps (-1: use `epochs`)."""
+    epochs: float = 1.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    learning_rate: float = 2e-3
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_length: int = 1536
+    """Examples longer than this (prompt + completion tokens) are reported and left out of training."""
+    seed: int = 0
+    logging_steps: int = 10
+    save_steps: int = 0
+    """Save a checkpoint every N steps (0: only the final model)."""
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    lora: LoraOptions = field(default_factory=LoraOptions)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise UserError("sft: batch_size and grad_accum must be >= 1")
+        if self.max_steps == 0 or (self.max_steps < 0 and self.epochs <= 0):
+            raise UserError("sft: set max_steps > 0, or max_steps: -1 with epochs > 0")
+        if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise UserError("sft.learning_rate: must be a positive number")
+
+
+def build_dataset(
+    tokenizer: PreTrainedTokenizerBase, data: str | Path, *, think: bool, max_length: int
+) -> tuple[Dataset, int]:
+    """Tokenised turn examples (`input_ids`, `completion_mask`) and how many were too long to keep."""
+    rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
+    too_long = 0
+    for turn in turn_examples(read_conversations(data)):
+        if turn.reference.get("score") is False:
+            continue
+        prompt_ids, completion_ids = encode_turn(tokenizer, turn, think=think)
+        if len(prompt_ids) + len(completion_ids) > max_length:
+            too_long += 1
+            continue
+        rows["input_ids"].append(prompt_ids + completion_ids)
+        rows["completion_mask"].append([0] * len(prompt_ids) + [1] * len(completion_ids))
+    if not rows["input_ids"]:
+        raise UserError(f"{data}: no turn fits in max_length={max_length} tokens; raise sft.max_length")
+    return Dataset.from_dict(rows), too_long
+
+
+def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None) -> Path:
+    """Fine-tune `config.model` on `config.data`; the final model (merged if LoRA) lands in `config.out`."""
+    out = Path(config.out)
+    save_config(config, out / "config.yaml")
+    model, tokenizer = load_policy(config.model)
+    dataset, too_long = build_dataset(
+        tokenizer, config.data, think=config.think, max_length=config.max_length
+    )
+    if too_long:
+        logging.getLogger(__name__).warning(
+            "%d of %d turns exceed max_length=%d and were left out",
+            too_long,
+            too_long + len(dataset),
+            config.max_length,
+        )
+    args = SFTConfig(
+        output_dir=str(out / "checkpoints"),
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        warmup_steps=max(int(config.warmup_ratio * max(config.max_steps, 1)), 0),
+        weight_decay=config.weight_decay,
+        lr_scheduler_type="cosine",
+        logging_steps=config.logging_steps,
+        save_strategy="steps" if config.save_steps > 0 else "no",
+        save_steps=config.save_steps or 500,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=config.bf16,
+        gradient_checkpointing=config.gradient_checkpointing,
+        use_cpu=not _has_accelerator(),
+        completion_only_loss=True,
+        max_length=config.max_length,
+        report_to=["tensorboard"],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    peft_config = None
+    if config.lora.enabled:
+        peft_config = LoraConfig(
+            r=config.lora.rank,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules,
+            task_type="CAUSAL_LM",
+        )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    final: Any = trainer.model
+    if config.lora.enabled:
+        final = final.merge_and_unload()  # fold the adapter in, so the result loads like any model
+    final.save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+    trainer.state.save_to_json(str(out / "trainer_state.json"))
+    return out / "model"
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
