@@ -1,1 +1,51 @@
 """`thinkact data generate` and `thinkact data stats`: the bundled benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thinkact.bench.synthetic import DEFAULT_SIZES, generate_benchmark
+from thinkact.bench.synthetic.stats import compute_stats, stats_table
+from thinkact.cli.apps import data_app
+from thinkact.data.conversations import read_conversations
+
+
+@data_app.command("generate")
+def generate(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for train.jsonl, test_id.jsonl and test_ood.jsonl.")
+    ],
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives byte-identical files.")] = 0,
+    train: Annotated[int, typer.Option(min=0, help="Conversations in train.")] = DEFAULT_SIZES["train"],
+    test_id: Annotated[
+        int, typer.Option(min=0, help="Conversations in test_id (unseen entities).")
+    ] = DEFAULT_SIZES["test_id"],
+    test_ood: Annotated[
+        int, typer.Option(min=0, help="Conversations in test_ood (held-out phrasings and domain).")
+    ] = DEFAULT_SIZES["test_ood"],
+) -> None:
+    """Write the bundled benchmark's three splits as chat-format JSONL."""
+    paths = generate_benchmark(out, seed=seed, train=train, test_id=test_id, test_ood=test_ood)
+    sizes = {"train": train, "test_id": test_id, "test_ood": test_ood}
+    for split, path in paths.items():
+        typer.echo(f"{path}: {sizes[split]} conversations")
+
+
+@data_app.command("stats")
+def stats(
+    file: Annotated[Path, typer.Argument(help="A chat-format JSONL file.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts as JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Count conversations, assistant turns and tool calls, by domain, phenomenon, action type and tool."""
+    counts = compute_stats(read_conversations(file))
+    if as_json:
+        typer.echo(json.dumps(counts, indent=2))
+    else:
+        Console().print(stats_table(counts, title=str(file)))

@@ -1,0 +1,1 @@
+"""Scenarios: one module per domain, each a list of small functions that write one conversation."""
