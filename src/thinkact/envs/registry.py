@@ -9,12 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from thinkact.envs.base import Environment
-from thinkact.envs.domains import banking, weather
+from thinkact.envs.domains import banking, calendar, contacts, shopping, travel, units, weather
 from thinkact.envs.execute import DEFAULT_MAX_RESULT_CHARS, DEFAULT_TIME_LIMIT_S
 from thinkact.envs.tools import Domain
 from thinkact.errors import UserError
 
-_DOMAINS: dict[str, Domain] = {domain.name: domain for domain in (weather.DOMAIN, banking.DOMAIN)}
+_DOMAINS: dict[str, Domain] = {
+    domain.name: domain
+    for domain in (
+        weather.DOMAIN,
+        calendar.DOMAIN,
+        banking.DOMAIN,
+        shopping.DOMAIN,
+        travel.DOMAIN,
+        units.DOMAIN,
+        contacts.DOMAIN,
+    )
+}
 DOMAINS: tuple[str, ...] = tuple(_DOMAINS)
 
 

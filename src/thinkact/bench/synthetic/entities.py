@@ -211,3 +211,18 @@ MERCHANTS: tuple[str, ...] = (
     "Taxi",
 )
 CURRENCIES: tuple[str, ...] = ("EUR", "USD", "GBP", "CHF")
+
+MESSAGES: tuple[str, ...] = (
+    "I'm running 10 minutes late",
+    "See you at the station at 6",
+    "Happy birthday!",
+    "Can you call me back?",
+    "Dinner is at 8 tonight",
+    "I left the keys under the mat",
+    "The meeting moved to Thursday",
+    "Thanks for yesterday",
+    "Don't forget the tickets",
+    "I'll pick up the kids today",
+    "On my way",
+    "Good luck with the exam",
+)

@@ -14,16 +14,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from thinkact.bench.synthetic.context import Context
-from thinkact.bench.synthetic.scenarios import banking, weather
+from thinkact.bench.synthetic.scenarios import banking, calendar, contacts, shopping, travel, units, weather
 from thinkact.bench.synthetic.scenarios.common import Scenario
 from thinkact.data.conversations import Conversation, write_conversations
 from thinkact.errors import UserError
 
 SCENARIOS: dict[str, tuple[Scenario, ...]] = {
     "weather": weather.SCENARIOS,
+    "calendar": calendar.SCENARIOS,
     "banking": banking.SCENARIOS,
+    "shopping": shopping.SCENARIOS,
+    "travel": travel.SCENARIOS,
+    "units": units.SCENARIOS,
+    "contacts": contacts.SCENARIOS,
 }
-HELD_OUT_DOMAINS: tuple[str, ...] = ()
+HELD_OUT_DOMAINS: tuple[str, ...] = ("contacts",)
 TRAIN_DOMAINS: tuple[str, ...] = tuple(name for name in SCENARIOS if name not in HELD_OUT_DOMAINS)
 SPLITS = ("train", "test_id", "test_ood")
 DEFAULT_SIZES = {"train": 2000, "test_id": 300, "test_ood": 300}
