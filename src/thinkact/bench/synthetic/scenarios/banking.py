@@ -99,7 +99,8 @@ CHATS = (
             seen=("Is it safe to share my PIN with the bank assistant?",),
             held_out=("Should I tell you my PIN?",),
         ),
-        "The user asks about security; no tool is needed, and the answer must be no.",
+        "The user asks whether to share a PIN; this is about security, not an account, so no tool is needed and "
+        "the answer must be a clear no.",
         "No. Never share your PIN with anyone, including me; I never need it to help you.",
         ("PIN",),
     ),
@@ -107,7 +108,7 @@ CHATS = (
         Phrases(
             seen=("Thanks, that's everything.", "Perfect, thank you!"), held_out=("All sorted, cheers.",)
         ),
-        "The user is closing the conversation; nothing to look up.",
+        "The user is closing the conversation and asks for nothing new, so there is nothing to look up.",
         "You're welcome! Have a good day.",
     ),
 )
@@ -201,7 +202,8 @@ def transfer(ctx: Context) -> Dialogue:
     )
     left = money(result["from_balance"])
     dialogue.answer(
-        f"The transfer went through as {result['transfer_id']}; {a} now holds {left}. I confirm.",
+        f"transfer {result['transfer_id']} went through: {amount} left {a}, which now holds {left}. I confirm the "
+        "amount and the new balance.",
         f"Done: {amount} {state['currency']} moved from {a} to {b} ({result['transfer_id']}). {a} now has {left}.",
         [str(amount), left],
     )
@@ -252,7 +254,8 @@ def top_up(ctx: Context) -> Dialogue:
         ToolCall("transfer", {"from_account": b, "to_account": a, "amount": gap}),
     )
     dialogue.answer(
-        f"The transfer brought {a} to {money(result['to_balance'])}; I confirm.",
+        f"transfer moved {money(gap)} from {b}; {a} now holds {money(result['to_balance'])}, exactly the target, "
+        "so I confirm.",
         f"I moved {money(gap)} {result['currency']} from {b}, so {a} now has {money(result['to_balance'])}.",
         [money(gap), money(result["to_balance"])],
     )
@@ -277,7 +280,8 @@ def vague_transfer(ctx: Context) -> Dialogue:
         ToolCall("transfer", {"from_account": a, "to_account": b, "amount": amount}),
     )
     dialogue.answer(
-        "The transfer succeeded; I confirm with the new balances.",
+        f"transfer {result['transfer_id']} succeeded; {b} now holds {money(result['to_balance'])}, so I confirm "
+        "the amount and that balance.",
         f"Done: {amount} {result['currency']} moved from {a} to {b}. {b} now has {money(result['to_balance'])}.",
         [str(amount), money(result["to_balance"])],
     )
@@ -299,7 +303,8 @@ def recent_transactions(ctx: Context) -> Dialogue:
     )
     items = result["transactions"]
     dialogue.answer(
-        f"list_transactions returned {len(items)} transactions, newest first; I list them.",
+        f"list_transactions returned {len(items)} transactions, newest first; I list each description with its "
+        "amount, as the user asked.",
         f"Your last {len(items)} checking transactions: {join_words(_described(items))}.",
         [t["description"] for t in items],
     )
@@ -335,7 +340,7 @@ def balance_then_transfer(ctx: Context) -> Dialogue:
         f"The user asks for the {a} balance. I call get_balance.", ToolCall("get_balance", {"account": a})
     )
     dialogue.answer(
-        "I report the balance.",
+        f"get_balance says {a} holds {money(result['balance'])} {result['currency']}; I tell the user.",
         f"Your {a} account has {money(result['balance'])} {result['currency']}.",
         [money(result["balance"])],
     )
@@ -345,7 +350,8 @@ def balance_then_transfer(ctx: Context) -> Dialogue:
         ToolCall("transfer", {"from_account": a, "to_account": b, "amount": amount}),
     )
     dialogue.answer(
-        "The transfer succeeded; I confirm with the new balance.",
+        f"transfer {moved['transfer_id']} succeeded; {a} now holds {money(moved['from_balance'])}, so I confirm "
+        "the amount and the new balance.",
         f"Done: {amount} {moved['currency']} moved to {b}. {a} now has {money(moved['from_balance'])}.",
         [str(amount), money(moved["from_balance"])],
     )
@@ -366,5 +372,5 @@ SCENARIOS = (
     Scenario("recent_transactions", recent_transactions),
     Scenario("biggest_expense", biggest_expense),
     Scenario("balance_then_transfer", balance_then_transfer),
-    Scenario("chat", chat, 0.5),
+    Scenario("chat", chat, 0.8),
 )

@@ -59,7 +59,7 @@ CHATS = (
     ),
     Chat(
         Phrases(seen=("Thanks, that's all!",), held_out=("Done, cheers.",)),
-        "The user is finished; no tool needed.",
+        "The user is finished and asks for nothing new, so no tool is needed; I reply politely.",
         "You're welcome!",
     ),
 )
@@ -95,6 +95,10 @@ def _person(ctx: Context) -> tuple[str, str]:
     return ctx.pick(FIRST_NAMES), ctx.pick(LAST_NAMES)
 
 
+def _sent_reason(sent: dict[str, Any]) -> str:
+    return f"send_message sent the text to {sent['to']} as {sent['message_id']}; I confirm what was sent and to whom."
+
+
 def _lower(text: str) -> str:
     return text[0].lower() + text[1:].rstrip("!")
 
@@ -105,7 +109,8 @@ def lookup_phone(ctx: Context) -> Dialogue:
     name = ctx.choose((first, f"{first} {last}"))
     dialogue.user(ctx.say(ASK_PHONE, name=name))
     (result,) = dialogue.call(
-        f"I look {name} up with find_contact.", ToolCall("find_contact", {"name": name})
+        f"The user wants {name}'s phone number; find_contact returns contact details, so I look the name up.",
+        ToolCall("find_contact", {"name": name}),
     )
     match = result["matches"][0]
     dialogue.answer(
@@ -127,7 +132,7 @@ def _send(dialogue: Dialogue, name: str, text: str) -> None:
         ToolCall("send_message", {"contact_id": match["id"], "text": text}),
     )
     dialogue.answer(
-        f"send_message reports {sent['status']} as {sent['message_id']}.",
+        _sent_reason(sent),
         f'Sent to {sent["to"]}: "{text}".',
         [sent["to"]],
     )
@@ -152,7 +157,7 @@ def add_new(ctx: Context) -> Dialogue:
         ToolCall("add_contact", {"name": f"{first} {last}", "phone": phone}),
     )
     dialogue.answer(
-        f"add_contact saved it as {result['id']}.",
+        f"add_contact saved {first} {last} as {result['id']} with phone {phone}; I confirm the new contact.",
         f"Saved {first} {last} ({phone}) to your contacts.",
         [phone],
     )
@@ -186,7 +191,7 @@ def two_emails(ctx: Context) -> Dialogue:
     )
     x, y = first["matches"][0], second["matches"][0]
     dialogue.answer(
-        "Each look-up found one contact; I give both emails.",
+        f"Each look-up found one contact, {x['name']} and {y['name']}; I give both email addresses.",
         f"{x['name']}: {x['email']}; {y['name']}: {y['email']}.",
         [x["email"], y["email"]],
     )
@@ -213,7 +218,7 @@ def ambiguous(ctx: Context) -> Dialogue:
         f"The user means {chosen['name']}, id {chosen['id']} in the earlier results. I send the text.",
         ToolCall("send_message", {"contact_id": chosen["id"], "text": text}),
     )
-    dialogue.answer("The message was sent; I confirm.", f'Sent to {sent["to"]}: "{text}".', [sent["to"]])
+    dialogue.answer(_sent_reason(sent), f'Sent to {sent["to"]}: "{text}".', [sent["to"]])
     return dialogue
 
 
@@ -223,18 +228,21 @@ def lookup_then_text(ctx: Context) -> Dialogue:
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last)]))
     dialogue.user(ctx.say(ASK_PHONE, name=first))
     (result,) = dialogue.call(
-        f"I look {first} up with find_contact.", ToolCall("find_contact", {"name": first})
+        f"The user wants {first}'s phone number; find_contact returns contact details, so I look the name up.",
+        ToolCall("find_contact", {"name": first}),
     )
     match = result["matches"][0]
     dialogue.answer(
-        "I report the number.", f"{match['name']}'s number is {match['phone']}.", [match["phone"]]
+        f"find_contact matched {match['name']}, whose phone is {match['phone']}; I give the number.",
+        f"{match['name']}'s number is {match['phone']}.",
+        [match["phone"]],
     )
     dialogue.user(ctx.say(ASK_TEXT_THEM, bare=True, text=text))
     (sent,) = dialogue.call(
         f"'Them' is {match['name']}, id {match['id']} from the look-up. I send the text.",
         ToolCall("send_message", {"contact_id": match["id"], "text": text}),
     )
-    dialogue.answer("Sent; I confirm.", f'Sent to {sent["to"]}: "{text}".', [sent["to"]])
+    dialogue.answer(_sent_reason(sent), f'Sent to {sent["to"]}: "{text}".', [sent["to"]])
     return dialogue
 
 
@@ -250,5 +258,5 @@ SCENARIOS = (
     Scenario("two_emails", two_emails),
     Scenario("ambiguous", ambiguous),
     Scenario("lookup_then_text", lookup_then_text),
-    Scenario("chat", chat, 0.3),
+    Scenario("chat", chat, 0.8),
 )

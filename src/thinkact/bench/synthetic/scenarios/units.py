@@ -11,7 +11,7 @@ import json
 from thinkact.bench.synthetic.context import Context
 from thinkact.bench.synthetic.dialogue import Dialogue
 from thinkact.bench.synthetic.entities import CURRENCIES
-from thinkact.bench.synthetic.phrasing import Phrases, upper_first
+from thinkact.bench.synthetic.phrasing import Phrases
 from thinkact.bench.synthetic.scenarios.common import Chat, Scenario, build_no_tool
 from thinkact.envs.domains.units import default_state
 from thinkact.parse import ToolCall
@@ -74,19 +74,19 @@ ASK_AGAIN = Phrases(seen=("And {value}?", "What about {value} {frm}?"), held_out
 CHATS = (
     Chat(
         Phrases(seen=("How many centimetres are in a metre?",), held_out=("A metre has how many cm?",)),
-        "A basic fact I know; a tool call is not needed.",
+        "The user asks how many centimetres make a metre; that is a basic fact (100), so a tool call is not needed.",
         "There are 100 centimetres in a metre.",
         ("100",),
     ),
     Chat(
         Phrases(seen=("What is 12 times 12?",), held_out=("12 squared?",)),
-        "Simple mental arithmetic: 12 × 12 = 144; no tool needed.",
+        "The user asks for 12 times 12; that is simple mental arithmetic, 12 × 12 = 144, so no tool is needed.",
         "12 times 12 is 144.",
         ("144",),
     ),
     Chat(
         Phrases(seen=("Thanks, that's all.",), held_out=("Grand, thanks.",)),
-        "The user is done; nothing to compute.",
+        "The user is done and asks for nothing new, so there is nothing to compute; I reply politely.",
         "You're welcome!",
     ),
 )
@@ -104,6 +104,13 @@ def _value(ctx: Context, unit: str) -> int | float:
     return ctx.choose((ctx.rng.randint(1, 50), int(tenths) if tenths.is_integer() else tenths))
 
 
+def _unit_reason(value: float, frm: str, to: str) -> str:
+    return (
+        f"The user converts {value} {UNIT_WORDS[frm]} to {UNIT_WORDS[to]}; in convert_units those are '{frm}' and "
+        f"'{to}', so I call it with value {value}."
+    )
+
+
 def _convert(value: float, frm: str, to: str) -> ToolCall:
     return ToolCall("convert_units", {"value": value, "from_unit": frm, "to_unit": to})
 
@@ -114,7 +121,7 @@ def convert(ctx: Context) -> Dialogue:
     dialogue = Dialogue(ctx, DOMAIN, default_state())
     dialogue.user(ctx.say(ASK_CONVERT, value=value, frm=UNIT_WORDS[frm], to=UNIT_WORDS[to]))
     (result,) = dialogue.call(
-        f"{upper_first(UNIT_WORDS[frm])} are '{frm}' and {UNIT_WORDS[to]} are '{to}'. I call convert_units.",
+        _unit_reason(value, frm, to),
         _convert(value, frm, to),
     )
     dialogue.answer(
@@ -174,7 +181,8 @@ def weekly(ctx: Context) -> Dialogue:
         ToolCall("calculate", {"operation": "multiply", "a": daily["value"], "b": 7}),
     )
     dialogue.answer(
-        f"The weekly total is {number(week['result'])} {to}.",
+        f"calculate gives {number(week['result'])} {to} for 7 days of {number(daily['value'])} {to}; I report "
+        "the daily and the weekly distance.",
         f"{value} {UNIT_WORDS[frm]} a day is {number(daily['value'])} {UNIT_WORDS[to]}, so "
         f"{number(week['result'])} {UNIT_WORDS[to]} a week.",
         [number(week["result"])],
@@ -217,7 +225,8 @@ def two_values(ctx: Context) -> Dialogue:
         _convert(v2, frm, to),
     )
     dialogue.answer(
-        "I report both converted values.",
+        f"convert_units returned {number(first['value'])} and {number(second['value'])} {to}; I report each "
+        "next to its original value.",
         f"{v1} {UNIT_WORDS[frm]} is {number(first['value'])} {UNIT_WORDS[to]} and {v2} {UNIT_WORDS[frm]} is "
         f"{number(second['value'])} {UNIT_WORDS[to]}.",
         [number(first["value"]), number(second["value"])],
@@ -242,7 +251,8 @@ def vague_degrees(ctx: Context) -> Dialogue:
         _convert(value, frm, to),
     )
     dialogue.answer(
-        "I report the converted temperature.",
+        f"convert_units returned {number(result['value'])} {to}; I give the temperature in the scale the user "
+        "asked for.",
         f"{value} °{frm} is {number(result['value'])} °{to}.",
         [number(result["value"])],
     )
@@ -254,18 +264,16 @@ def follow_up(ctx: Context) -> Dialogue:
     v1, v2 = _value(ctx, frm), _value(ctx, frm)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
     dialogue.user(ctx.say(ASK_CONVERT, value=v1, frm=UNIT_WORDS[frm], to=UNIT_WORDS[to]))
-    (first,) = dialogue.call(
-        f"{upper_first(UNIT_WORDS[frm])} are '{frm}', {UNIT_WORDS[to]} are '{to}'.", _convert(v1, frm, to)
-    )
+    (first,) = dialogue.call(_unit_reason(v1, frm, to), _convert(v1, frm, to))
     dialogue.answer(
-        "I report the result.",
+        f"convert_units returned {number(first['value'])} {to} for {v1} {frm}; I report it.",
         f"{v1} {UNIT_WORDS[frm]} is {number(first['value'])} {UNIT_WORDS[to]}.",
         [number(first["value"])],
     )
     dialogue.user(ctx.say(ASK_AGAIN, bare=True, value=v2, frm=UNIT_WORDS[frm]))
     (second,) = dialogue.call(f"Same conversion, '{frm}' to '{to}', now for {v2}.", _convert(v2, frm, to))
     dialogue.answer(
-        "I report the second result.",
+        f"convert_units returned {number(second['value'])} {to} for {v2} {frm}; I report it.",
         f"{v2} {UNIT_WORDS[frm]} is {number(second['value'])} {UNIT_WORDS[to]}.",
         [number(second["value"])],
     )
@@ -286,5 +294,5 @@ SCENARIOS = (
     Scenario("two_values", two_values),
     Scenario("vague_degrees", vague_degrees),
     Scenario("follow_up", follow_up),
-    Scenario("chat", chat, 0.3),
+    Scenario("chat", chat, 0.8),
 )

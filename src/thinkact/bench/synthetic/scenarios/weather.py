@@ -81,7 +81,7 @@ ASK_AGAIN = Phrases(
 CHATS = (
     Chat(
         Phrases(seen=("What does AQI stand for?", "What is the AQI?"), held_out=("AQI means what exactly?",)),
-        "This is a definition question; no tool is needed.",
+        "The user asks what AQI stands for; that is a definition I know, so I answer directly without a tool.",
         "AQI stands for Air Quality Index: a number where higher means more polluted air; up to 50 is good.",
         ("Air Quality Index",),
     ),
@@ -101,7 +101,7 @@ CHATS = (
         Phrases(
             seen=("Thanks, that's all I needed!", "Great, thank you!"), held_out=("Cheers, all good now.",)
         ),
-        "The user is only thanking me; nothing to look up.",
+        "The user is only thanking me and asks for nothing new, so there is nothing to look up; I reply politely.",
         "You're welcome! Ask me any time you need a forecast.",
     ),
 )
@@ -131,6 +131,13 @@ def _describe(result: dict[str, Any]) -> str:
     )
 
 
+def _report(result: dict[str, Any]) -> str:
+    return (
+        f"get_weather gives {result['city']} {result['condition']}, a high of {result['high']} and a low of "
+        f"{result['low']} on {result['date']}; I report that forecast."
+    )
+
+
 def _forecast_facts(result: dict[str, Any]) -> list[str]:
     return [result["condition"], str(result["high"]), str(result["low"])]
 
@@ -150,8 +157,8 @@ def forecast_day(ctx: Context) -> Dialogue:
         _forecast_call(city[0], day),
     )
     dialogue.answer(
-        f"get_weather returned the forecast for {day.day.isoformat()}; I report the condition, high and low.",
-        f"{upper_first(day.phrase)} ({day.day.isoformat()}) {city[0]} will be {_describe(result)}.",
+        _report(result),
+        f"{upper_first(day.phrase)} ({day.day.isoformat()}) {city[0]} can expect {_describe(result)}.",
         _forecast_facts(result),
     )
     _mark_day(dialogue, day)
@@ -212,7 +219,7 @@ def weather_and_air(ctx: Context) -> Dialogue:
     )
     dialogue.answer(
         f"I combine both results: the forecast and an AQI of {air['aqi']} ({air['level']}).",
-        f"Today {city[0]} will be {_describe(weather)}. The air quality index is {air['aqi']}, which is "
+        f"Today {city[0]} can expect {_describe(weather)}. The air quality index is {air['aqi']}, which is "
         f"{air['level']}.",
         [*_forecast_facts(weather), str(air["aqi"])],
     )
@@ -254,8 +261,8 @@ def missing_city(ctx: Context) -> Dialogue:
         f"The city is {city[0]} and {day.explanation}. I call get_weather.", _forecast_call(city[0], day)
     )
     dialogue.answer(
-        "I have the forecast; I report it.",
-        f"On {day.day.isoformat()} {city[0]} will be {_describe(result)}.",
+        _report(result),
+        f"On {day.day.isoformat()} {city[0]} can expect {_describe(result)}.",
         _forecast_facts(result),
     )
     _mark_day(dialogue, day)
@@ -271,7 +278,7 @@ def follow_up_city(ctx: Context) -> Dialogue:
         f"{upper_first(day.explanation)}. I call get_weather for {first[0]}.", _forecast_call(first[0], day)
     )
     dialogue.answer(
-        "I report the forecast.",
+        _report(result),
         f"{first[0]} on {day.day.isoformat()}: {_describe(result)}.",
         _forecast_facts(result),
     )
@@ -281,7 +288,7 @@ def follow_up_city(ctx: Context) -> Dialogue:
         _forecast_call(second[0], day),
     )
     dialogue.answer(
-        f"I report the forecast for {second[0]}.",
+        _report(result),
         f"{second[0]} on {day.day.isoformat()}: {_describe(result)}.",
         _forecast_facts(result),
     )
@@ -301,5 +308,5 @@ SCENARIOS = (
     Scenario("temperature_range", temperature_range),
     Scenario("missing_city", missing_city),
     Scenario("follow_up_city", follow_up_city),
-    Scenario("chat", chat, 0.5),
+    Scenario("chat", chat, 0.8),
 )
