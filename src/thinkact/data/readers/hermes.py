@@ -1,0 +1,202 @@
+"""Hermes / Qwen tagged text → the chat format.
+
+The tool-use convention of NousResearch's Hermes function-calling data and of Qwen's chat template: tools are
+listed inside `<tools>…</tools>` in the system prompt (a JSON or Python-literal list, or one JSON object per
+line as Qwen renders them); the assistant writes `<think>…</think>` and `<tool_call>{"name", "arguments"}</tool_call>`
+blocks; results come back as `<tool_response>…</tool_response>` blocks, in a `tool` turn (Hermes) or a user
+turn made only of such blocks (Qwen). A record is any of:
+
+- `{"conversations": [{"from": "system"|"human"|"gpt"|"tool", "value": ...}]}` (hermes-function-calling-v1),
+- `{"messages": [{"role": ..., "content": ...}]}` with the tags inside the contents,
+- `{"text": "<|im_start|>system\\n...<|im_end|>\\n<|im_start|>user\\n..."}`, a conversation rendered with Qwen's
+  template.
+
+Calls and results may be JSON or Python literals (Hermes writes `{'name': ...}`); they are read with `json`,
+then `ast.literal_eval`, never `eval`. The tools block is removed from the system prompt; Qwen's own tool
+boilerplate goes with it, any other system text stays. A result `{"name": ..., "content": ...}` gives its tool
+message that name, otherwise it takes the name of the call at its position. Other fields go into `meta`.
+
+Left out: calls in other dialects (`[TOOL_CALLS]`, `<|python_tag|>`) stay as plain text in the content.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from thinkact.data.readers.records import (
+    RecordError,
+    SourceItem,
+    load_literal,
+    read_items,
+    split_think,
+    wrap_tool,
+)
+
+_TOOLS = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
+_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_RESPONSE = re.compile(r"<tool_response>(.*?)</tool_response>", re.DOTALL)
+_TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
+_QWEN_TOOLS_HEADER = "# Tools\n\nYou may call one or more functions"
+_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+_ROLES.update({"tool": "tool", "observation": "tool", "ipython": "tool"})
+
+
+def read_hermes(path: Path) -> Iterator[SourceItem]:
+    return read_items(path, convert_hermes)
+
+
+def convert_hermes(raw: Any, default_id: str) -> dict[str, Any]:
+    """One Hermes/Qwen record as a chat-format record.
+
+    >>> record = convert_hermes({"conversations": [
+    ...     {"from": "system", "value": "Use tools.<tools>[{'type': 'function', 'function': {'name': 'f'}}]</tools>"},
+    ...     {"from": "human", "value": "go"},
+    ...     {"from": "gpt", "value": "<tool_call>{'arguments': {'a': 1}, 'name': 'f'}</tool_call>"},
+    ...     {"from": "tool", "value": '<tool_response>{"name": "f", "content": {"ok": true}}</tool_response>'}]}, "h")
+    >>> record["messages"][0]["content"], record["messages"][2]["tool_calls"][0]["function"], record["messages"][3]
+    ('Use tools.', {'name': 'f', 'arguments': {'a': 1}}, {'role': 'tool', 'name': 'f', 'content': '{"ok": true}'})
+    """
+    if not isinstance(raw, dict):
+        raise RecordError("record: expected a JSON object with conversations, messages or text")
+    turns = _turns(raw)
+    tools: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for index, (role, text, where) in enumerate(turns):
+        if role == "system" and index == 0:
+            text, tools = _system_tools(text, where)
+            if text:
+                messages.append({"role": "system", "content": text})
+        elif role == "tool" or (role == "user" and _only_responses(text)):
+            messages.extend(_results(text, calls, where))
+        elif role == "assistant":
+            message = _assistant(text, where)
+            calls = message.get("tool_calls", [])
+            messages.append(message)
+        else:
+            messages.append({"role": role, "content": text})
+    if not messages:
+        raise RecordError("conversations: no turns found")
+    meta = {
+        key: value for key, value in raw.items() if key not in ("id", "conversations", "messages", "text")
+    }
+    return {
+        "id": str(raw["id"]) if raw.get("id") not in (None, "") else default_id,
+        "tools": tools,
+        "messages": messages,
+        "meta": meta,
+    }
+
+
+def _turns(raw: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(role, text, field) for each turn, whichever of the three record shapes it is."""
+    if isinstance(raw.get("text"), str):
+        found = [(role, body, f"text turn {n}") for n, (role, body) in enumerate(_TURN.findall(raw["text"]))]
+        if not found:
+            raise RecordError("text: no <|im_start|>role ... <|im_end|> turns found")
+        return [(_role(role, where), body, where) for role, body, where in found]
+    key = "conversations" if "conversations" in raw else "messages"
+    source = raw.get(key)
+    if not isinstance(source, list) or not source:
+        raise RecordError(f"{key}: expected a non-empty list of turns (or a text field)")
+    turns = []
+    for index, turn in enumerate(source):
+        where = f"{key}[{index}]"
+        if not isinstance(turn, dict):
+            raise RecordError(f"{where}: expected an object with from/value or role/content")
+        role, text = (
+            (turn.get("from"), turn.get("value"))
+            if "from" in turn
+            else (turn.get("role"), turn.get("content"))
+        )
+        if not isinstance(text, str):
+            raise RecordError(f"{where}: expected the turn's text as a string")
+        turns.append((_role(role, where), text, where))
+    return turns
+
+
+def _role(role: Any, where: str) -> str:
+    if role not in _ROLES:
+        raise RecordError(f"{where}: role {role!r} is not one of {', '.join(_ROLES)}")
+    return _ROLES[role]
+
+
+def _system_tools(text: str, where: str) -> tuple[str, list[dict[str, Any]]]:
+    """The system prompt without its tools block, and the tools listed in it."""
+    match = _TOOLS.search(text)
+    if match is None:
+        return text.strip(), []
+    body = match.group(1).strip()
+    try:
+        listed = load_literal(body, f"{where} <tools>") if body else []
+    except RecordError:
+        listed = [
+            load_literal(line, f"{where} <tools> line {n}")
+            for n, line in enumerate(body.splitlines())
+            if line.strip()
+        ]
+    entries = listed if isinstance(listed, list) else [listed]
+    tools = [wrap_tool(tool, f"{where} <tools>[{index}]") for index, tool in enumerate(entries)]
+    header = text.find(_QWEN_TOOLS_HEADER)
+    rest = text[:header] if header >= 0 else text[: match.start()] + text[match.end() :]
+    return rest.strip(), tools
+
+
+def _assistant(text: str, where: str) -> dict[str, Any]:
+    reasoning, rest = split_think(text)
+    if rest.count("<tool_call>") != rest.count("</tool_call>"):
+        raise RecordError(f"{where}: a <tool_call> is not closed with </tool_call>")
+    calls = [_call(body, f"{where} <tool_call> {n}") for n, body in enumerate(_CALL.findall(rest), start=1)]
+    message: dict[str, Any] = {"role": "assistant", "content": _CALL.sub("", rest).strip()}
+    if calls:
+        message["tool_calls"] = calls
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return message
+
+
+def _call(body: str, where: str) -> dict[str, Any]:
+    payload = load_literal(body, where)
+    if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+        raise RecordError(f'{where}: expected {{"name": ..., "arguments": {{...}}}}')
+    arguments = payload.get("arguments", payload.get("parameters")) or {}
+    if isinstance(arguments, str):
+        arguments = load_literal(arguments, f"{where} arguments")
+    if not isinstance(arguments, dict):
+        raise RecordError(f"{where}: arguments must be an object")
+    return {"type": "function", "function": {"name": payload["name"], "arguments": arguments}}
+
+
+def _only_responses(text: str) -> bool:
+    return bool(_RESPONSE.search(text)) and not _RESPONSE.sub("", text).strip()
+
+
+def _results(text: str, calls: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+    bodies = _RESPONSE.findall(text) or [text]
+    messages = []
+    for position, body in enumerate(bodies):
+        message: dict[str, Any] = {"role": "tool"}
+        if position < len(calls):
+            message["name"] = calls[position]["function"]["name"]
+        try:
+            payload = load_literal(body, where)
+        except RecordError:
+            payload = None
+        if (
+            isinstance(payload, dict)
+            and set(payload) == {"name", "content"}
+            and isinstance(payload["name"], str)
+        ):
+            message["name"] = payload["name"]
+            content = payload["content"]
+            message["content"] = (
+                content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+            )
+        else:
+            message["content"] = body.strip()
+        messages.append(message)
+    return messages

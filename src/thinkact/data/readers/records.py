@@ -1,0 +1,172 @@
+"""What every reader shares: records read from JSON Lines or JSON-array files, each with where it came from.
+
+A reader turns each source record into one chat-format record, or into the problems that stop it (a
+`RecordError` raised while converting). `read_items` runs a per-record converter over a file and never lets a
+bad record end the file early: each one comes out as a `SourceItem` with its location, so the caller can stop
+on it or write it to a rejects file. Left out: the checks on the converted record (`data/validate.py`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from thinkact.errors import UserError
+from thinkact.parse import THINK_CLOSE, THINK_OPEN
+
+
+class RecordError(Exception):
+    """One source record cannot be converted; the message starts with the field it is about."""
+
+
+@dataclass
+class SourceItem:
+    """One source record: where it is, what it was, and the chat-format record it became (or why not)."""
+
+    where: str
+    raw: Any
+    record: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+Converter = Callable[[Any, str], dict[str, Any]]
+"""(source record, id to use when the record has none) → chat-format record; raises RecordError."""
+
+
+def read_items(path: Path, convert: Converter) -> Iterator[SourceItem]:
+    """Convert every record of a JSONL or JSON-array file; bad records become items with problems."""
+    for where, raw, error in iter_json_records(path):
+        if error:
+            yield SourceItem(where=where, raw=raw, problems=[error])
+            continue
+        try:
+            record = convert(raw, default_id(path, where))
+        except RecordError as problem:
+            yield SourceItem(where=where, raw=raw, problems=[str(problem)])
+            continue
+        yield SourceItem(where=where, raw=raw, record=record)
+
+
+def default_id(path: Path, where: str) -> str:
+    """An id for a record that brings none: the file's stem and the record's line."""
+    return f"{path.stem}-{where.rsplit(':', 1)[-1]}"
+
+
+def iter_json_records(path: Path) -> Iterator[tuple[str, Any, str]]:
+    """(location `file:line`, record, error) for each record of a JSON Lines file or a JSON array file.
+
+    A line (or array item) that is not JSON comes out with its text and an error message; the rest of the file
+    is still read.
+    """
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; pass the path of an existing data file")
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        yield from _iter_array(path, text)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{number}", json.loads(line), ""
+        except json.JSONDecodeError as error:
+            yield f"{path}:{number}", line, f"not valid JSON ({error.msg} at column {error.colno})"
+
+
+def _iter_array(path: Path, text: str) -> Iterator[tuple[str, Any, str]]:
+    """The items of a JSON array, each located by the line it starts on."""
+    decoder = json.JSONDecoder()
+    position = text.index("[") + 1
+    while True:
+        position = _skip(text, position, ",")
+        if position >= len(text):
+            raise UserError(f"{path}: the JSON array is not closed; the file looks cut short")
+        if text[position] == "]":
+            return
+        line = text.count("\n", 0, position) + 1
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise UserError(
+                f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno})"
+            ) from None
+        yield f"{path}:{line}", item, ""
+
+
+def _skip(text: str, position: int, separators: str) -> int:
+    while position < len(text) and (text[position].isspace() or text[position] in separators):
+        position += 1
+    return position
+
+
+def load_json_field(value: Any, where: str) -> Any:
+    """A field that datasets store either as JSON or as a JSON string (HF datasets often stringify nested data)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{where}: a string that is not valid JSON ({error.msg})") from None
+
+
+def load_literal(text: str, where: str) -> Any:
+    """JSON, or a Python literal (Hermes data writes dicts with single quotes); read with `ast`, never `eval`."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise RecordError(f"{where}: neither JSON nor a Python literal: {text.strip()[:80]!r}") from None
+
+
+def wrap_tool(tool: Any, where: str) -> dict[str, Any]:
+    """A tool in the chat format's shape, `{"type": "function", "function": {...}}`, from either common shape."""
+    if not isinstance(tool, dict):
+        raise RecordError(f"{where}: expected a tool object with a name")
+    function = tool.get("function", tool) if tool.get("type", "function") == "function" else tool
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+        raise RecordError(f'{where}: expected {{"name": ..., "parameters": {{...}}}}')
+    return {"type": "function", "function": function}
+
+
+def text_of(content: Any, where: str) -> str | None:
+    """Message content as a string: a string, None, or a list of text parts (the OpenAI multi-part shape)."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for index, part in enumerate(content):
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            else:
+                raise RecordError(f"{where}[{index}]: only text parts are supported (found {part!r:.60})")
+        return "".join(texts)
+    raise RecordError(f"{where}: expected a string or a list of text parts")
+
+
+def split_think(text: str) -> tuple[str | None, str]:
+    """A leading `<think>…</think>` block apart from the rest; the inverse of `join_think`.
+
+    >>> split_think("<think>\\nplan\\n</think>\\n\\nHello")
+    ('plan', 'Hello')
+    >>> split_think("Hello")
+    (None, 'Hello')
+    """
+    stripped = text.lstrip()
+    end = stripped.find(THINK_CLOSE)
+    if not stripped.startswith(THINK_OPEN) or end < 0:
+        return None, text
+    inner = stripped[len(THINK_OPEN) : end].removeprefix("\n").removesuffix("\n")
+    rest = stripped[end + len(THINK_CLOSE) :]
+    return inner, rest[2:] if rest.startswith("\n\n") else rest.lstrip()
+
+
+def join_think(reasoning: str | None, text: str) -> str:
+    """Reasoning written inline before the text, as Qwen3 renders it (LLaMA-Factory's convention too)."""
+    return text if reasoning is None else f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{text}"
