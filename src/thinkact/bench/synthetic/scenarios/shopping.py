@@ -229,7 +229,8 @@ def checkout(ctx: Context) -> Dialogue:
         "The user wants to order the cart as it is; checkout takes no arguments.", ToolCall("checkout", {})
     )
     dialogue.answer(
-        f"checkout created order {order['order_id']} for {money(order['total'])}.",
+        f"checkout created order {order['order_id']} for {money(order['total'])}; I give the user the order id "
+        "and the total.",
         f"Your order {order['order_id']} is placed, total {money(order['total'])}.",
         [order["order_id"], money(order["total"])],
     )

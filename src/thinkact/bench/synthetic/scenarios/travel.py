@@ -161,7 +161,8 @@ def _book_best(dialogue: Dialogue, flights: list[dict[str, Any]], criterion: str
         ToolCall("book_flight", {"flight_id": best["id"], "passengers": n}),
     )
     dialogue.answer(
-        f"Booked as {booking['booking_id']}; {n} x {money(best['price'])} = {money(booking['total'])}.",
+        f"book_flight confirmed {booking['booking_id']}; {n} x {money(best['price'])} = {money(booking['total'])}, "
+        "which I report.",
         f"Booked {best['id']} departing {best['depart']} for {n} passenger(s): booking {booking['booking_id']}, "
         f"total {money(booking['total'])}.",
         [booking["booking_id"], money(booking["total"])],
@@ -271,7 +272,8 @@ def search_then_book(ctx: Context) -> Dialogue:
         ToolCall("book_flight", {"flight_id": choice["id"], "passengers": n}),
     )
     dialogue.answer(
-        f"Booked; total {n} x {money(choice['price'])} = {money(booking['total'])}.",
+        f"book_flight confirmed {booking['booking_id']}; {n} x {money(choice['price'])} = "
+        f"{money(booking['total'])}, which I report.",
         f"Booked {choice['id']} for {n}: booking {booking['booking_id']}, total {money(booking['total'])}.",
         [booking["booking_id"], money(booking["total"])],
     )

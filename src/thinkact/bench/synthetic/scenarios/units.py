@@ -125,7 +125,7 @@ def convert(ctx: Context) -> Dialogue:
         _convert(value, frm, to),
     )
     dialogue.answer(
-        f"convert_units returned {number(result['value'])} {to}.",
+        f"convert_units returned {number(result['value'])} {to} for {value} {frm}; I report the converted value.",
         f"{value} {UNIT_WORDS[frm]} is {number(result['value'])} {UNIT_WORDS[to]}.",
         [number(result["value"])],
     )
@@ -160,7 +160,7 @@ def percent(ctx: Context) -> Dialogue:
         ToolCall("calculate", {"operation": "percent_of", "a": p, "b": x}),
     )
     dialogue.answer(
-        f"calculate returned {number(result['result'])}.",
+        f"calculate returned {number(result['result'])} for {p}% of {x}; I report it.",
         f"{p}% of {x} is {number(result['result'])}.",
         [number(result["result"])],
     )
