@@ -16,7 +16,7 @@ from typing import Any
 from thinkact.data.conversations import Conversation
 from thinkact.data.readers import reader_for
 from thinkact.data.validate import validate_record
-from thinkact.data.writers import WRITERS
+from thinkact.data.writers import WRITERS, alternates
 from thinkact.errors import UserError
 
 
@@ -27,6 +27,8 @@ class ConvertSummary:
     rejected: int
     out: Path
     rejects: Path
+    not_alternating: int = 0
+    """ShareGPT output only: conversations whose turns do not alternate, which LLaMA-Factory skips."""
 
 
 def rejects_path(out: Path) -> Path:
@@ -88,7 +90,8 @@ def run_convert(
     partial = out.with_name(out.name + ".partial")
     written = WRITERS[target_format](partial, conversations)
     partial.replace(out)
-    return ConvertSummary(read=read, written=written, rejected=len(rejected), out=out, rejects=rejects)
+    skipped = sum(not alternates(c) for c in conversations) if target_format == "sharegpt" else 0
+    return ConvertSummary(read, written, len(rejected), out, rejects, not_alternating=skipped)
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
