@@ -176,3 +176,10 @@ def test_make_environment_names_a_bad_domain() -> None:
 def test_diff_states_points_at_the_difference() -> None:
     assert diff_states({"a": [1, {"b": 2}]}, {"a": [1, {"b": 3}]}) == ["state.a[1].b: 2 != 3"]
     assert diff_states({"a": 1}, {"b": 1}) == ["state.a: unexpected", "state.b: missing"]
+
+
+def test_without_a_time_limit_the_tool_runs_inline_with_the_same_errors() -> None:
+    env = Environment(TOY, time_limit_s=None)
+    assert json.loads(env.execute(ToolCall("divide", {"a": 1, "b": 4}))) == {"quotient": 0.25}
+    assert "ZeroDivisionError" in _error(env.execute(ToolCall("divide", {"a": 1, "b": 0})))
+    assert env.snapshot() == {"calls": 1}

@@ -36,7 +36,7 @@ class Environment:
         domain: Domain,
         state: State | None = None,
         *,
-        time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+        time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> None:
         self.domain = domain

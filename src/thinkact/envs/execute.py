@@ -8,7 +8,8 @@ what is allowed, never as an exception (DESIGN.md, decision 6):
 - a `ToolError` raised by the tool is passed on as its message; any other exception is reported with its type;
 - a tool still running after `time_limit_s` is abandoned: its worker thread cannot be killed in Python, so it is
   left to finish in the background (a daemon thread), and since it works on a copy of the state its late
-  changes are never kept;
+  changes are never kept. `time_limit_s=None` runs the tool in the calling thread with no limit, for trusted
+  calls only (the benchmark generator's reference calls), where a thread per call would dominate the cost;
 - a result longer than `max_result_chars` once serialised is replaced by an error that says so.
 
 Arguments are only ever handed to the tool's Python function as values; nothing the model writes is passed to
@@ -36,7 +37,7 @@ def execute_call(
     state: State,
     call: ToolCall,
     *,
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
 ) -> tuple[str, State | None]:
     """Run `call` against `state`; the tool message content and the new state (None when the call failed).
@@ -65,7 +66,7 @@ def execute_call(
     finished, value, error = run_with_time_limit(run, time_limit_s, name=f"thinkact-tool-{tool.name}")
     if not finished:
         return format_error(
-            f"tool {tool.name!r} ran past its time limit of {time_limit_s:g} s and was stopped; "
+            f"tool {tool.name!r} ran past its time limit of {time_limit_s} s and was stopped; "
             "try again with simpler arguments"
         ), None
     if isinstance(error, ToolError):
@@ -103,13 +104,19 @@ def describe_parameters(schema: dict[str, Any]) -> str:
 
 
 def run_with_time_limit(
-    function: Callable[[], Any], time_limit_s: float, *, name: str = "thinkact-tool"
+    function: Callable[[], Any], time_limit_s: float | None, *, name: str = "thinkact-tool"
 ) -> tuple[bool, Any, Exception | None]:
     """Run `function` in a worker thread: (finished in time, its value, the exception it raised).
 
-    A thread still running at the limit is abandoned as a daemon (Python cannot kill a thread).
+    A thread still running at the limit is abandoned as a daemon (Python cannot kill a thread). With no limit
+    (None) the function runs in the calling thread.
     """
     outcome: dict[str, Any] = {}
+    if time_limit_s is None:
+        try:
+            return True, function(), None
+        except Exception as error:  # the tool's failure is reported to the model, not raised
+            return True, None, error
 
     def target() -> None:
         try:

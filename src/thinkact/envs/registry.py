@@ -45,10 +45,12 @@ def tool_specs(domain: str) -> list[dict[str, Any]]:
 def make_environment(
     meta: dict[str, Any],
     *,
-    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
 ) -> Environment:
     """The environment of a conversation: its `meta["domain"]`, reset to `meta["initial_state"]` when given.
+
+    `time_limit_s` bounds each call (None: no limit and no worker thread, for trusted calls only).
 
     >>> env = make_environment({"domain": "weather"})
     >>> sorted(env.snapshot()["cities"])

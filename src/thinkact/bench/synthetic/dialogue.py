@@ -43,7 +43,8 @@ class Dialogue:
     def __init__(self, ctx: Context, domain: str, state: dict[str, Any]) -> None:
         self.ctx = ctx
         self.domain = domain
-        self.env = make_environment({"domain": domain, "initial_state": state})
+        # Reference calls are our own trusted code: no time limit, so no worker thread per call.
+        self.env = make_environment({"domain": domain, "initial_state": state}, time_limit_s=None)
         self.initial_state = self.env.snapshot()
         self.messages: list[dict[str, Any]] = [
             {"role": "system", "content": system_prompt(ctx.today, get_domain(domain).role)}
