@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from thinkact.bench.synthetic import DEFAULT_SIZES, generate_benchmark
-from thinkact.bench.synthetic.stats import compute_stats, stats_table
+from thinkact.bench.synthetic.stats import compute_stats, render_stats
 from thinkact.cli.apps import data_app
 from thinkact.data.conversations import read_conversations
 
@@ -48,4 +48,4 @@ def stats(
     if as_json:
         typer.echo(json.dumps(counts, indent=2))
     else:
-        Console().print(stats_table(counts, title=str(file)))
+        Console().print(render_stats(counts, title=str(file)))

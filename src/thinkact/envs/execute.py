@@ -19,6 +19,7 @@ Arguments are only ever handed to the tool's Python function as values; nothing 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -66,7 +67,7 @@ def execute_call(
     finished, value, error = run_with_time_limit(run, time_limit_s, name=f"thinkact-tool-{tool.name}")
     if not finished:
         return format_error(
-            f"tool {tool.name!r} ran past its time limit of {time_limit_s} s and was stopped; "
+            f"tool {tool.name!r} ran past its time limit of {time_limit_s} s and was abandoned; "
             "try again with simpler arguments"
         ), None
     if isinstance(error, ToolError):
@@ -76,14 +77,30 @@ def execute_call(
     return _serialise(tool.name, value, max_result_chars), working
 
 
-def check_arguments(tool: Tool, arguments: dict[str, Any]) -> str | None:
+def check_arguments(tool: Tool, arguments: Any) -> str | None:
     """The problem with `arguments` under the tool's schema, or None when they are valid."""
+    parameters = describe_parameters(tool.parameters)
+    if not isinstance(arguments, dict):
+        return f"invalid arguments for {tool.name}: expected a JSON object; parameters: {parameters}"
+    if not _all_finite(arguments):
+        # Python's JSON reader accepts NaN and Infinity; no tool should ever compute with them.
+        return f"invalid arguments for {tool.name}: numbers must be finite (no NaN or Infinity)"
     error = best_match(tool.validator.iter_errors(arguments))
     if error is None:
         return None
     where = ".".join(str(part) for part in error.absolute_path)
     what = f"{where}: {error.message}" if where else error.message
-    return f"invalid arguments for {tool.name}: {what}; parameters: {describe_parameters(tool.parameters)}"
+    return f"invalid arguments for {tool.name}: {what}; parameters: {parameters}"
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(item) for item in value)
+    return True
 
 
 def describe_parameters(schema: dict[str, Any]) -> str:

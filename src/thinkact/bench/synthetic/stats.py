@@ -50,7 +50,7 @@ def compute_stats(conversations: Iterable[Conversation]) -> dict[str, Any]:
     }
 
 
-def stats_table(stats: dict[str, Any], title: str) -> Table:
+def render_stats(stats: dict[str, Any], title: str) -> Table:
     """The stats as one rich table: totals first, then each breakdown."""
     table = Table(title=title)
     table.add_column("group")

@@ -20,10 +20,10 @@ def _digest(*parts: str) -> bytes:
     return hashlib.sha256("|".join(parts).encode()).digest()
 
 
-def forecast(city: str, day: str, mean_c: int) -> dict[str, Any]:
+def compute_forecast(city: str, day: str, mean_c: int) -> dict[str, Any]:
     """The forecast in Celsius for one city and day.
 
-    >>> forecast("Oslo", "2026-03-14", 4)
+    >>> compute_forecast("Oslo", "2026-03-14", 4)
     {'condition': 'partly cloudy', 'high': 3, 'low': -3}
     """
     digest = _digest(city, day)
@@ -40,20 +40,20 @@ def to_fahrenheit(celsius: int) -> int:
 def get_weather(state: State, city: str, date: str, unit: str = "celsius") -> dict[str, Any]:
     name = find_key(state["cities"], city, "city")
     parse_day(date)
-    day = forecast(name, date, state["cities"][name]["mean_c"])
+    day = compute_forecast(name, date, state["cities"][name]["mean_c"])
     if unit == "fahrenheit":
         day["high"], day["low"] = to_fahrenheit(day["high"]), to_fahrenheit(day["low"])
     return {"city": name, "date": date, **day, "unit": unit}
 
 
-def air_quality(city: str) -> dict[str, Any]:
+def compute_air_quality(city: str) -> dict[str, Any]:
     index = 15 + _digest(city, "aqi")[0] % 140
     level = next(label for limit, label in AIR_LEVELS if index <= limit)
     return {"city": city, "aqi": index, "level": level}
 
 
 def get_air_quality(state: State, city: str) -> dict[str, Any]:
-    return air_quality(find_key(state["cities"], city, "city"))
+    return compute_air_quality(find_key(state["cities"], city, "city"))
 
 
 def default_state() -> State:

@@ -148,7 +148,7 @@ def _two_accounts(ctx: Context, state: dict[str, Any]) -> tuple[str, str]:
     return first, second
 
 
-def balance(ctx: Context) -> Dialogue:
+def write_balance(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     account = ctx.choose(sorted(state["accounts"]))
     dialogue = Dialogue(ctx, DOMAIN, state)
@@ -166,7 +166,7 @@ def balance(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def total_balance(ctx: Context) -> Dialogue:
+def write_total_balance(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     a, b = _two_accounts(ctx, state)
     dialogue = Dialogue(ctx, DOMAIN, state)
@@ -189,7 +189,7 @@ def total_balance(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def transfer(ctx: Context) -> Dialogue:
+def write_transfer(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     a, b = _two_accounts(ctx, state)
     amount = ctx.rng.randint(1, max(1, int(state["accounts"][a] // 10))) * 5
@@ -210,7 +210,7 @@ def transfer(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def transfer_fraction(ctx: Context) -> Dialogue:
+def write_transfer_fraction(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     a, b = _two_accounts(ctx, state)
     word, share = ctx.choose(FRACTIONS)
@@ -236,7 +236,7 @@ def transfer_fraction(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def top_up(ctx: Context) -> Dialogue:
+def write_top_up(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     a, b = _two_accounts(ctx, state)
     target = (int(state["accounts"][a]) // 100 + ctx.rng.randint(1, 5)) * 100
@@ -263,7 +263,7 @@ def top_up(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def vague_transfer(ctx: Context) -> Dialogue:
+def write_vague_transfer(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     a, b = _two_accounts(ctx, state)
     amount = min(ctx.rng.randint(2, 40) * 10, int(state["accounts"][a]))
@@ -292,7 +292,7 @@ def _described(transactions: list[dict[str, Any]]) -> list[str]:
     return [f"{t['description']} ({money(t['amount'])})" for t in transactions]
 
 
-def recent_transactions(ctx: Context) -> Dialogue:
+def write_recent_transactions(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     n = ctx.rng.randint(2, 4)
     dialogue = Dialogue(ctx, DOMAIN, state)
@@ -311,7 +311,7 @@ def recent_transactions(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def biggest_expense(ctx: Context) -> Dialogue:
+def write_biggest_expense(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     dialogue = Dialogue(ctx, DOMAIN, state)
     dialogue.user(ctx.say(ASK_BIGGEST, account="checking"))
@@ -330,7 +330,7 @@ def biggest_expense(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def balance_then_transfer(ctx: Context) -> Dialogue:
+def write_balance_then_transfer(ctx: Context) -> Dialogue:
     state = sample_state(ctx)
     a, b = _two_accounts(ctx, state)
     amount = min(ctx.rng.randint(1, 20) * 25, int(state["accounts"][a]))
@@ -358,19 +358,19 @@ def balance_then_transfer(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     return build_no_tool(ctx, DOMAIN, sample_state(ctx), CHATS)
 
 
 SCENARIOS = (
-    Scenario("balance", balance, 1.5),
-    Scenario("total_balance", total_balance),
-    Scenario("transfer", transfer, 1.5),
-    Scenario("transfer_fraction", transfer_fraction),
-    Scenario("top_up", top_up),
-    Scenario("vague_transfer", vague_transfer),
-    Scenario("recent_transactions", recent_transactions),
-    Scenario("biggest_expense", biggest_expense),
-    Scenario("balance_then_transfer", balance_then_transfer),
-    Scenario("chat", chat, 0.8),
+    Scenario("balance", write_balance, 1.5),
+    Scenario("total_balance", write_total_balance),
+    Scenario("transfer", write_transfer, 1.5),
+    Scenario("transfer_fraction", write_transfer_fraction),
+    Scenario("top_up", write_top_up),
+    Scenario("vague_transfer", write_vague_transfer),
+    Scenario("recent_transactions", write_recent_transactions),
+    Scenario("biggest_expense", write_biggest_expense),
+    Scenario("balance_then_transfer", write_balance_then_transfer),
+    Scenario("chat", write_chat, 0.8),
 )

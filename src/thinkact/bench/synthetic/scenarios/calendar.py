@@ -163,7 +163,7 @@ def _mark_day(dialogue: Dialogue, day: RelativeDay) -> None:
         dialogue.mark("reasoning_args")
 
 
-def list_day(ctx: Context) -> Dialogue:
+def write_list_day(ctx: Context) -> Dialogue:
     day = ctx.day()
     state = sample_state(ctx, [day.day])
     if ctx.rng.random() < 0.15:  # sometimes the day is free, and the answer must say so
@@ -193,7 +193,7 @@ def _free_start(ctx: Context, state: dict[str, Any], day: date, minutes: int) ->
     return ctx.choose(options)
 
 
-def create(ctx: Context) -> Dialogue:
+def write_create(ctx: Context) -> Dialogue:
     day = ctx.day()
     state = sample_state(ctx, [day.day])
     minutes, spoken = ctx.choose(DURATIONS)
@@ -218,7 +218,7 @@ def create(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def cancel(ctx: Context) -> Dialogue:
+def write_cancel(ctx: Context) -> Dialogue:
     day = ctx.day()
     state = sample_state(ctx, [day.day])
     target = ctx.choose(_on(state, day))
@@ -242,7 +242,7 @@ def cancel(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def after_event(ctx: Context) -> Dialogue:
+def write_after_event(ctx: Context) -> Dialogue:
     day = ctx.day()
     state = sample_state(ctx, [day.day])
     target = ctx.choose(_on(state, day))
@@ -279,7 +279,7 @@ def after_event(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def create_vague(ctx: Context) -> Dialogue:
+def write_create_vague(ctx: Context) -> Dialogue:
     day = ctx.day()
     state = sample_state(ctx, [day.day])
     minutes, spoken = ctx.choose(DURATIONS)
@@ -308,7 +308,7 @@ def create_vague(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def busier_day(ctx: Context) -> Dialogue:
+def write_busier_day(ctx: Context) -> Dialogue:
     first = ctx.day(("tomorrow", "day_after"))
     second = ctx.day(("weekday", "in_days"))
     while second.day == first.day:
@@ -339,7 +339,7 @@ def busier_day(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def list_then_cancel(ctx: Context) -> Dialogue:
+def write_list_then_cancel(ctx: Context) -> Dialogue:
     day = ctx.day()
     state = sample_state(ctx, [day.day])
     dialogue = Dialogue(ctx, DOMAIN, state)
@@ -369,7 +369,7 @@ def list_then_cancel(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def date_of(ctx: Context) -> Dialogue:
+def write_date_of(ctx: Context) -> Dialogue:
     day = ctx.day(("weekday", "in_days", "day_after"))
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [ctx.today]))
     dialogue.user(ctx.say(ASK_DATE, when=day.phrase))
@@ -381,18 +381,18 @@ def date_of(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     return build_no_tool(ctx, DOMAIN, sample_state(ctx, [ctx.today]), CHATS)
 
 
 SCENARIOS = (
-    Scenario("list_day", list_day, 1.5),
-    Scenario("create", create, 1.5),
-    Scenario("cancel", cancel),
-    Scenario("after_event", after_event),
-    Scenario("create_vague", create_vague),
-    Scenario("busier_day", busier_day),
-    Scenario("list_then_cancel", list_then_cancel),
-    Scenario("date_of", date_of, 0.5),
-    Scenario("chat", chat, 0.8),
+    Scenario("list_day", write_list_day, 1.5),
+    Scenario("create", write_create, 1.5),
+    Scenario("cancel", write_cancel),
+    Scenario("after_event", write_after_event),
+    Scenario("create_vague", write_create_vague),
+    Scenario("busier_day", write_busier_day),
+    Scenario("list_then_cancel", write_list_then_cancel),
+    Scenario("date_of", write_date_of, 0.5),
+    Scenario("chat", write_chat, 0.8),
 )

@@ -103,7 +103,7 @@ def _lower(text: str) -> str:
     return text[0].lower() + text[1:].rstrip("!")
 
 
-def lookup_phone(ctx: Context) -> Dialogue:
+def write_lookup_phone(ctx: Context) -> Dialogue:
     first, last = _person(ctx)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last)]))
     name = ctx.choose((first, f"{first} {last}"))
@@ -138,7 +138,7 @@ def _send(dialogue: Dialogue, name: str, text: str) -> None:
     )
 
 
-def text_contact(ctx: Context) -> Dialogue:
+def write_text_contact(ctx: Context) -> Dialogue:
     first, last = _person(ctx)
     text = ctx.pick(MESSAGES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last)]))
@@ -147,7 +147,7 @@ def text_contact(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def add_new(ctx: Context) -> Dialogue:
+def write_add_new(ctx: Context) -> Dialogue:
     first, last = _person(ctx)
     phone = _phone(ctx)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, []))
@@ -164,7 +164,7 @@ def add_new(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def message_vague(ctx: Context) -> Dialogue:
+def write_message_vague(ctx: Context) -> Dialogue:
     first, last = _person(ctx)
     text = ctx.pick(MESSAGES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last)]))
@@ -178,7 +178,7 @@ def message_vague(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def two_emails(ctx: Context) -> Dialogue:
+def write_two_emails(ctx: Context) -> Dialogue:
     a, b = _person(ctx), _person(ctx)
     while b[0] == a[0]:
         b = _person(ctx)
@@ -198,7 +198,7 @@ def two_emails(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def ambiguous(ctx: Context) -> Dialogue:
+def write_ambiguous(ctx: Context) -> Dialogue:
     first = ctx.pick(FIRST_NAMES)
     last_a, last_b = ctx.sample(LAST_NAMES, 2)
     text = ctx.pick(MESSAGES)
@@ -222,7 +222,7 @@ def ambiguous(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def lookup_then_text(ctx: Context) -> Dialogue:
+def write_lookup_then_text(ctx: Context) -> Dialogue:
     first, last = _person(ctx)
     text = ctx.pick(MESSAGES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last)]))
@@ -246,17 +246,17 @@ def lookup_then_text(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     return build_no_tool(ctx, DOMAIN, sample_state(ctx, []), CHATS)
 
 
 SCENARIOS = (
-    Scenario("lookup_phone", lookup_phone, 1.5),
-    Scenario("text_contact", text_contact, 1.5),
-    Scenario("add_new", add_new),
-    Scenario("message_vague", message_vague),
-    Scenario("two_emails", two_emails),
-    Scenario("ambiguous", ambiguous),
-    Scenario("lookup_then_text", lookup_then_text),
-    Scenario("chat", chat, 0.8),
+    Scenario("lookup_phone", write_lookup_phone, 1.5),
+    Scenario("text_contact", write_text_contact, 1.5),
+    Scenario("add_new", write_add_new),
+    Scenario("message_vague", write_message_vague),
+    Scenario("two_emails", write_two_emails),
+    Scenario("ambiguous", write_ambiguous),
+    Scenario("lookup_then_text", write_lookup_then_text),
+    Scenario("chat", write_chat, 0.8),
 )

@@ -119,7 +119,7 @@ def _results(results: list[dict[str, Any]]) -> str:
     return join_words([f"{r['name']} ({r['id']}, {money(r['price'])})" for r in results])
 
 
-def search_budget(ctx: Context) -> Dialogue:
+def write_search_budget(ctx: Context) -> Dialogue:
     category = ctx.choose(CATEGORIES)
     state = sample_state(ctx, [category])
     prices = sorted(p["price"] for p in state["products"].values() if p["category"] == category)
@@ -139,7 +139,7 @@ def search_budget(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def add_cheapest(ctx: Context) -> Dialogue:
+def write_add_cheapest(ctx: Context) -> Dialogue:
     category = ctx.choose(CATEGORIES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [category]))
     dialogue.user(ctx.say(ASK_CHEAPEST, category=category))
@@ -182,7 +182,7 @@ def _add_named(dialogue: Dialogue, name: str, count: int) -> dict[str, Any]:
     return cart
 
 
-def add_named(ctx: Context) -> Dialogue:
+def write_add_named(ctx: Context) -> Dialogue:
     category, name, _ = ctx.pick(PRODUCTS)
     count = ctx.rng.randint(1, 4)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [category]))
@@ -191,7 +191,7 @@ def add_named(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def want_named(ctx: Context) -> Dialogue:
+def write_want_named(ctx: Context) -> Dialogue:
     category, name, _ = ctx.pick(PRODUCTS)
     count = ctx.rng.randint(1, 4)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [category]))
@@ -207,7 +207,7 @@ def want_named(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def cart_total(ctx: Context) -> Dialogue:
+def write_cart_total(ctx: Context) -> Dialogue:
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [ctx.choose(CATEGORIES)], with_cart=True))
     dialogue.user(ctx.say(ASK_CART))
     (cart,) = dialogue.call(
@@ -222,7 +222,7 @@ def cart_total(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def checkout(ctx: Context) -> Dialogue:
+def write_checkout(ctx: Context) -> Dialogue:
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [ctx.choose(CATEGORIES)], with_cart=True))
     dialogue.user(ctx.say(ASK_CHECKOUT))
     (order,) = dialogue.call(
@@ -237,7 +237,7 @@ def checkout(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def two_categories(ctx: Context) -> Dialogue:
+def write_two_categories(ctx: Context) -> Dialogue:
     first, second = ctx.rng.sample(CATEGORIES, 2)
     state = sample_state(ctx, [first, second])
     cheapest = max(
@@ -260,7 +260,7 @@ def two_categories(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def search_then_add(ctx: Context) -> Dialogue:
+def write_search_then_add(ctx: Context) -> Dialogue:
     category = ctx.choose(CATEGORIES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [category]))
     dialogue.user(ctx.say(ASK_BUDGET, category=category, price=250))
@@ -290,7 +290,7 @@ def search_then_add(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def budget_count(ctx: Context) -> Dialogue:
+def write_budget_count(ctx: Context) -> Dialogue:
     category, name, list_price = ctx.pick(PRODUCTS)
     budget = ctx.choose([b for b in (50, 100, 150, 200, 300, 500) if b >= list_price * 1.15])
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [category]))
@@ -309,19 +309,19 @@ def budget_count(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     return build_no_tool(ctx, DOMAIN, sample_state(ctx, [ctx.choose(CATEGORIES)]), CHATS)
 
 
 SCENARIOS = (
-    Scenario("search_budget", search_budget, 1.5),
-    Scenario("add_cheapest", add_cheapest),
-    Scenario("add_named", add_named, 1.5),
-    Scenario("want_named", want_named),
-    Scenario("cart_total", cart_total),
-    Scenario("checkout", checkout),
-    Scenario("two_categories", two_categories),
-    Scenario("search_then_add", search_then_add),
-    Scenario("budget_count", budget_count),
-    Scenario("chat", chat, 0.8),
+    Scenario("search_budget", write_search_budget, 1.5),
+    Scenario("add_cheapest", write_add_cheapest),
+    Scenario("add_named", write_add_named, 1.5),
+    Scenario("want_named", write_want_named),
+    Scenario("cart_total", write_cart_total),
+    Scenario("checkout", write_checkout),
+    Scenario("two_categories", write_two_categories),
+    Scenario("search_then_add", write_search_then_add),
+    Scenario("budget_count", write_budget_count),
+    Scenario("chat", write_chat, 0.8),
 )

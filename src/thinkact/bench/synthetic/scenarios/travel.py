@@ -134,7 +134,7 @@ def _search(a: str, b: str, day: RelativeDay) -> ToolCall:
     return ToolCall("search_flights", {"origin": a, "destination": b, "date": day.day.isoformat()})
 
 
-def search(ctx: Context) -> Dialogue:
+def write_search(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     day = ctx.day(("tomorrow", "day_after", "weekday", "in_days"))
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(a, b, day.day)]))
@@ -169,7 +169,7 @@ def _book_best(dialogue: Dialogue, flights: list[dict[str, Any]], criterion: str
     )
 
 
-def book(ctx: Context) -> Dialogue:
+def write_book(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     day = ctx.day(("tomorrow", "day_after", "weekday", "in_days"))
     criterion = ctx.choose(sorted(CRITERIA))
@@ -185,7 +185,7 @@ def book(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def book_vague(ctx: Context) -> Dialogue:
+def write_book_vague(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     day = ctx.day(("tomorrow", "weekday", "in_days"))
     n = ctx.rng.randint(1, 4)
@@ -205,7 +205,7 @@ def book_vague(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def round_trip(ctx: Context) -> Dialogue:
+def write_round_trip(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     out = ctx.day(("tomorrow", "day_after"))
     back = ctx.day(("weekday", "in_days"))
@@ -232,7 +232,7 @@ def round_trip(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def cancel(ctx: Context) -> Dialogue:
+def write_cancel(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     state = sample_state(ctx, [(a, b, ctx.day(("weekday", "in_days")).day)], bookings=2)
     booking = ctx.choose(sorted(state["bookings"]))
@@ -250,7 +250,7 @@ def cancel(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def search_then_book(ctx: Context) -> Dialogue:
+def write_search_then_book(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     day = ctx.day(("tomorrow", "weekday"))
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(a, b, day.day)]))
@@ -281,17 +281,17 @@ def search_then_book(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     a, b = _route(ctx)
     return build_no_tool(ctx, DOMAIN, sample_state(ctx, [(a, b, ctx.today)]), CHATS)
 
 
 SCENARIOS = (
-    Scenario("search", search, 1.5),
-    Scenario("book", book, 1.5),
-    Scenario("book_vague", book_vague),
-    Scenario("round_trip", round_trip),
-    Scenario("cancel", cancel),
-    Scenario("search_then_book", search_then_book),
-    Scenario("chat", chat, 0.8),
+    Scenario("search", write_search, 1.5),
+    Scenario("book", write_book, 1.5),
+    Scenario("book_vague", write_book_vague),
+    Scenario("round_trip", write_round_trip),
+    Scenario("cancel", write_cancel),
+    Scenario("search_then_book", write_search_then_book),
+    Scenario("chat", write_chat, 0.8),
 )

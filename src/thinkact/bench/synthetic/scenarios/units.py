@@ -115,7 +115,7 @@ def _convert(value: float, frm: str, to: str) -> ToolCall:
     return ToolCall("convert_units", {"value": value, "from_unit": frm, "to_unit": to})
 
 
-def convert(ctx: Context) -> Dialogue:
+def write_convert(ctx: Context) -> Dialogue:
     frm, to = ctx.choose(PAIRS)
     value = _value(ctx, frm)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -133,7 +133,7 @@ def convert(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def currency(ctx: Context) -> Dialogue:
+def write_currency(ctx: Context) -> Dialogue:
     a, b = ctx.rng.sample([*CURRENCIES, "JPY"], 2)
     amount = ctx.rng.randint(5, 2000)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -150,7 +150,7 @@ def currency(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def percent(ctx: Context) -> Dialogue:
+def write_percent(ctx: Context) -> Dialogue:
     p = ctx.choose((5, 10, 12, 15, 18, 20, 25, 30, 40))
     x = ctx.rng.randint(20, 900)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -168,7 +168,7 @@ def percent(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def weekly(ctx: Context) -> Dialogue:
+def write_weekly(ctx: Context) -> Dialogue:
     frm, to = ctx.choose((("mi", "km"), ("km", "mi")))
     value = ctx.rng.randint(2, 15)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -191,7 +191,7 @@ def weekly(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def split_bill(ctx: Context) -> Dialogue:
+def write_split_bill(ctx: Context) -> Dialogue:
     a, b = ctx.rng.sample(CURRENCIES, 2)
     amount, n = ctx.rng.randint(40, 600), ctx.rng.randint(2, 6)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -214,7 +214,7 @@ def split_bill(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def two_values(ctx: Context) -> Dialogue:
+def write_two_values(ctx: Context) -> Dialogue:
     frm, to = ctx.choose(PAIRS)
     v1, v2 = _value(ctx, frm), _value(ctx, frm)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -235,7 +235,7 @@ def two_values(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def vague_degrees(ctx: Context) -> Dialogue:
+def write_vague_degrees(ctx: Context) -> Dialogue:
     frm, to = ctx.choose((("C", "F"), ("F", "C")))
     value = _value(ctx, frm)
     names = {"C": "Celsius", "F": "Fahrenheit"}
@@ -259,7 +259,7 @@ def vague_degrees(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def follow_up(ctx: Context) -> Dialogue:
+def write_follow_up(ctx: Context) -> Dialogue:
     frm, to = ctx.choose(PAIRS)
     v1, v2 = _value(ctx, frm), _value(ctx, frm)
     dialogue = Dialogue(ctx, DOMAIN, default_state())
@@ -281,18 +281,18 @@ def follow_up(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     return build_no_tool(ctx, DOMAIN, default_state(), CHATS)
 
 
 SCENARIOS = (
-    Scenario("convert", convert, 2.0),
-    Scenario("currency", currency),
-    Scenario("percent", percent),
-    Scenario("weekly", weekly),
-    Scenario("split_bill", split_bill),
-    Scenario("two_values", two_values),
-    Scenario("vague_degrees", vague_degrees),
-    Scenario("follow_up", follow_up),
-    Scenario("chat", chat, 0.8),
+    Scenario("convert", write_convert, 2.0),
+    Scenario("currency", write_currency),
+    Scenario("percent", write_percent),
+    Scenario("weekly", write_weekly),
+    Scenario("split_bill", write_split_bill),
+    Scenario("two_values", write_two_values),
+    Scenario("vague_degrees", write_vague_degrees),
+    Scenario("follow_up", write_follow_up),
+    Scenario("chat", write_chat, 0.8),
 )

@@ -147,7 +147,7 @@ def _mark_day(dialogue: Dialogue, day: RelativeDay) -> None:
         dialogue.mark("reasoning_args")
 
 
-def forecast_day(ctx: Context) -> Dialogue:
+def write_forecast_day(ctx: Context) -> Dialogue:
     city = ctx.pick(CITIES)
     day = ctx.day()
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [city]))
@@ -165,7 +165,7 @@ def forecast_day(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def forecast_fahrenheit(ctx: Context) -> Dialogue:
+def write_forecast_fahrenheit(ctx: Context) -> Dialogue:
     city = ctx.pick(CITIES)
     day = ctx.day()
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [city]))
@@ -183,7 +183,7 @@ def forecast_fahrenheit(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def compare_cities(ctx: Context) -> Dialogue:
+def write_compare_cities(ctx: Context) -> Dialogue:
     first, second = ctx.sample(CITIES, 2)
     day = ctx.day()
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [first, second]))
@@ -206,7 +206,7 @@ def compare_cities(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def weather_and_air(ctx: Context) -> Dialogue:
+def write_weather_and_air(ctx: Context) -> Dialogue:
     city = ctx.pick(CITIES)
     day = ctx.day(("today",))
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [city]))
@@ -226,7 +226,7 @@ def weather_and_air(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def temperature_range(ctx: Context) -> Dialogue:
+def write_temperature_range(ctx: Context) -> Dialogue:
     city = ctx.pick(CITIES)
     day = ctx.day()
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [city]))
@@ -247,7 +247,7 @@ def temperature_range(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def missing_city(ctx: Context) -> Dialogue:
+def write_missing_city(ctx: Context) -> Dialogue:
     city = ctx.pick(CITIES)
     day = ctx.day()
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [city]))
@@ -269,7 +269,7 @@ def missing_city(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def follow_up_city(ctx: Context) -> Dialogue:
+def write_follow_up_city(ctx: Context) -> Dialogue:
     first, second = ctx.sample(CITIES, 2)
     day = ctx.day()
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [first, second]))
@@ -296,17 +296,17 @@ def follow_up_city(ctx: Context) -> Dialogue:
     return dialogue
 
 
-def chat(ctx: Context) -> Dialogue:
+def write_chat(ctx: Context) -> Dialogue:
     return build_no_tool(ctx, DOMAIN, sample_state(ctx, []), CHATS)
 
 
 SCENARIOS = (
-    Scenario("forecast_day", forecast_day, 2.0),
-    Scenario("forecast_fahrenheit", forecast_fahrenheit),
-    Scenario("compare_cities", compare_cities),
-    Scenario("weather_and_air", weather_and_air),
-    Scenario("temperature_range", temperature_range),
-    Scenario("missing_city", missing_city),
-    Scenario("follow_up_city", follow_up_city),
-    Scenario("chat", chat, 0.8),
+    Scenario("forecast_day", write_forecast_day, 2.0),
+    Scenario("forecast_fahrenheit", write_forecast_fahrenheit),
+    Scenario("compare_cities", write_compare_cities),
+    Scenario("weather_and_air", write_weather_and_air),
+    Scenario("temperature_range", write_temperature_range),
+    Scenario("missing_city", write_missing_city),
+    Scenario("follow_up_city", write_follow_up_city),
+    Scenario("chat", write_chat, 0.8),
 )
