@@ -24,7 +24,7 @@ T = TypeVar("T")
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """A `cls` instance from the YAML file at `path` (if any), then the `key=value` overrides."""
     raw: dict[str, Any] = {}
-    source = "defaults"
+    source = "command line"
     if path is not None:
         source = str(path)
         file = Path(path)
@@ -85,6 +85,11 @@ def _convert(hint: Any, value: Any, source: str, where: str) -> Any:
         return [_convert(item_type, item, source, f"{where}[{i}]") for i, item in enumerate(value)]
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        try:  # YAML 1.1 reads 3e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            raise UserError(f"{source}: {where}: expected a number, got {value!r}") from None
     if hint in (int, str, bool) and not (
         isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
     ):

@@ -1,1 +1,156 @@
-"""Top-level commands: init-model, sft, grpo, eval, demo."""
+"""Top-level commands: init-model, sft, grpo, eval, demo.
+
+Each command reads an optional YAML config (`--config`), applies its flags and any `--set field=value`
+overrides, checks the result, and calls one `run_…` function.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from thinkact.cli.apps import app
+from thinkact.config import load_config
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML config file (see configs/).")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a config field: --set grpo.kl_coef=0.001 (repeatable)."),
+]
+
+
+def _overrides(flags: dict[str, object], sets: list[str] | None) -> list[str]:
+    """Flags given on the command line as `field=value` overrides, before any --set."""
+    given = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+    return given + list(sets or [])
+
+
+def _quiet_libraries() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+@app.command("init-model")
+def init_model(
+    out: Annotated[Path, typer.Option(help="Directory to write the tokenizer and model to.")],
+    seed: Annotated[int, typer.Option(help="Seed for the corpus and the weights.")] = 0,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Build the tiny local Qwen3-architecture model and its BPE tokenizer (offline, seconds)."""
+    from thinkact.models.tiny import TinyModelConfig, build_tiny_model
+
+    _quiet_libraries()
+    model_config = load_config(TinyModelConfig, config, set_)
+    path = build_tiny_model(out, seed=seed, config=model_config)
+    Console().print(f"tiny model written to {path}")
+
+
+@app.command("sft")
+def sft(
+    model: Annotated[str | None, typer.Option(help="Model directory to fine-tune.")] = None,
+    data: Annotated[str | None, typer.Option(help="Training conversations (chat-format JSONL).")] = None,
+    out: Annotated[str | None, typer.Option(help="Run directory.")] = None,
+    think: Annotated[
+        bool | None,
+        typer.Option("--think/--no-think", help="Train with the reference reasoning (default) or without."),
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Supervised fine-tuning on reference turns (TRL's SFTTrainer, loss on the completion only)."""
+    from thinkact.train.sft import SFTRunConfig, run_sft
+
+    _quiet_libraries()
+    flags = {"model": model, "data": data, "out": out, "think": think, "max_steps": steps}
+    run_config = load_config(SFTRunConfig, config, _overrides(flags, set_))
+    path = run_sft(run_config)
+    Console().print(f"model written to {path}")
+
+
+@app.command("grpo")
+def grpo(
+    model: Annotated[str | None, typer.Option(help="Starting policy (model directory).")] = None,
+    data: Annotated[str | None, typer.Option(help="Training conversations (chat-format JSONL).")] = None,
+    out: Annotated[str | None, typer.Option(help="Run directory.")] = None,
+    steps: Annotated[int | None, typer.Option(help="GRPO steps.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """GRPO with tool-accuracy and answer rewards, turn mode, on accelerate."""
+    from thinkact.train.grpo import GRPORunConfig, run_grpo
+
+    _quiet_libraries()
+    flags = {"model": model, "data": data, "out": out, "steps": steps}
+    run_config = load_config(GRPORunConfig, config, _overrides(flags, set_))
+    console = Console()
+
+    def report(step: int, metrics: dict[str, float]) -> None:
+        console.print(
+            f"step {step}/{run_config.steps}  reward {metrics['reward']:.3f}  loss {metrics['loss']:.4f}"
+            f"  kl {metrics['kl']:.4f}  {metrics['tokens_per_second']:.0f} tok/s  {metrics['step_seconds']:.1f} s"
+        )
+
+    path = run_grpo(run_config, on_step=report)
+    console.print(f"model written to {path}")
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[list[str], typer.Option(help="Data file(s); each is a split named by its file stem.")],
+    model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
+    out: Annotated[str | None, typer.Option(help="Write the results JSON here.")] = None,
+    oracle: Annotated[
+        bool, typer.Option(help="Replay the reference actions (a harness self-check: scores 1.0).")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="At most this many turns per split.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Evaluate a model (or the oracle) turn by turn and print the metrics with sample counts."""
+    from thinkact.eval.runner import EvalConfig, run_eval
+
+    _quiet_libraries()
+    flags = {"model": model, "data": data, "out": out, "oracle": oracle or None, "limit": limit}
+    eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
+    results = run_eval(eval_config)
+    Console().print(_metrics_table(results))
+
+
+def _metrics_table(results: dict[str, object]) -> Table:
+    splits = results["splits"]
+    assert isinstance(splits, dict)
+    names = sorted({name for block in splits.values() for name in block["metrics"]})
+    table = Table(title=f"evaluation: {results['model']}")
+    table.add_column("metric")
+    for split in splits:
+        table.add_column(split, justify="right")
+    for name in names:
+        cells = []
+        for block in splits.values():
+            metric = block["metrics"].get(name)
+            cells.append("—" if metric is None else f"{metric['value']:.3f} (n={metric['n']})")
+        table.add_row(name, *cells)
+    return table
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[str | None, typer.Option(help="Demo directory.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """The paper's comparison end to end on the tiny model and bundled data: base, SFT, think-SFT, GRPO."""
+    from thinkact.demo import DemoConfig, run_demo
+
+    _quiet_libraries()
+    demo_config = load_config(DemoConfig, config, _overrides({"out": out}, set_))
+    run_demo(demo_config)

@@ -57,6 +57,11 @@ def load_policy(
 
 def _check_directory(path: str | Path) -> None:
     candidate = Path(path)
+    if not candidate.exists() and str(path).startswith(("/", ".", "~")):
+        raise UserError(
+            f"{path}: no such model directory; build the tiny model with `thinkact init-model --out {path}` "
+            "or pass a directory saved with save_pretrained"
+        )
     if candidate.is_dir() and not (candidate / "config.json").is_file():
         raise UserError(f"{path}: no config.json in this directory; pass a model saved with save_pretrained")
 

@@ -209,11 +209,22 @@ class GRPOTrainer:
         return rollouts
 
     def step(self, step: int) -> tuple[dict[str, float], list[Rollout]]:
-        """One GRPO step: rollouts, advantages, `passes` optimiser steps. Returns metrics and the rollouts."""
-        config = self.config
+        """One GRPO step: rollouts, then `learn`. Returns the metrics and the rollouts."""
         started = time.perf_counter()
         rollouts = self.rollout(step, self.prompts_for_step(step))
         generated_at = time.perf_counter()
+        metrics = self.learn(rollouts)
+        elapsed = time.perf_counter() - started
+        metrics.update(
+            step_seconds=elapsed,
+            generate_seconds=generated_at - started,
+            tokens_per_second=sum(len(r.completion_ids) for r in rollouts) / max(elapsed, 1e-9),
+        )
+        return metrics, rollouts
+
+    def learn(self, rollouts: list[Rollout]) -> dict[str, float]:
+        """Advantages from the rollouts' rewards, then `passes` optimiser steps; returns the step's metrics."""
+        config = self.config
         rewards_B = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
         advantages_B = group_advantages(rewards_B, config.group_size, config.advantage_scale)
         keep_B = torch.ones_like(rewards_B, dtype=torch.bool)
@@ -234,16 +245,8 @@ class GRPOTrainer:
                 kls.append(kl)
                 clips.append(clip)
         metrics = _step_metrics(rollouts, keep_B, config)
-        elapsed = time.perf_counter() - started
-        metrics.update(
-            loss=_mean(losses),
-            kl=_mean(kls),
-            clip_fraction=_mean(clips),
-            step_seconds=elapsed,
-            generate_seconds=generated_at - started,
-            tokens_per_second=sum(len(r.completion_ids) for r in rollouts) / max(elapsed, 1e-9),
-        )
-        return metrics, rollouts
+        metrics.update(loss=_mean(losses), kl=_mean(kls), clip_fraction=_mean(clips))
+        return metrics
 
     def _optimise(
         self,

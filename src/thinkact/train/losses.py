@@ -108,10 +108,10 @@ def policy_loss(
         delta_BT = ref_logp_BT - logp_BT
         kl_BT = torch.exp(delta_BT) - delta_BT - 1.0
         per_token_BT = per_token_BT + kl_coef * kl_BT
-        kl_value = float((kl_BT * mask_BT).sum() / mask_BT.sum().clamp(min=1.0))
+        kl_value = float((kl_BT.detach() * mask_BT).sum() / mask_BT.sum().clamp(min=1.0))
     loss = aggregate(per_token_BT, mask_BT, aggregation, max_completion_length)
     was_clipped_BT = (unclipped_BT != clipped_BT).to(mask_BT.dtype)
-    clip_fraction = float((was_clipped_BT * mask_BT).sum() / mask_BT.sum().clamp(min=1.0))
+    clip_fraction = float((was_clipped_BT * mask_BT).sum().detach() / mask_BT.sum().clamp(min=1.0))
     return LossParts(loss=loss, clip_fraction=clip_fraction, kl=kl_value)
 
 

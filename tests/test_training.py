@@ -1,0 +1,150 @@
+"""SFT and GRPO on the tiny model: masks fall where they should, and a step really moves the parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from thinkact.models.load import load_policy
+from thinkact.parse import parse_action
+from thinkact.rewards.combine import RewardConfig
+from thinkact.train.grpo import GRPORunConfig, GRPOTrainer, _layout, run_grpo
+from thinkact.train.sft import SFTRunConfig, build_dataset, run_sft
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(directory / "model.safetensors"))
+
+
+def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> int:
+    return sum(not torch.equal(before[name], after[name]) for name in before)
+
+
+def test_sft_dataset_puts_loss_on_the_completion_only(tiny_model_dir: Path, data_dir: Path) -> None:
+    _, tokenizer = load_policy(tiny_model_dir)
+    dataset, too_long = build_dataset(tokenizer, data_dir / "train.jsonl", think=True, max_length=4096)
+    assert too_long == 0
+    row = dataset[0]
+    completion = [t for t, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
+    text = tokenizer.decode(completion, skip_special_tokens=False)
+    assert text.startswith("<think>") and text.endswith("<|im_end|>")
+    # the mask is one block at the end: the prompt never carries loss
+    first = row["completion_mask"].index(1)
+    assert all(row["completion_mask"][first:]) and not any(row["completion_mask"][:first])
+
+
+def test_sft_too_long_turns_are_counted(tiny_model_dir: Path, data_dir: Path) -> None:
+    _, tokenizer = load_policy(tiny_model_dir)
+    dataset, _ = build_dataset(tokenizer, data_dir / "train.jsonl", think=True, max_length=100_000)
+    lengths = sorted(len(ids) for ids in dataset["input_ids"])
+    limit = lengths[len(lengths) // 2]
+    kept, too_long = build_dataset(tokenizer, data_dir / "train.jsonl", think=True, max_length=limit)
+    assert too_long == sum(length > limit for length in lengths) > 0
+    assert len(kept) + too_long == len(dataset)
+
+
+def test_sft_steps_move_the_parameters(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
+    config = SFTRunConfig(
+        model=str(tiny_model_dir),
+        data=str(data_dir / "train.jsonl"),
+        out=str(tmp_path / "sft"),
+        max_steps=2,
+        batch_size=2,
+        logging_steps=1,
+    )
+    final = run_sft(config)
+    assert _changed(_weights(tiny_model_dir), _weights(final)) > 0
+    assert (tmp_path / "sft" / "config.yaml").is_file()
+
+
+def test_layout_masks_prompt_padding_and_truncation(tiny_model_dir: Path, data_dir: Path) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    config = GRPORunConfig(group_size=2, prompts_per_step=1, max_new_tokens=4, mask_truncated=True)
+    trainer = GRPOTrainer(config, model, tokenizer)
+    trainer.load_data(data_dir / "train.jsonl")
+    rollouts = trainer.rollout(0, trainer.prompts_for_step(0))
+    batch = _layout(rollouts, tokenizer.pad_token_id)
+    for row, rollout in enumerate(rollouts):
+        width = len(rollout.completion_ids)
+        expected = 0.0 if rollout.truncated else 1.0
+        assert batch["mask_BC"][row, :width].tolist() == [expected] * width
+        assert batch["mask_BC"][row, width:].sum() == 0
+        # completions start at the same column, right after the left-padded prompt
+        prompt_width = batch["input_ids_BL"].shape[1] - batch["completion_ids_BC"].shape[1]
+        assert (
+            batch["input_ids_BL"][row, prompt_width : prompt_width + width].tolist() == rollout.completion_ids
+        )
+
+
+def test_prompt_order_is_seeded_and_covers_the_data(tiny_model_dir: Path, data_dir: Path) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    trainer = GRPOTrainer(GRPORunConfig(prompts_per_step=5, seed=4), model, tokenizer)
+    trainer.load_data(data_dir / "train.jsonl")
+    count = len(trainer.examples)
+    steps = -(-count // 5)
+    seen = [i for step in range(steps) for i in trainer.prompts_for_step(step)]
+    assert sorted(seen[:count]) == list(range(count))
+    again = GRPOTrainer(GRPORunConfig(prompts_per_step=5, seed=4), model, tokenizer)
+    again.examples = trainer.examples
+    assert again.prompts_for_step(3) == trainer.prompts_for_step(3)
+
+
+def test_grpo_update_moves_the_policy_towards_the_better_completion(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    config = GRPORunConfig(
+        group_size=2, prompts_per_step=1, max_new_tokens=6, learning_rate=1e-2, mask_truncated=False
+    )
+    trainer = GRPOTrainer(config, model, tokenizer)
+    trainer.load_data(data_dir / "train.jsonl")
+    rollouts = trainer.rollout(0, [0])
+    while rollouts[0].completion_ids == rollouts[1].completion_ids:  # need two different completions
+        rollouts = trainer.rollout(len(rollouts[0].completion_ids) + 1, [0])
+    rollouts[0].reward, rollouts[1].reward = 1.0, 0.0
+    batch = _layout(rollouts, tokenizer.pad_token_id)
+    before = trainer._logprobs(batch, trainer.model)
+    trainer.learn(rollouts)
+    after = trainer._logprobs(batch, trainer.model)
+    good = (after[0] - before[0])[batch["mask_BC"][0] > 0].sum()
+    bad = (after[1] - before[1])[batch["mask_BC"][1] > 0].sum()
+    assert good > 0 > bad
+
+
+def test_grpo_run_writes_metrics_samples_and_model(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    config = GRPORunConfig(
+        model=str(tiny_model_dir),
+        data=str(data_dir / "train.jsonl"),
+        out=str(tmp_path / "grpo"),
+        steps=2,
+        prompts_per_step=2,
+        group_size=3,
+        max_new_tokens=8,
+        learning_rate=1e-3,
+        drop_equal_groups=False,
+        mask_truncated=False,
+        kl_coef=0.01,
+        sample_steps=1,
+        rewards=RewardConfig(),
+    )
+    final = run_grpo(config)
+    assert (final / "model.safetensors").is_file()
+    lines = [json.loads(line) for line in (tmp_path / "grpo" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2]
+    assert {"reward", "loss", "kl", "reward/format"} <= set(lines[0])
+    samples = [json.loads(line) for line in (tmp_path / "grpo" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6 and all("components" in sample for sample in samples)
+
+
+def test_rollout_rewards_match_the_parsed_completion(tiny_model_dir: Path, data_dir: Path) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    trainer = GRPOTrainer(GRPORunConfig(group_size=2, prompts_per_step=2, max_new_tokens=6), model, tokenizer)
+    trainer.load_data(data_dir / "train.jsonl")
+    for rollout in trainer.rollout(0, trainer.prompts_for_step(0)):
+        assert parse_action(rollout.text).problems == rollout.action.problems
+        assert 0.0 <= rollout.reward <= 1.0
