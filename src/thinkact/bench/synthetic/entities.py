@@ -215,8 +215,8 @@ CURRENCIES: tuple[str, ...] = ("EUR", "USD", "GBP", "CHF")
 MESSAGES: tuple[str, ...] = (
     "I'm running 10 minutes late",
     "See you at the station at 6",
-    "Happy birthday!",
-    "Can you call me back?",
+    "Happy birthday",
+    "Please call me back",
     "Dinner is at 8 tonight",
     "I left the keys under the mat",
     "The meeting moved to Thursday",

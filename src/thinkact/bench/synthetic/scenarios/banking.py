@@ -110,6 +110,7 @@ CHATS = (
         ),
         "The user is closing the conversation and asks for nothing new, so there is nothing to look up.",
         "You're welcome! Have a good day.",
+        bare=True,
     ),
 )
 FRACTIONS = (("half", 0.5), ("a quarter", 0.25), ("10%", 0.1), ("a third", 1 / 3))

@@ -102,6 +102,7 @@ CHATS = (
         Phrases(seen=("Thanks, that's all for today!",), held_out=("Cool, done for now.",)),
         "The user is wrapping up and asks for nothing new, so there is nothing to look up; I reply politely.",
         "You're welcome! Enjoy your day.",
+        bare=True,
     ),
 )
 

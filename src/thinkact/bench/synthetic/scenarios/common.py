@@ -31,12 +31,14 @@ class Chat:
     reasoning: str
     answer: str
     facts: tuple[str, ...] = ()
+    bare: bool = False
+    """Say the question without opener and closer (a closing "thanks" reads oddly with "Thanks!" after it)."""
 
 
 def build_no_tool(ctx: Context, domain: str, state: dict[str, Any], chats: tuple[Chat, ...]) -> Dialogue:
     """A one-question conversation whose answer needs no tool."""
     chat = ctx.choose(chats)
     dialogue = Dialogue(ctx, domain, state)
-    dialogue.user(ctx.say(chat.question))
+    dialogue.user(ctx.say(chat.question, bare=chat.bare))
     dialogue.answer(chat.reasoning, chat.answer, list(chat.facts))
     return dialogue

@@ -26,7 +26,7 @@ ASK_PHONE = Phrases(
     held_out=("Number of {name}?",),
 )
 ASK_TEXT = Phrases(
-    seen=("Text {name}: {text}.", 'Send {name} a message saying "{text}".', "Message {name} that {lower}."),
+    seen=("Text {name}: {text}.", 'Send {name} a message saying "{text}".', "Message {name}: {text}."),
     held_out=("Shoot {name} a text: {text}.",),
 )
 ASK_ADD = Phrases(
@@ -40,7 +40,7 @@ ASK_MESSAGE_VAGUE = Phrases(
     seen=("Send a message to {name}.", "I want to text {name}."),
     held_out=("Message {name}.",),
 )
-GIVE_TEXT = Phrases(seen=("Say: {text}.", '"{text}"', "Tell them {lower}."), held_out=("{text}.",))
+GIVE_TEXT = Phrases(seen=("Say: {text}.", '"{text}"', "Tell them: {text}."), held_out=("{text}.",))
 ASK_EMAILS = Phrases(
     seen=("What are the email addresses of {a} and {b}?", "Give me {a}'s and {b}'s emails."),
     held_out=("Emails for {a} and {b}?",),
@@ -61,6 +61,7 @@ CHATS = (
         Phrases(seen=("Thanks, that's all!",), held_out=("Done, cheers.",)),
         "The user is finished and asks for nothing new, so no tool is needed; I reply politely.",
         "You're welcome!",
+        bare=True,
     ),
 )
 
@@ -97,10 +98,6 @@ def _person(ctx: Context) -> tuple[str, str]:
 
 def _sent_reason(sent: dict[str, Any]) -> str:
     return f"send_message sent the text to {sent['to']} as {sent['message_id']}; I confirm what was sent and to whom."
-
-
-def _lower(text: str) -> str:
-    return text[0].lower() + text[1:].rstrip("!")
 
 
 def write_lookup_phone(ctx: Context) -> Dialogue:
@@ -142,7 +139,7 @@ def write_text_contact(ctx: Context) -> Dialogue:
     first, last = _person(ctx)
     text = ctx.pick(MESSAGES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last)]))
-    dialogue.user(ctx.say(ASK_TEXT, name=first, text=text, lower=_lower(text)))
+    dialogue.user(ctx.say(ASK_TEXT, name=first, text=text))
     _send(dialogue, first, text)
     return dialogue
 
@@ -173,7 +170,7 @@ def write_message_vague(ctx: Context) -> Dialogue:
         "send_message needs the text, and the user did not say what to send; I ask.",
         "Sure. What should the message say?",
     )
-    dialogue.user(ctx.say(GIVE_TEXT, bare=True, text=text, lower=_lower(text)))
+    dialogue.user(ctx.say(GIVE_TEXT, bare=True, text=text))
     _send(dialogue, f"{first} {last}", text)
     return dialogue
 
@@ -203,7 +200,7 @@ def write_ambiguous(ctx: Context) -> Dialogue:
     last_a, last_b = ctx.sample(LAST_NAMES, 2)
     text = ctx.pick(MESSAGES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [(first, last_a), (first, last_b)]))
-    dialogue.user(ctx.say(ASK_TEXT, name=first, text=text, lower=_lower(text)))
+    dialogue.user(ctx.say(ASK_TEXT, name=first, text=text))
     (found,) = dialogue.call(
         f"send_message needs an id, so I look {first} up first.", ToolCall("find_contact", {"name": first})
     )

@@ -12,12 +12,13 @@ from typing import Any
 from thinkact.bench.synthetic.context import Context
 from thinkact.bench.synthetic.dialogue import Dialogue
 from thinkact.bench.synthetic.entities import PRODUCTS
-from thinkact.bench.synthetic.phrasing import Phrases, join_words, money
+from thinkact.bench.synthetic.phrasing import Phrases, join_words, money, upper_first
 from thinkact.bench.synthetic.scenarios.common import Chat, Scenario, build_no_tool
 from thinkact.parse import ToolCall
 
 DOMAIN = "shopping"
 CATEGORIES = tuple(dict.fromkeys(category for category, _, _ in PRODUCTS))
+PLURALS = {category: category if category.endswith("s") else f"{category}s" for category in CATEGORIES}
 COUNT_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 
 ASK_BUDGET = Phrases(
@@ -85,6 +86,7 @@ CHATS = (
         Phrases(seen=("Thanks, that's all!",), held_out=("Nothing else, ta.",)),
         "The user is done shopping and asks for nothing new, so no tool is needed; I reply politely.",
         "You're welcome! Happy shopping.",
+        bare=True,
     ),
 )
 
@@ -125,14 +127,14 @@ def write_search_budget(ctx: Context) -> Dialogue:
     prices = sorted(p["price"] for p in state["products"].values() if p["category"] == category)
     budget = int(math.ceil(prices[ctx.rng.randint(0, 2)] / 10) * 10)
     dialogue = Dialogue(ctx, DOMAIN, state)
-    dialogue.user(ctx.say(ASK_BUDGET, category=category, price=budget))
+    dialogue.user(ctx.say(ASK_BUDGET, category=PLURALS[category], price=budget))
     (result,) = dialogue.call(
-        f"The user wants {category} costing at most {budget}; search_products takes that as max_price.",
-        ToolCall("search_products", {"query": category, "max_price": budget}),
+        f"The user wants {PLURALS[category]} costing at most {budget}; search_products takes that as max_price.",
+        ToolCall("search_products", {"query": PLURALS[category], "max_price": budget}),
     )
     found = result["results"]
     dialogue.answer(
-        f"search_products found {len(found)} {category} within the budget; I list them with prices.",
+        f"search_products found {len(found)} {PLURALS[category]} within the budget; I list them with prices.",
         f"Within {budget} I found: {_results(found)}.",
         [r["name"] for r in found],
     )
@@ -201,7 +203,7 @@ def write_want_named(ctx: Context) -> Dialogue:
         "Sure! How many would you like?",
     )
     dialogue.user(
-        ctx.say(GIVE_COUNT, bare=True, count=ctx.choose((str(count), COUNT_WORDS[count].capitalize())))
+        upper_first(ctx.say(GIVE_COUNT, bare=True, count=ctx.choose((str(count), COUNT_WORDS[count]))))
     )
     _add_named(dialogue, name, count)
     return dialogue
@@ -245,16 +247,18 @@ def write_two_categories(ctx: Context) -> Dialogue:
     )
     budget = int(math.ceil(cheapest / 10) * 10) + 10
     dialogue = Dialogue(ctx, DOMAIN, state)
-    dialogue.user(ctx.say(ASK_TWO, a=first, b=second, price=budget))
+    dialogue.user(ctx.say(ASK_TWO, a=PLURALS[first], b=PLURALS[second], price=budget))
     a, b = dialogue.call(
-        f"Two independent searches, {first} and {second}, each with max_price {budget}; I run them together.",
-        ToolCall("search_products", {"query": first, "max_price": budget}),
-        ToolCall("search_products", {"query": second, "max_price": budget}),
+        f"Two independent searches, {PLURALS[first]} and {PLURALS[second]}, each with max_price {budget}; "
+        "I run them together.",
+        ToolCall("search_products", {"query": PLURALS[first], "max_price": budget}),
+        ToolCall("search_products", {"query": PLURALS[second], "max_price": budget}),
     )
     dialogue.answer(
-        f"The {first} search found {len(a['results'])} and the {second} search {len(b['results'])} products "
-        f"within {budget}; I list both.",
-        f"{first.capitalize()}: {_results(a['results'])}. {second.capitalize()}: {_results(b['results'])}.",
+        f"The {PLURALS[first]} search found {len(a['results'])} and the {PLURALS[second]} search "
+        f"{len(b['results'])} products within {budget}; I list both.",
+        f"{PLURALS[first].capitalize()}: {_results(a['results'])}. "
+        f"{PLURALS[second].capitalize()}: {_results(b['results'])}.",
         [r["name"] for r in a["results"] + b["results"]],
     )
     return dialogue
@@ -263,14 +267,14 @@ def write_two_categories(ctx: Context) -> Dialogue:
 def write_search_then_add(ctx: Context) -> Dialogue:
     category = ctx.choose(CATEGORIES)
     dialogue = Dialogue(ctx, DOMAIN, sample_state(ctx, [category]))
-    dialogue.user(ctx.say(ASK_BUDGET, category=category, price=250))
+    dialogue.user(ctx.say(ASK_BUDGET, category=PLURALS[category], price=250))
     (result,) = dialogue.call(
-        f"The user wants {category} up to 250; I search with max_price 250.",
-        ToolCall("search_products", {"query": category, "max_price": 250}),
+        f"The user wants {PLURALS[category]} up to 250; I search with max_price 250.",
+        ToolCall("search_products", {"query": PLURALS[category], "max_price": 250}),
     )
     dialogue.answer(
-        f"search_products found {len(result['results'])} {category} up to 250; I list them with ids and prices "
-        "so the user can pick.",
+        f"search_products found {len(result['results'])} {PLURALS[category]} up to 250; I list them with ids "
+        "and prices so the user can pick.",
         f"I found: {_results(result['results'])}.",
         [r["name"] for r in result["results"]],
     )

@@ -88,6 +88,7 @@ CHATS = (
         Phrases(seen=("Thanks, that's all.",), held_out=("Grand, thanks.",)),
         "The user is done and asks for nothing new, so there is nothing to compute; I reply politely.",
         "You're welcome!",
+        bare=True,
     ),
 )
 

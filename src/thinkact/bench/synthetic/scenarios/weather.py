@@ -103,6 +103,7 @@ CHATS = (
         ),
         "The user is only thanking me and asks for nothing new, so there is nothing to look up; I reply politely.",
         "You're welcome! Ask me any time you need a forecast.",
+        bare=True,
     ),
 )
 
