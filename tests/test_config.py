@@ -44,14 +44,14 @@ def test_wrong_type_is_refused() -> None:
 def test_out_of_range_values_are_refused() -> None:
     with pytest.raises(UserError, match="group_size"):
         load_config(GRPORunConfig, None, ["group_size=1"])
-    with pytest.raises(UserError, match="grpo.loss"):
+    with pytest.raises(UserError, match=r"grpo\.loss"):
         load_config(GRPORunConfig, None, ["loss=ppo"])
 
 
 def test_missing_file_and_bad_override() -> None:
     with pytest.raises(UserError, match="no such config file"):
         load_config(GRPORunConfig, "nope.yaml")
-    with pytest.raises(UserError, match="field.sub=value"):
+    with pytest.raises(UserError, match=r"field\.sub=value"):
         load_config(GRPORunConfig, None, ["steps"])
 
 

@@ -54,7 +54,7 @@ def test_turn_completion_is_the_reference_action(tiny_model_dir: Path, data_dir:
     assert completion.endswith("<|im_end|>")
     _, bare = render_completion(tokenizer, turn, think=False)
     assert bare.startswith("<think>\n\n</think>\n\n")
-    prompt_ids, completion_ids = encode_turn(tokenizer, turn)
+    _, completion_ids = encode_turn(tokenizer, turn)
     assert tokenizer.decode(completion_ids, skip_special_tokens=False) == completion
 
 
@@ -87,5 +87,5 @@ def test_missing_model_directory_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no such model directory"):
         load_policy(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="no config.json"):
+    with pytest.raises(UserError, match=r"no config\.json"):
         load_policy(tmp_path / "empty")

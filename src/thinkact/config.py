@@ -83,20 +83,26 @@ def _convert(hint: Any, value: Any, source: str, where: str) -> Any:
             raise UserError(f"{source}: {where}: expected a list, got {value!r}")
         item_type = typing.get_args(hint)[0]
         return [_convert(item_type, item, source, f"{where}[{i}]") for i, item in enumerate(value)]
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):
-        try:  # YAML 1.1 reads 3e-3 (no dot) as a string
+    return _convert_scalar(hint, value, source, where)
+
+
+def _convert_scalar(hint: Any, value: Any, source: str, where: str) -> Any:
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        try:  # YAML 1.1 reads 3e-3 (no dot) as a string
+            return float(value) if isinstance(value, str) else _refuse(source, where, "a number", value)
         except ValueError:
-            raise UserError(f"{source}: {where}: expected a number, got {value!r}") from None
+            return _refuse(source, where, "a number", value)
     if hint in (int, str, bool) and not (
         isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
     ):
-        raise UserError(f"{source}: {where}: expected {hint.__name__}, got {value!r}")
-    if hint is float and not isinstance(value, float):
-        raise UserError(f"{source}: {where}: expected a number, got {value!r}")
+        return _refuse(source, where, hint.__name__, value)
     return value
+
+
+def _refuse(source: str, where: str, expected: str, value: Any) -> Any:
+    raise UserError(f"{source}: {where}: expected {expected}, got {value!r}")
 
 
 def _assign(tree: dict[str, Any], keys: list[str], value: Any) -> None:
