@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import os
 import random
 import sys
@@ -119,6 +120,22 @@ def _perturbations(calls: list[ToolCall], question: Any, rng: random.Random) -> 
 
 def _replace(calls: list[ToolCall], index: int, call: ToolCall) -> list[ToolCall]:
     return [call if position == index else item for position, item in enumerate(calls)]
+
+
+def test_hand_written_cases_have_bfcl_evals_verdict() -> None:
+    """The verdicts written into tests/fixtures/bfcl/cases.json are the ones bfcl-eval gives."""
+    checker = _bfcl_checker()
+    language = importlib.import_module("bfcl_eval.constants.enums").Language.PYTHON
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "bfcl" / "cases.json").read_text())
+    for case in fixture["cases"]:
+        if case["truth"] is None:
+            continue  # relevance categories: BFCL only asks whether any call was made
+        functions = [fixture["functions"][name] for name in case["functions"]]
+        output = [{call["name"]: call["arguments"]} for call in case["calls"]]
+        verdict = checker.ast_checker(
+            functions, output, case["truth"], language, case["category"], "thinkact"
+        )
+        assert verdict["valid"] == case["valid"], (case["rule"], verdict)
 
 
 def test_verdicts_agree_with_bfcl_eval() -> None:

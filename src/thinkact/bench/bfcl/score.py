@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinkact.bench.bfcl.checker import Verdict, check_relevance, check_result
+from thinkact.bench.bfcl.checker import Verdict, check_relevance, check_result, supported_categories
 from thinkact.bench.bfcl.data import Question, load_questions
 from thinkact.data.readers.bfcl import bfcl_category
 from thinkact.errors import UserError
@@ -124,6 +124,12 @@ def _decode_call(entry: Any) -> ToolCall | None:
 
 def score_results(data_dir: Path, results: list[ModelResult], source: str = "results") -> ScoreReport:
     """Verdicts for every result and accuracy per category (categories in order of first appearance)."""
+    for result in results:
+        if bfcl_category(result.id) not in supported_categories():
+            raise UserError(
+                f"{source}:{result.line}: id: {result.id!r} is in {bfcl_category(result.id)}, a category thinkact "
+                f"does not check; keep results of {', '.join(supported_categories())}"
+            )
     categories = list(dict.fromkeys(bfcl_category(result.id) for result in results))
     questions = load_questions(data_dir, categories)
     verdicts = []

@@ -127,12 +127,16 @@ def _role(role: Any, where: str) -> str:
 
 def _system_tools(text: str, where: str) -> tuple[str, list[dict[str, Any]]]:
     """The system prompt without its tools block, and the tools listed in it."""
-    match = _TOOLS.search(text)
-    if match is None:
+    # The instructions around the block may mention the tags themselves ("within <tools></tools> XML tags").
+    blocks = [match for match in _TOOLS.finditer(text) if match.group(1).strip()]
+    if not blocks:
         return text.strip(), []
+    if len(blocks) > 1:
+        raise RecordError(f"{where}: {len(blocks)} <tools> blocks; expected one")
+    match = blocks[0]
     body = match.group(1).strip()
     try:
-        listed = load_literal(body, f"{where} <tools>") if body else []
+        listed = load_literal(body, f"{where} <tools>")
     except RecordError:
         listed = [
             load_literal(line, f"{where} <tools> line {n}")
