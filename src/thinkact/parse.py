@@ -153,7 +153,7 @@ def _parse_call_body(body: str, number: int, problems: list[str]) -> list[ToolCa
     body = body.strip()
     try:
         payload = json.loads(body)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         problems.append(f"tool call {number} is not valid JSON")
         return []
     entries = payload if isinstance(payload, list) else [payload]
@@ -179,7 +179,7 @@ def _call_from_json(entry: Any, number: int, problems: list[str]) -> ToolCall | 
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             problems.append(f"tool call {number} ({name}): arguments are a string that is not JSON")
             return None
     if arguments is None:

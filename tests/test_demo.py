@@ -1,0 +1,39 @@
+"""End to end at toy size: every stage of the demo runs and its report holds measured numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tests.conftest import TEST_MODEL
+from thinkact.demo import DemoConfig, run_demo
+from thinkact.train.grpo import GRPORunConfig
+
+
+@pytest.mark.slow
+def test_demo_runs_every_stage(tmp_path: Path) -> None:
+    config = DemoConfig(
+        out=str(tmp_path / "demo"),
+        train_conversations=12,
+        test_conversations=3,
+        sft_steps=2,
+        sft_batch_size=2,
+        eval_max_new_tokens=8,
+        model=TEST_MODEL,
+        grpo=GRPORunConfig(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, micro_batch=4),
+    )
+    summary = run_demo(config, console=Console(quiet=True))
+    out = tmp_path / "demo"
+    assert set(summary["models"]) == {"base", "sft-nothink", "sft-think", "grpo"}
+    for splits in summary["models"].values():
+        assert set(splits) == {"test_id", "test_ood"}
+        assert splits["test_id"]["action_type"]["n"] > 0
+    assert json.loads((out / "results.json").read_text())["models"] == summary["models"]
+    report = (out / "report.md").read_text()
+    assert "| grpo | test_ood |" in report
+    for stage in ("base", "sft-nothink/model", "sft-think/model", "grpo/model"):
+        assert (out / stage / "config.json").is_file()
+    assert len((out / "grpo" / "metrics.jsonl").read_text().splitlines()) == 2
