@@ -33,6 +33,7 @@ from typing import Any
 from thinkact.data.readers.records import RecordError, SourceItem
 from thinkact.data.readers.xlam import python_type_schema
 from thinkact.errors import UserError
+from thinkact.parse import ToolCall
 
 SYSTEM_PROMPT = "This year is 2023."
 APIS_FILE = Path("data") / "all_apis.csv"
@@ -170,7 +171,7 @@ def _api_messages(event: dict[str, Any], number: int, tools: dict[str, Any]) -> 
         content = json.dumps({"exception": exception}, ensure_ascii=False)
     else:
         content = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
-    call = {"type": "function", "function": {"name": name, "arguments": arguments}}
+    call = ToolCall(name, arguments).to_message()
     return [
         {"role": "assistant", "content": "", "tool_calls": [call]},
         {"role": "tool", "name": name, "content": content},

@@ -25,6 +25,7 @@ from typing import Any
 
 from thinkact.data.readers.records import RecordError, SourceItem
 from thinkact.errors import UserError
+from thinkact.parse import ToolCall
 
 PYTHON_NOTE = " Note that the provided function is in Python 3 syntax."
 """What BFCL appends to each function description of a Python category before showing it to a model."""
@@ -185,7 +186,7 @@ def reference_call(truth: dict[str, Any], docs: dict[str, Any]) -> dict[str, Any
         kind = properties.get(param, {}).get("type")
         items = properties.get(param, {}).get("items", {}).get("type")
         arguments[param] = _pick(values[0], kind, items)
-    return {"type": "function", "function": {"name": name, "arguments": arguments}}
+    return ToolCall(name, arguments).to_message()
 
 
 def _pick(value: Any, kind: str | None, items: str | None) -> Any:

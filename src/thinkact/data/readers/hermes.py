@@ -30,19 +30,24 @@ from typing import Any
 from thinkact.data.readers.records import (
     RecordError,
     SourceItem,
+    extra_fields,
     load_literal,
     read_items,
+    record_id,
     split_think,
     wrap_tool,
 )
+from thinkact.parse import ToolCall
 
 _TOOLS = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 _CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _RESPONSE = re.compile(r"<tool_response>(.*?)</tool_response>", re.DOTALL)
 _TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
 _QWEN_TOOLS_HEADER = "# Tools\n\nYou may call one or more functions"
-_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-_ROLES.update({"tool": "tool", "observation": "tool", "ipython": "tool"})
+_ROLES = {
+    **{"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"},
+    **{"tool": "tool", "observation": "tool", "ipython": "tool"},
+}
 
 
 def read_hermes(path: Path) -> Iterator[SourceItem]:
@@ -81,14 +86,11 @@ def convert_hermes(raw: Any, default_id: str) -> dict[str, Any]:
             messages.append({"role": role, "content": text})
     if not messages:
         raise RecordError("conversations: no turns found")
-    meta = {
-        key: value for key, value in raw.items() if key not in ("id", "conversations", "messages", "text")
-    }
     return {
-        "id": str(raw["id"]) if raw.get("id") not in (None, "") else default_id,
+        "id": record_id(raw, default_id),
         "tools": tools,
         "messages": messages,
-        "meta": meta,
+        "meta": extra_fields(raw, ("id", "conversations", "messages", "text")),
     }
 
 
@@ -172,7 +174,7 @@ def _call(body: str, where: str) -> dict[str, Any]:
         arguments = load_literal(arguments, f"{where} arguments")
     if not isinstance(arguments, dict):
         raise RecordError(f"{where}: arguments must be an object")
-    return {"type": "function", "function": {"name": payload["name"], "arguments": arguments}}
+    return ToolCall(payload["name"], arguments).to_message()
 
 
 def _only_responses(text: str) -> bool:

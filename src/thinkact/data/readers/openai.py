@@ -20,14 +20,16 @@ from typing import Any
 from thinkact.data.readers.records import (
     RecordError,
     SourceItem,
+    extra_fields,
     load_json_field,
+    read_call,
     read_items,
+    record_id,
     split_think,
     text_of,
     wrap_tool,
 )
 
-_RECORD_KEYS = ("id", "messages", "tools", "meta")
 _ROLE_ALIASES = {"developer": "system", "function": "tool"}
 
 
@@ -54,13 +56,11 @@ def convert_openai(raw: Any, default_id: str) -> dict[str, Any]:
         raise RecordError("tools: expected a list of tool schemas")
     messages = [convert_message(message, f"messages[{index}]") for index, message in enumerate(source)]
     name_tool_results(messages)
-    meta = dict(raw.get("meta") or {})
-    meta.update({key: value for key, value in raw.items() if key not in _RECORD_KEYS and key not in meta})
     return {
-        "id": str(raw["id"]) if raw.get("id") not in (None, "") else default_id,
+        "id": record_id(raw, default_id),
         "tools": [wrap_tool(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
         "messages": messages,
-        "meta": meta,
+        "meta": extra_fields(raw, ("id", "messages", "tools")),
     }
 
 
@@ -77,7 +77,7 @@ def convert_message(message: Any, where: str) -> dict[str, Any]:
         if not isinstance(calls, list):
             raise RecordError(f"{where}.tool_calls: expected a list")
         converted["tool_calls"] = [
-            convert_call(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(calls)
+            read_call(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(calls)
         ]
     else:
         converted.pop("tool_calls", None)
@@ -85,23 +85,6 @@ def convert_message(message: Any, where: str) -> dict[str, Any]:
         reasoning, content = split_think(converted["content"])
         if reasoning is not None:
             converted["reasoning_content"], converted["content"] = reasoning, content
-    return converted
-
-
-def convert_call(call: Any, where: str) -> dict[str, Any]:
-    """A tool call as `{"type": "function", "function": {"name", "arguments": {...}}}`, keeping its `id`."""
-    function = call.get("function", call) if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
-        raise RecordError(f'{where}: expected {{"function": {{"name": ..., "arguments": {{...}}}}}}')
-    arguments = load_json_field(function.get("arguments") or {}, f"{where}.function.arguments")
-    if not isinstance(arguments, dict):
-        raise RecordError(f"{where}.function.arguments: expected a JSON object")
-    converted: dict[str, Any] = {
-        "type": "function",
-        "function": {"name": function["name"], "arguments": arguments},
-    }
-    if isinstance(call, dict) and call is not function:
-        converted.update({key: value for key, value in call.items() if key not in ("type", "function")})
     return converted
 
 

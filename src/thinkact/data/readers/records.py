@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
-from thinkact.parse import THINK_CLOSE, THINK_OPEN
+from thinkact.parse import THINK_CLOSE, THINK_OPEN, ToolCall
 
 
 class RecordError(Exception):
@@ -170,3 +170,33 @@ def split_think(text: str) -> tuple[str | None, str]:
 def join_think(reasoning: str | None, text: str) -> str:
     """Reasoning written inline before the text, as Qwen3 renders it (LLaMA-Factory's convention too)."""
     return text if reasoning is None else f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{text}"
+
+
+def record_id(raw: dict[str, Any], default: str) -> str:
+    """The record's own id as a string (xLAM numbers them), or the default when it has none."""
+    return str(raw["id"]) if raw.get("id") not in (None, "") else default
+
+
+def extra_fields(raw: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    """`meta` for the converted record: the source's own `meta`, plus every field the reader does not map."""
+    meta = dict(raw.get("meta") or {})
+    meta.update({key: value for key, value in raw.items() if key not in (*known, "meta") and key not in meta})
+    return meta
+
+
+def read_call(entry: Any, where: str) -> dict[str, Any]:
+    """A call in the chat format from `{"name", "arguments"}` or `{"function": {...}}`, other keys (an `id`) kept.
+
+    >>> read_call({"id": "c1", "function": {"name": "f", "arguments": '{"x": 1}'}}, "calls[0]")
+    {'type': 'function', 'function': {'name': 'f', 'arguments': {'x': 1}}, 'id': 'c1'}
+    """
+    function = entry.get("function", entry) if isinstance(entry, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+        raise RecordError(f'{where}: expected {{"name": ..., "arguments": {{...}}}}')
+    arguments = load_json_field(function.get("arguments") or {}, f"{where}.arguments")
+    if not isinstance(arguments, dict):
+        raise RecordError(f"{where}.arguments: expected a JSON object")
+    call = ToolCall(function["name"], arguments).to_message()
+    wrapper = ("type", "function") if function is not entry else ("name", "arguments")
+    call.update({key: value for key, value in entry.items() if key not in wrapper})
+    return call

@@ -26,8 +26,11 @@ from typing import Any
 from thinkact.data.readers.records import (
     RecordError,
     SourceItem,
+    extra_fields,
     load_json_field,
+    read_call,
     read_items,
+    record_id,
     split_think,
     wrap_tool,
 )
@@ -46,7 +49,6 @@ ROLES = {
     "tool": "tool",
     "system": "system",
 }
-_RECORD_KEYS = ("id", "conversations", "messages", "system", "tools", "meta")
 
 
 def read_sharegpt(path: Path) -> Iterator[SourceItem]:
@@ -85,13 +87,11 @@ def convert_sharegpt(raw: Any, default_id: str) -> dict[str, Any]:
         message = _message(role, value, extras, where)
         calls = message.get("tool_calls", [])
         messages.append(message)
-    meta = dict(raw.get("meta") or {})
-    meta.update({key: value for key, value in raw.items() if key not in _RECORD_KEYS and key not in meta})
     return {
-        "id": str(raw["id"]) if raw.get("id") not in (None, "") else default_id,
+        "id": record_id(raw, default_id),
         "tools": [wrap_tool(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
         "messages": messages,
-        "meta": meta,
+        "meta": extra_fields(raw, ("id", "conversations", "messages", "system", "tools")),
     }
 
 
@@ -128,20 +128,7 @@ def _calls(text: str, where: str) -> list[dict[str, Any]]:
     except json.JSONDecodeError as error:
         raise RecordError(f"{where}.value: the function call is not valid JSON ({error.msg})") from None
     entries = payload if isinstance(payload, list) else [payload]
-    calls = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            raise RecordError(f'{where}.value[{index}]: expected {{"name": ..., "arguments": {{...}}}}')
-        arguments = load_json_field(entry.get("arguments") or {}, f"{where}.value[{index}].arguments")
-        if not isinstance(arguments, dict):
-            raise RecordError(f"{where}.value[{index}].arguments: expected a JSON object")
-        call: dict[str, Any] = {
-            "type": "function",
-            "function": {"name": entry["name"], "arguments": arguments},
-        }
-        call.update({key: item for key, item in entry.items() if key not in ("name", "arguments")})
-        calls.append(call)
-    return calls
+    return [read_call(entry, f"{where}.value[{index}]") for index, entry in enumerate(entries)]
 
 
 def _results(

@@ -18,7 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from thinkact.data.readers.records import RecordError, SourceItem, load_json_field, read_items
+from thinkact.data.readers.records import (
+    RecordError,
+    SourceItem,
+    extra_fields,
+    load_json_field,
+    read_call,
+    read_items,
+    record_id,
+)
 
 _SCALARS: dict[str, dict[str, Any]] = {
     "str": {"type": "string"},
@@ -67,26 +75,16 @@ def convert_xlam(raw: Any, default_id: str) -> dict[str, Any]:
         raise RecordError("tools: expected a list of tools (or a JSON string of one)")
     if not isinstance(answers, list):
         raise RecordError("answers: expected a list of calls (or a JSON string of one)")
-    calls = [_call(answer, f"answers[{index}]") for index, answer in enumerate(answers)]
-    meta = {key: value for key, value in raw.items() if key not in ("id", "query", "tools", "answers")}
+    calls = [read_call(answer, f"answers[{index}]") for index, answer in enumerate(answers)]
     return {
-        "id": str(raw["id"]) if raw.get("id") not in (None, "") else default_id,
+        "id": record_id(raw, default_id),
         "tools": [_tool(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
         "messages": [
             {"role": "user", "content": query},
             {"role": "assistant", "content": "", "tool_calls": calls},
         ],
-        "meta": {"source": "xlam", **meta},
+        "meta": {"source": "xlam", **extra_fields(raw, ("id", "query", "tools", "answers"))},
     }
-
-
-def _call(answer: Any, where: str) -> dict[str, Any]:
-    if not isinstance(answer, dict) or not isinstance(answer.get("name"), str):
-        raise RecordError(f'{where}: expected {{"name": ..., "arguments": {{...}}}}')
-    arguments = load_json_field(answer.get("arguments") or {}, f"{where}.arguments")
-    if not isinstance(arguments, dict):
-        raise RecordError(f"{where}.arguments: expected a JSON object")
-    return {"type": "function", "function": {"name": answer["name"], "arguments": arguments}}
 
 
 def _tool(tool: Any, where: str) -> dict[str, Any]:
