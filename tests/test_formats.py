@@ -13,6 +13,7 @@ from thinkact.cli.apps import app
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.readers import READERS
 from thinkact.data.readers.convert import run_convert
+from thinkact.data.readers.hermes import convert_hermes
 from thinkact.data.readers.sharegpt import convert_sharegpt
 from thinkact.data.readers.xlam import parameter_schema
 from thinkact.data.validate import validate_record
@@ -348,3 +349,23 @@ def test_sharegpt_output_follows_llama_factory() -> None:
         "c", [USER, {"role": "assistant", "content": "a"}, {"role": "assistant", "content": "b"}]
     )
     assert not alternates(two_replies)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[{"name": "f"}, {"name": "g"}]',  # a JSON list
+        "[{'name': 'f'}, {'name': 'g'}]",  # a Python literal (Hermes data)
+        '{"name": "f"}\n{"name": "g"}',  # one object per line (Qwen's template)
+        '{"name": "f"}{"name": "g"}',  # objects back to back (Hermes 3's template)
+    ],
+)
+def test_hermes_tools_block_shapes(body: str) -> None:
+    record = {
+        "conversations": [
+            {"from": "system", "value": f"<tools>{body}</tools>"},
+            {"from": "human", "value": "x"},
+        ]
+    }
+    tools = convert_hermes(record, "x")["tools"]
+    assert [tool["function"]["name"] for tool in tools] == ["f", "g"]

@@ -137,19 +137,32 @@ def _system_tools(text: str, where: str) -> tuple[str, list[dict[str, Any]]]:
         raise RecordError(f"{where}: {len(blocks)} <tools> blocks; expected one")
     match = blocks[0]
     body = match.group(1).strip()
-    try:
-        listed = load_literal(body, f"{where} <tools>")
-    except RecordError:
-        listed = [
-            load_literal(line, f"{where} <tools> line {n}")
-            for n, line in enumerate(body.splitlines())
-            if line.strip()
-        ]
-    entries = listed if isinstance(listed, list) else [listed]
+    entries = _listed_tools(body, f"{where} <tools>")
     tools = [wrap_tool(tool, f"{where} <tools>[{index}]") for index, tool in enumerate(entries)]
     header = text.find(_QWEN_TOOLS_HEADER)
     rest = text[:header] if header >= 0 else text[: match.start()] + text[match.end() :]
     return rest.strip(), tools
+
+
+def _listed_tools(body: str, where: str) -> list[Any]:
+    """A JSON or Python-literal list, or JSON objects one after another (Qwen puts one per line, Hermes 3 none)."""
+    try:
+        listed = load_literal(body, where)
+        return listed if isinstance(listed, list) else [listed]
+    except RecordError:
+        pass
+    decoder = json.JSONDecoder()
+    entries, position = [], 0
+    while position < len(body):
+        if body[position].isspace():
+            position += 1
+            continue
+        try:
+            entry, position = decoder.raw_decode(body, position)
+        except json.JSONDecodeError:
+            raise RecordError(f"{where}: neither a JSON list, a Python literal, nor JSON objects") from None
+        entries.append(entry)
+    return entries
 
 
 def _assistant(text: str, where: str) -> dict[str, Any]:
