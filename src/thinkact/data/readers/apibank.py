@@ -86,7 +86,9 @@ def _tool(row: dict[str, str]) -> dict[str, Any]:
     outputs = info.get("output_parameters")
     if isinstance(outputs, dict) and outputs:
         returns = "; ".join(
-            f"{name} ({spec.get('type')}): {spec.get('description', '')}" for name, spec in outputs.items()
+            f"{name} ({spec.get('type')}): {spec.get('description', '')}"
+            for name, spec in outputs.items()
+            if isinstance(spec, dict)
         )
         description = f"{description}\nReturns: {returns}".strip()
     function = {"name": row["类名"], "description": description}

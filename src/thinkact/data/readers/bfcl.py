@@ -176,6 +176,8 @@ def reference_call(truth: dict[str, Any], docs: dict[str, Any]) -> dict[str, Any
     {'type': 'function', 'function': {'name': 'f', 'arguments': {'a': True, 'c': 3}}}
     """
     (name, accepted), *_ = truth.items()
+    if not isinstance(accepted, dict):
+        raise RecordError(f"ground_truth.{name}: expected {{PARAM: [acceptable values]}}")
     parameters = (docs.get(name) or {}).get("parameters", {})
     properties, required = parameters.get("properties", {}), parameters.get("required", [])
     arguments = {}
