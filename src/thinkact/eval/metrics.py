@@ -12,8 +12,12 @@ and carries its own sample count:
 - `no_call`: no call made where the reference answers (answer turns)
 - `format`: the completion parsed without problems (all turns)
 - `thinking`: a non-empty think block (all turns)
+- `think_words`: words in the think block (turns that think: their mean is the mean thinking length)
+- `correct`: the turn is right as a whole: on call turns the exact calls, on answer turns no call and an answer
+  score of at least `ANSWER_THRESHOLD` (0.5) (all turns; the accuracy of the thinking analysis)
 - `completion_tokens`, `reward` (the combined training reward): all turns
-Left out: episode metrics (tools executed over a whole conversation) and confidence intervals.
+Aggregates carry a 95% percentile-bootstrap interval (`eval/bootstrap.py`). Left out: episode metrics
+(`eval/episodes.py`) and breakdowns (`eval/breakdown.py`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from thinkact.eval.bootstrap import RESAMPLES, SEED, f1_interval, mean_interval
 from thinkact.parse import Action
 from thinkact.rewards import components as c
-from thinkact.rewards.combine import RewardConfig, score_action
+from thinkact.rewards.combine import Reward, RewardConfig, score_action
+
+ANSWER_THRESHOLD = 0.5
+"""An answer counts as correct (in `correct` and in episode success) when its answer score is at least this."""
 
 RATE_METRICS = (
+    "correct",
     "action_type",
     "tool_name",
     "exact_call",
@@ -36,15 +45,21 @@ RATE_METRICS = (
     "thinking",
     "reward",
 )
+TURN_METRICS = (*RATE_METRICS, "think_words", "completion_tokens")
+"""Every per-turn metric, in the order tables show them."""
+_ARG_COUNTS = ("arg_correct", "arg_predicted", "arg_expected")
 
 
 @dataclass
 class Metric:
     value: float
     n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+    """The 95% bootstrap interval (None when not computed)."""
 
-    def to_json(self) -> dict[str, float | int]:
-        return {"value": self.value, "n": self.n}
+    def to_json(self) -> dict[str, float | int | None]:
+        return {"value": self.value, "n": self.n, "ci_low": self.ci_low, "ci_high": self.ci_high}
 
 
 def score_turn(
@@ -57,13 +72,38 @@ def score_turn(
     answer_metric: str | None = None,
 ) -> dict[str, float]:
     """Named metric values for one turn (only those that apply)."""
+    values, _ = score_turn_and_reward(
+        action,
+        reference,
+        tools,
+        completion_tokens=completion_tokens,
+        rewards=rewards,
+        answer_metric=answer_metric,
+    )
+    return values
+
+
+def score_turn_and_reward(
+    action: Action,
+    reference: Action,
+    tools: list[dict[str, Any]],
+    *,
+    completion_tokens: int,
+    rewards: RewardConfig,
+    answer_metric: str | None = None,
+) -> tuple[dict[str, float], Reward]:
+    """`score_turn`'s values, and the training reward with its components (for reports)."""
+    reward = score_action(action, reference, tools, rewards, answer_metric=answer_metric)
+    think = (action.think or "").strip()
     values: dict[str, float] = {
         "action_type": float(action.is_call == reference.is_call),
         "format": c.score_format(action, reference, tools, require_think=False),
-        "thinking": float(bool((action.think or "").strip())),
+        "thinking": float(bool(think)),
         "completion_tokens": float(completion_tokens),
-        "reward": score_action(action, reference, tools, rewards, answer_metric=answer_metric).total,
+        "reward": reward.total,
     }
+    if think:
+        values["think_words"] = float(len(think.split()))
     if reference.is_call:
         values["tool_name"] = float(
             sorted(call.name for call in action.tool_calls)
@@ -72,12 +112,14 @@ def score_turn(
         values["exact_call"] = c.score_tool_exact(action, reference, tools)
         correct, predicted, expected = argument_counts(action, reference, tools)
         values["arg_correct"], values["arg_predicted"], values["arg_expected"] = correct, predicted, expected
+        values["correct"] = values["exact_call"]
     else:
         values["no_call"] = c.score_no_call(action, reference, tools)
         values["answer"] = c.score_answer(
             action, reference, tools, metric=answer_metric or rewards.answer_metric
         )
-    return values
+        values["correct"] = float(values["no_call"] == 1.0 and values["answer"] >= ANSWER_THRESHOLD)
+    return values, reward
 
 
 def argument_counts(
@@ -99,28 +141,56 @@ def argument_counts(
     return float(correct), float(predicted), float(expected)
 
 
-def aggregate_turns(turns: list[dict[str, float]]) -> dict[str, Metric]:
-    """Mean of each metric over the turns it applies to; argument F1 is micro-averaged over arguments.
+def aggregate_turns(
+    turns: list[dict[str, float]], *, resamples: int = RESAMPLES, seed: int = SEED
+) -> dict[str, Metric]:
+    """Mean of each metric over the turns it applies to, with its bootstrap interval (none when `resamples`
+    is 0); argument F1 is micro-averaged over arguments.
 
     >>> m = aggregate_turns([{"format": 1.0, "arg_correct": 1.0, "arg_predicted": 2.0, "arg_expected": 1.0},
     ...                      {"format": 0.0, "arg_correct": 1.0, "arg_predicted": 1.0, "arg_expected": 2.0}])
     >>> m["format"].value, m["format"].n, round(m["arg_f1"].value, 4), m["arg_f1"].n
     (0.5, 2, 0.6667, 2)
+    >>> m["format"].ci_low, m["format"].ci_high
+    (0.0, 1.0)
     """
-    names = sorted(
-        {name for turn in turns for name in turn} - {"arg_correct", "arg_predicted", "arg_expected"}
-    )
+    names = sorted({name for turn in turns for name in turn} - set(_ARG_COUNTS))
     metrics = {}
     for name in names:
         values = [turn[name] for turn in turns if name in turn]
         metrics[name] = Metric(sum(values) / len(values), len(values))
-    call_turns = [turn for turn in turns if "arg_correct" in turn]
-    if call_turns:
-        correct = sum(turn["arg_correct"] for turn in call_turns)
-        predicted = sum(turn["arg_predicted"] for turn in call_turns)
-        expected = sum(turn["arg_expected"] for turn in call_turns)
-        precision = correct / predicted if predicted else float(expected == 0)
-        recall = correct / expected if expected else 1.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        metrics["arg_f1"] = Metric(f1, len(call_turns))
+        if resamples:
+            interval = mean_interval(values, resamples=resamples, seed=seed)
+            metrics[name].ci_low, metrics[name].ci_high = interval.low, interval.high
+    counts = argument_count_rows(turns)
+    if counts:
+        metrics["arg_f1"] = Metric(micro_f1(counts), len(counts))
+        if resamples:
+            interval = f1_interval(counts, resamples=resamples, seed=seed)
+            metrics["arg_f1"].ci_low, metrics["arg_f1"].ci_high = interval.low, interval.high
     return metrics
+
+
+def argument_count_rows(turns: list[dict[str, float]]) -> list[tuple[float, float, float]]:
+    """(correct, predicted, expected) argument counts of the call turns among `turns`."""
+    return [
+        (turn["arg_correct"], turn["arg_predicted"], turn["arg_expected"])
+        for turn in turns
+        if "arg_correct" in turn
+    ]
+
+
+def micro_f1(counts: list[tuple[float, float, float]]) -> float:
+    """F1 of argument values summed over turns; precision 1 when nothing was predicted nor expected.
+
+    >>> micro_f1([(1.0, 2.0, 1.0), (1.0, 1.0, 2.0)])
+    0.6666666666666666
+    >>> micro_f1([(0.0, 0.0, 0.0)]), micro_f1([(0.0, 0.0, 1.0)])
+    (1.0, 0.0)
+    """
+    correct = sum(row[0] for row in counts)
+    predicted = sum(row[1] for row in counts)
+    expected = sum(row[2] for row in counts)
+    precision = correct / predicted if predicted else float(expected == 0)
+    recall = correct / expected if expected else 1.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -1,25 +1,50 @@
-"""The evaluation runner (turn view): predict every scored assistant turn from its reference history.
+"""The evaluation runner: a model (or the oracle) on each data file, in the turn view, the episode view or both.
 
-For each data file (a split, named by the file's stem) the runner renders each turn's history, generates one
-completion per turn (greedy, batched, left-padded), parses it and scores it with `eval/metrics.py`. `oracle`
-replays the reference actions instead of a model: a self-check of the harness that must score 1.0. Results are a
-JSON document: per split, the aggregated metrics with sample counts and every turn's prediction and scores.
-Left out: the episode view (tools executed over whole conversations) and bootstrap intervals.
+Turn view: every scored assistant turn is predicted from its reference history (greedy, batched, left-padded,
+with the KV cache), parsed and scored with `eval/metrics.py`. Turns whose reference message has
+`"score": false` are skipped, and a conversation's `meta.answer_metric` overrides the answer metric. Episode view:
+whole conversations played with tools executed (`eval/episodes.py`). `oracle` replays the reference actions
+instead of a model: a self-check of the harness that must score 1.0 in both views.
+
+The results document, per split (a data file, named by its stem)::
+
+    {"model", "config", "data": {split: {"path", "sha256", "conversations"}}, "bootstrap": {...},
+     "splits": {split: {"metrics": {metric: {"value", "n", "ci_low", "ci_high"}}, "turns": [...],
+                        "breakdown": {...}, "thinking": {...}, "conversations": {id: messages},
+                        "episodes": {"metrics", "breakdown", "records"}}}}
+
+`config` and the data hashes are the fingerprint `thinkact compare` checks before reusing stored results.
+Left out: sampling (evaluation decodes greedily) and vLLM.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
+from thinkact.data.conversations import Conversation, TurnExample, read_conversations, turn_examples
 from thinkact.errors import UserError
-from thinkact.eval.metrics import aggregate_turns, score_turn
+from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
+from thinkact.eval.breakdown import break_down
+from thinkact.eval.episodes import (
+    DEFAULT_MAX_STEPS,
+    Episode,
+    EpisodePolicy,
+    episode_record,
+    oracle_policy,
+    run_episodes,
+    score_episode,
+)
+from thinkact.eval.metrics import aggregate_turns, score_turn_and_reward
+from thinkact.eval.thinking import analyse_thinking
 from thinkact.parse import action_from_message, parse_action, render_action
 from thinkact.rewards.combine import RewardConfig
+
+VIEWS = ("turn", "episode", "both")
 
 
 @dataclass
@@ -32,12 +57,20 @@ class EvalConfig:
     """Where to write the results JSON (empty: do not write)."""
     oracle: bool = False
     """Replay the reference actions instead of generating (must score 1.0)."""
+    view: str = "turn"
+    """turn (reference history, predict the next action), episode (tools executed, multi-turn) or both."""
     max_new_tokens: int = 160
     batch_size: int = 16
     limit: int = 0
-    """Evaluate at most this many turns per split (0: all)."""
+    """Evaluate at most this many turns (turn view) and conversations (episode view) per split (0: all)."""
+    max_steps: int = DEFAULT_MAX_STEPS
+    """Episode view: policy steps per user turn before the turn is cut off."""
     name: str = ""
     """Label of the model in reports (default: the model path, or "oracle")."""
+    resamples: int = RESAMPLES
+    """Bootstrap resamples per interval (0: no intervals)."""
+    seed: int = SEED
+    """Seed of the bootstrap."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
@@ -47,59 +80,166 @@ class EvalConfig:
             raise UserError(
                 "eval: give --model DIR, or --oracle to check the harness with the reference actions"
             )
+        if self.view not in VIEWS:
+            raise UserError(f"eval: view {self.view!r}; choose one of {', '.join(VIEWS)}")
+        if self.max_steps < 1:
+            raise UserError("eval: max_steps must be at least 1")
+        if self.resamples < 0:
+            raise UserError("eval: resamples must be >= 0 (0 turns the intervals off)")
 
 
 ProgressCallback = Callable[[str, int, int], None]
+Predictor = Callable[[list[TurnExample], str, ProgressCallback | None], list[tuple[str, int]]]
+
+
+@dataclass
+class Split:
+    name: str
+    path: str
+    conversations: list[Conversation]
+    """The conversations the split's turns and episodes come from (their messages go into the results)."""
+    turns: list[TurnExample]
+    """Turn view: the scored turns."""
+    episodes: list[Conversation]
+    """Episode view: the conversations to play (none in the turn view)."""
 
 
 def run_eval(config: EvalConfig, progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Evaluate and return the results document (also written to `config.out` when set)."""
-    splits = {}
-    for path in config.data:
-        name = Path(path).stem
-        if name in splits:
-            raise UserError(f"eval: two data files are both named {name!r}; give splits distinct file names")
-        turns = [
-            turn
-            for turn in turn_examples(read_conversations(path))
-            if turn.reference.get("score") is not False
-        ]
-        if config.limit:
-            turns = turns[: config.limit]
-        splits[name] = turns
-    predict = _oracle_predictions if config.oracle else _model_predictor(config)
+    splits = load_splits(config)
+    predict, policy = _predictors(config)
     results: dict[str, Any] = {
         "model": config.name or ("oracle" if config.oracle else config.model),
+        "config": eval_fingerprint(config),
+        "data": {split.name: describe_data(split.path, len(split.conversations)) for split in splits},
+        "bootstrap": {
+            "method": "percentile",
+            "resamples": config.resamples,
+            "confidence": CONFIDENCE,
+            "seed": config.seed,
+        },
         "splits": {},
     }
-    for name, turns in splits.items():
-        predictions = predict(turns, name, progress)
-        records = [
-            _score_record(turn, text, tokens, config.rewards)
-            for turn, (text, tokens) in zip(turns, predictions, strict=True)
-        ]
-        metrics = aggregate_turns([record["metrics"] for record in records])
-        results["splits"][name] = {
-            "metrics": {key: metric.to_json() for key, metric in metrics.items()},
-            "turns": records,
-        }
+    for split in splits:
+        block: dict[str, Any] = {"metrics": {}, "turns": []}
+        if split.turns:
+            block.update(_evaluate_turns(config, split, predict, progress))
+        if split.episodes:
+            block["episodes"] = _evaluate_episodes(config, split, policy, progress)
+        block["conversations"] = {c.id: c.messages for c in split.conversations}
+        results["splits"][split.name] = block
     if config.out:
         Path(config.out).parent.mkdir(parents=True, exist_ok=True)
         Path(config.out).write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     return results
 
 
-Predictor = Callable[[list[TurnExample], str, ProgressCallback | None], list[tuple[str, int]]]
+def load_splits(config: EvalConfig) -> list[Split]:
+    """Each data file as a split: its scored turns and, in the episode view, the conversations to play."""
+    splits: dict[str, Split] = {}
+    for path in config.data:
+        name = Path(path).stem
+        if name in splits:
+            raise UserError(f"eval: two data files are both named {name!r}; give splits distinct file names")
+        conversations = read_conversations(path)
+        turns = [turn for turn in turn_examples(conversations) if turn.reference.get("score") is not False]
+        episodes = [] if config.view == "turn" else conversations
+        if config.limit:
+            turns, episodes = turns[: config.limit], episodes[: config.limit]
+        _check_episodic(path, episodes)
+        used = {turn.conversation_id for turn in turns} | {conversation.id for conversation in episodes}
+        splits[name] = Split(name, path, [c for c in conversations if c.id in used], turns, episodes)
+    return list(splits.values())
 
 
-def _oracle_predictions(
-    turns: list[TurnExample], split: str, progress: ProgressCallback | None
-) -> list[tuple[str, int]]:
-    texts = [render_action(action_from_message(turn.reference)) for turn in turns]
-    return [(text, len(text.split())) for text in texts]
+def _check_episodic(path: str, conversations: list[Conversation]) -> None:
+    for conversation in conversations:
+        if "domain" not in conversation.meta:
+            raise UserError(
+                f"{path}: conversation {conversation.id!r} has no meta.domain, so its tools cannot be executed; "
+                "the episode view needs conversations over a bundled domain (use --view turn for this file)"
+            )
 
 
-def _model_predictor(config: EvalConfig) -> Predictor:
+def eval_fingerprint(config: EvalConfig) -> dict[str, Any]:
+    """What decides the numbers: the model (and its files), decoding and scoring settings."""
+    return {
+        "model": "oracle" if config.oracle else config.model,
+        "model_files": "" if config.oracle else describe_model(config.model),
+        "view": config.view,
+        "max_new_tokens": config.max_new_tokens,
+        "max_steps": config.max_steps,
+        "limit": config.limit,
+        "resamples": config.resamples,
+        "seed": config.seed,
+        "rewards": asdict(config.rewards),
+    }
+
+
+def describe_model(model: str) -> str:
+    """A digest of a model directory's file names, sizes and modification times (the id itself otherwise)."""
+    path = Path(model)
+    if not path.is_dir():
+        return model
+    entries = sorted(
+        f"{file.relative_to(path)}:{file.stat().st_size}:{file.stat().st_mtime_ns}"
+        for file in path.rglob("*")
+        if file.is_file()
+    )
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+
+
+def describe_data(path: str, conversations: int) -> dict[str, Any]:
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"path": str(path), "sha256": digest, "conversations": conversations}
+
+
+def _evaluate_turns(
+    config: EvalConfig, split: Split, predict: Predictor, progress: ProgressCallback | None
+) -> dict[str, Any]:
+    predictions = predict(split.turns, split.name, progress)
+    records = [
+        score_record(turn, text, tokens, config.rewards)
+        for turn, (text, tokens) in zip(split.turns, predictions, strict=True)
+    ]
+    values = [record["metrics"] for record in records]
+    metrics = aggregate_turns(values, resamples=config.resamples, seed=config.seed)
+    return {
+        "metrics": {key: metric.to_json() for key, metric in metrics.items()},
+        "turns": records,
+        "breakdown": break_down(records, resamples=config.resamples, seed=config.seed),
+        "thinking": analyse_thinking(values, resamples=config.resamples, seed=config.seed),
+    }
+
+
+def _evaluate_episodes(
+    config: EvalConfig, split: Split, policy: EpisodePolicy, progress: ProgressCallback | None
+) -> dict[str, Any]:
+    label = f"{split.name} (episodes)"
+
+    def on_step(finished: int, total: int) -> None:
+        if progress is not None:
+            progress(label, finished, total)
+
+    episodes = run_episodes(split.episodes, policy, max_steps=config.max_steps, on_step=on_step)
+    records = [episode_record(e, score_episode(e, answer_metric=_answer_metric(e, config))) for e in episodes]
+    metrics = aggregate_turns(
+        [record["metrics"] for record in records], resamples=config.resamples, seed=config.seed
+    )
+    return {
+        "metrics": {key: metric.to_json() for key, metric in metrics.items()},
+        "breakdown": break_down(records, resamples=config.resamples, seed=config.seed),
+        "records": records,
+    }
+
+
+def _answer_metric(episode: Episode, config: EvalConfig) -> str:
+    return str(episode.conversation.meta.get("answer_metric") or config.rewards.answer_metric)
+
+
+def _predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
+    if config.oracle:
+        return _oracle_predictions, oracle_policy
     from thinkact.models.load import load_policy
     from thinkact.rollout.generation import generate_with_lengths
 
@@ -126,22 +266,43 @@ def _model_predictor(config: EvalConfig) -> Predictor:
                 progress(split, len(outputs), len(turns))
         return outputs
 
-    return predict
+    def act(episodes: list[Episode]) -> list[tuple[str, int]]:
+        return generate_with_lengths(
+            model,
+            tokenizer,
+            [episode.messages for episode in episodes],
+            [episode.conversation.tools or episode.environment.tools for episode in episodes],
+            max_new_tokens=config.max_new_tokens,
+            batch_size=config.batch_size,
+        )
+
+    return predict, act
 
 
-def _score_record(turn: TurnExample, text: str, tokens: int, rewards: RewardConfig) -> dict[str, Any]:
+def _oracle_predictions(
+    turns: list[TurnExample], split: str, progress: ProgressCallback | None
+) -> list[tuple[str, int]]:
+    texts = [render_action(action_from_message(turn.reference)) for turn in turns]
+    return [(text, len(text.split())) for text in texts]
+
+
+def score_record(turn: TurnExample, text: str, tokens: int, rewards: RewardConfig) -> dict[str, Any]:
+    """One turn's record in the results document: its prediction, its metrics and its reward components."""
     action = parse_action(text)
     reference = action_from_message(turn.reference)
     metric = turn.meta.get("answer_metric")
-    values = score_turn(
+    values, reward = score_turn_and_reward(
         action, reference, turn.tools, completion_tokens=tokens, rewards=rewards, answer_metric=metric
     )
     return {
         "id": turn.id,
+        "conversation_id": turn.conversation_id,
+        "turn_index": turn.turn_index,
         "domain": turn.meta.get("domain", ""),
         "phenomena": turn.meta.get("phenomena", []),
         "reference": turn.reference,
         "completion": text,
         "problems": action.problems,
         "metrics": values,
+        "components": reward.components,
     }
