@@ -82,15 +82,23 @@ def grpo(
     data: Annotated[str | None, typer.Option(help="Training conversations (chat-format JSONL).")] = None,
     out: Annotated[str | None, typer.Option(help="Run directory.")] = None,
     steps: Annotated[int | None, typer.Option(help="GRPO steps.")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="thinkact, or trl: TRL's GRPOTrainer with thinkact's rewards (--set trl.use_vllm=true)."
+        ),
+    ] = "thinkact",
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """GRPO with tool-accuracy and answer rewards, turn mode, on accelerate."""
+    from thinkact.integrations.trl_settings import split_engine_settings
     from thinkact.train.grpo import GRPORunConfig, run_grpo
 
     _quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "steps": steps}
-    run_config = load_config(GRPORunConfig, config, _overrides(flags, set_))
+    own_sets, trl_args = split_engine_settings(engine, set_)
+    run_config = load_config(GRPORunConfig, config, _overrides(flags, own_sets))
     console = Console()
 
     def report(step: int, metrics: dict[str, float]) -> None:
@@ -99,7 +107,12 @@ def grpo(
             f"  kl {metrics['kl']:.4f}  {metrics['tokens_per_second']:.0f} tok/s  {metrics['step_seconds']:.1f} s"
         )
 
-    path = run_grpo(run_config, on_step=report)
+    if engine == "trl":
+        from thinkact.integrations.trl import run_trl_grpo
+
+        path = run_trl_grpo(run_config, trl_args=trl_args, on_step=report)
+    else:
+        path = run_grpo(run_config, on_step=report)
     console.print(f"model written to {path}")
 
 
