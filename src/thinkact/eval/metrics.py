@@ -47,7 +47,8 @@ RATE_METRICS = (
 )
 TURN_METRICS = (*RATE_METRICS, "think_words", "completion_tokens")
 """Every per-turn metric, in the order tables show them."""
-_ARG_COUNTS = ("arg_correct", "arg_predicted", "arg_expected")
+ARG_COUNTS = ("arg_correct", "arg_predicted", "arg_expected")
+"""Per-turn argument counts that aggregate into `arg_f1` (not metrics of their own)."""
 
 
 @dataclass
@@ -154,7 +155,7 @@ def aggregate_turns(
     >>> m["format"].ci_low, m["format"].ci_high
     (0.0, 1.0)
     """
-    names = sorted({name for turn in turns for name in turn} - set(_ARG_COUNTS))
+    names = sorted({name for turn in turns for name in turn} - set(ARG_COUNTS))
     metrics = {}
     for name in names:
         values = [turn[name] for turn in turns if name in turn]

@@ -1,0 +1,243 @@
+"""The comparison as tables: markdown for `report.md`, rich tables for the terminal, cells for the HTML report.
+
+A metric cell reads `value [low, high] (n)`: the mean over the n turns (or episodes) it applies to and its 95%
+bootstrap interval. A difference cell reads `+diff [low, high]`, marked ✱ when the paired interval excludes 0
+(beyond noise). Left out: styling (the HTML report has its own).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from thinkact.eval.metrics import TURN_METRICS
+
+EPISODE_METRICS = (
+    "success",
+    "calls_made",
+    "call_recall",
+    "answer_correct",
+    "state_match",
+    "answer",
+    "extra_calls",
+    "steps",
+    "truncated",
+    "thinking",
+)
+"""Every per-episode metric, in the order tables show them."""
+HEADLINE = ("correct", "reward", "action_type", "exact_call", "arg_f1", "answer", "format", "thinking")
+"""The turn metrics of the terminal's compact table."""
+VIEW_METRICS = {"turn": TURN_METRICS, "episode": EPISODE_METRICS}
+BEYOND_NOISE = "✱"
+
+
+def format_metric(metric: dict[str, Any] | None, *, interval: bool = True) -> str:
+    """`value [low, high] (n)`, or — when the metric does not apply.
+
+    >>> format_metric({"value": 0.5, "n": 8, "ci_low": 0.25, "ci_high": 0.75})
+    '0.500 [0.250, 0.750] (8)'
+    >>> format_metric(None), format_metric({"value": 1.0, "n": 2, "ci_low": None, "ci_high": None})
+    ('—', '1.000 (2)')
+    """
+    if metric is None:
+        return "—"
+    text = f"{metric['value']:.3f}"
+    if interval and metric.get("ci_low") is not None:
+        text += f" [{metric['ci_low']:.3f}, {metric['ci_high']:.3f}]"
+    return f"{text} ({metric['n']})"
+
+
+def format_difference(row: dict[str, Any] | None) -> str:
+    """`+diff [low, high]`, with ✱ when beyond noise.
+
+    >>> format_difference({"diff": 0.25, "ci_low": 0.1, "ci_high": 0.4, "beyond_noise": True})
+    '+0.250 [+0.100, +0.400] ✱'
+    """
+    if row is None:
+        return "—"
+    text = f"{row['diff']:+.3f}"
+    if row.get("ci_low") is not None:
+        text += f" [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+    return f"{text} {BEYOND_NOISE}" if row.get("beyond_noise") else text
+
+
+def shown_metrics(comparison: dict[str, Any], view: str) -> list[str]:
+    """The metrics of `view` that some model has, in table order."""
+    present = {
+        name
+        for splits in comparison["metrics"].values()
+        for block in splits.values()
+        for name in block.get(view, {})
+    }
+    return [name for name in VIEW_METRICS[view] if name in present]
+
+
+def find_difference(
+    comparison: dict[str, Any], split: str, view: str, metric: str, first: str, second: str
+) -> dict[str, Any] | None:
+    for row in comparison["differences"]:
+        if (row["split"], row["view"], row["metric"], row["a"], row["b"]) == (
+            split,
+            view,
+            metric,
+            first,
+            second,
+        ):
+            return row
+    return None
+
+
+def render_markdown(comparison: dict[str, Any]) -> str:
+    """The whole comparison as a markdown document."""
+    models, baseline = comparison["models"], comparison["baseline"]
+    resamples = comparison["bootstrap"]["resamples"]
+    lines = [
+        f"# Comparison: {', '.join(models)}",
+        "",
+        f"Splits: {', '.join(comparison['splits'])}. Each cell is `value [95% interval] (n)`: the mean over the n "
+        f"turns or episodes the metric applies to; intervals are percentile bootstraps ({resamples} resamples).",
+        f"Differences are `model − {baseline}` on the same turns (paired bootstrap); {BEYOND_NOISE} marks an "
+        "interval that excludes 0. At 95%, about 1 in 20 differences is marked by chance alone.",
+    ]
+    for view, title in (("turn", "Turn view"), ("episode", "Episode view")):
+        names = shown_metrics(comparison, view)
+        if not names:
+            continue
+        lines += ["", f"## {title}", "", _row(["model", "split", *names]), _rule(2 + len(names))]
+        for model in models:
+            for split in comparison["splits"]:
+                block = comparison["metrics"][model][split].get(view, {})
+                lines.append(_row([model, split, *[format_metric(block.get(name)) for name in names]]))
+    lines += _difference_section(comparison)
+    lines += _pairs_section(comparison)
+    lines += _thinking_section(comparison)
+    lines += _breakdown_section(comparison)
+    return "\n".join(lines) + "\n"
+
+
+def _difference_section(comparison: dict[str, Any]) -> list[str]:
+    others = [model for model in comparison["models"] if model != comparison["baseline"]]
+    lines = [
+        "",
+        f"## Differences from {comparison['baseline']}",
+        "",
+        _row(["split", "view", "metric", *others]),
+    ]
+    lines.append(_rule(3 + len(others)))
+    for split in comparison["splits"]:
+        for view in ("turn", "episode"):
+            for metric in shown_metrics(comparison, view):
+                cells = [
+                    format_difference(
+                        find_difference(comparison, split, view, metric, comparison["baseline"], other)
+                    )
+                    for other in others
+                ]
+                if any(cell != "—" for cell in cells):
+                    lines.append(_row([split, view, metric, *cells]))
+    return lines
+
+
+def _pairs_section(comparison: dict[str, Any]) -> list[str]:
+    rows = [
+        row
+        for row in comparison["differences"]
+        if row["a"] != comparison["baseline"] and row.get("beyond_noise")
+    ]
+    if len(comparison["models"]) < 3:
+        return []
+    lines = ["", "## Other pairs: differences beyond noise", ""]
+    for row in rows:
+        lines.append(
+            f"- {row['split']}, {row['view']}, {row['metric']}: {row['b']} − {row['a']} = {format_difference(row)}"
+        )
+    return lines + (["- none"] if not rows else [])
+
+
+def _thinking_section(comparison: dict[str, Any]) -> list[str]:
+    header = ["model", "split", "thinking share", "mean words", "correct with", "correct without", "Δ"]
+    lines = ["", "## Thinking", "", _row(header), _rule(len(header))]
+    for model in comparison["models"]:
+        for split, analysis in comparison["thinking"].get(model, {}).items():
+            lines.append(_row([model, split, *thinking_cells(analysis)]))
+    return lines
+
+
+def thinking_cells(analysis: dict[str, Any]) -> list[str]:
+    """Share of turns with thinking, mean words, accuracy with and without thinking, and their difference."""
+    return [
+        format_metric(analysis.get("share")),
+        format_metric(analysis.get("mean_words"), interval=False),
+        format_metric(analysis["with"].get("correct")),
+        format_metric(analysis["without"].get("correct")),
+        format_difference(analysis["difference"].get("correct")),
+    ]
+
+
+def _breakdown_section(comparison: dict[str, Any]) -> list[str]:
+    lines = ["", "## Breakdowns (turn view: `correct`; episode view: `success`)"]
+    for split in comparison["splits"]:
+        for view, metric in (("turn", "correct"), ("episode", "success")):
+            groups = breakdown_groups(comparison, split, view)
+            if not groups:
+                continue
+            lines += ["", f"### {split}, {view} view", "", _row(["group", *comparison["models"]])]
+            lines.append(_rule(1 + len(comparison["models"])))
+            for by, group in groups:
+                cells = [
+                    format_metric(
+                        comparison["breakdown"][model][split][view].get(by, {}).get(group, {}).get(metric),
+                        interval=False,
+                    )
+                    for model in comparison["models"]
+                ]
+                lines.append(_row([f"{by}: {group}", *cells]))
+    return lines
+
+
+def breakdown_groups(comparison: dict[str, Any], split: str, view: str) -> list[tuple[str, str]]:
+    """Every (breakdown, group) some model has for this split and view, in a stable order."""
+    found = {
+        (by, group)
+        for model in comparison["models"]
+        for by, groups in comparison["breakdown"][model][split].get(view, {}).items()
+        for group in groups
+    }
+    order = {"domain": 0, "phenomenon": 1, "action": 2}
+    return sorted(found, key=lambda item: (order.get(item[0], 3), item[1]))
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def _rule(columns: int) -> str:
+    return "|" + "---|" * columns
+
+
+def summary_table(comparison: dict[str, Any]) -> Table:
+    """A compact terminal table: headline turn metrics (and episode success) per model and split."""
+    names = [name for name in HEADLINE if name in shown_metrics(comparison, "turn")]
+    episodes = "success" in shown_metrics(comparison, "episode")
+    table = Table(title=f"comparison (✱: beyond noise vs {comparison['baseline']})")
+    for column in ["model", "split", *names, *(["episode success"] if episodes else [])]:
+        table.add_column(column, justify="left" if column in ("model", "split") else "right")
+    for model in comparison["models"]:
+        for split in comparison["splits"]:
+            block = comparison["metrics"][model][split]
+            cells = [_cell(comparison, model, split, "turn", name, block["turn"].get(name)) for name in names]
+            if episodes:
+                cells.append(
+                    _cell(comparison, model, split, "episode", "success", block["episode"].get("success"))
+                )
+            table.add_row(model, split, *cells)
+    return table
+
+
+def _cell(
+    comparison: dict[str, Any], model: str, split: str, view: str, metric: str, value: dict[str, Any] | None
+) -> str:
+    text = format_metric(value, interval=False)
+    row = find_difference(comparison, split, view, metric, comparison["baseline"], model)
+    return f"{text} {BEYOND_NOISE}" if row and row.get("beyond_noise") else text
