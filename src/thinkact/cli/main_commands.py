@@ -1,4 +1,4 @@
-"""Top-level commands: init-model, sft, grpo, eval, demo.
+"""Top-level commands: init-model, sft, grpo, demo (eval, compare and chat are in `eval_commands`).
 
 Each command reads an optional YAML config (`--config`), applies its flags and any `--set field=value`
 overrides, checks the result, and calls one `run_…` function.
@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from thinkact.cli.apps import app
 from thinkact.config import load_config
@@ -114,45 +113,6 @@ def grpo(
     else:
         path = run_grpo(run_config, on_step=report)
     console.print(f"model written to {path}")
-
-
-@app.command("eval")
-def evaluate(
-    data: Annotated[list[str], typer.Option(help="Data file(s); each is a split named by its file stem.")],
-    model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
-    out: Annotated[str | None, typer.Option(help="Write the results JSON here.")] = None,
-    oracle: Annotated[
-        bool, typer.Option(help="Replay the reference actions (a harness self-check: scores 1.0).")
-    ] = False,
-    limit: Annotated[int | None, typer.Option(help="At most this many turns per split.")] = None,
-    config: ConfigOption = None,
-    set_: SetOption = None,
-) -> None:
-    """Evaluate a model (or the oracle) turn by turn and print the metrics with sample counts."""
-    from thinkact.eval.runner import EvalConfig, run_eval
-
-    _quiet_libraries()
-    flags = {"model": model, "data": data, "out": out, "oracle": oracle or None, "limit": limit}
-    eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
-    results = run_eval(eval_config)
-    Console().print(_metrics_table(results))
-
-
-def _metrics_table(results: dict[str, object]) -> Table:
-    splits = results["splits"]
-    assert isinstance(splits, dict)
-    names = sorted({name for block in splits.values() for name in block["metrics"]})
-    table = Table(title=f"evaluation: {results['model']}")
-    table.add_column("metric")
-    for split in splits:
-        table.add_column(split, justify="right")
-    for name in names:
-        cells = []
-        for block in splits.values():
-            metric = block["metrics"].get(name)
-            cells.append("—" if metric is None else f"{metric['value']:.3f} (n={metric['n']})")
-        table.add_row(name, *cells)
-    return table
 
 
 @app.command("demo")

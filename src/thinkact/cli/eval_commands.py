@@ -1,0 +1,169 @@
+"""Evaluation commands: eval (one model, turn and episode views), compare (several models, report), chat.
+
+Each command reads an optional YAML config (`--config`), applies its flags and any `--set field=value`
+overrides, and calls one `run_…` function; the tables it prints are also written as files when asked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from thinkact.cli.apps import app
+from thinkact.cli.main_commands import ConfigOption, SetOption, _overrides, _quiet_libraries
+from thinkact.config import load_config
+from thinkact.errors import UserError
+
+ViewOption = Annotated[
+    str | None,
+    typer.Option(help="turn (reference history, next action), episode (tools executed, multi-turn) or both."),
+]
+LimitOption = Annotated[
+    int | None, typer.Option(help="At most this many turns (and conversations, episode view) per split.")
+]
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[list[str], typer.Option(help="Data file(s); each is a split named by its file stem.")],
+    model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
+    out: Annotated[str | None, typer.Option(help="Write the results JSON here.")] = None,
+    oracle: Annotated[
+        bool, typer.Option(help="Replay the reference actions (a harness self-check: scores 1.0).")
+    ] = False,
+    view: ViewOption = None,
+    limit: LimitOption = None,
+    max_steps: Annotated[int | None, typer.Option(help="Episode view: steps per user turn.")] = None,
+    name: Annotated[str | None, typer.Option(help="Label of the model in reports.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Evaluate a model (or the oracle) and print each metric with its 95% interval and sample count."""
+    from thinkact.eval.runner import EvalConfig, run_eval
+
+    _quiet_libraries()
+    flags: dict[str, object] = {
+        "model": model,
+        "data": data,
+        "out": out,
+        "oracle": oracle or None,
+        "view": view,
+        "limit": limit,
+        "max_steps": max_steps,
+        "name": name,
+    }
+    eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
+    console = Console()
+    results = run_eval(eval_config, progress=_progress(console))
+    console.print(metrics_table(results, "turn"))
+    if any("episodes" in block for block in results["splits"].values()):
+        console.print(metrics_table(results, "episode"))
+    if any(block.get("thinking") for block in results["splits"].values()):
+        console.print(thinking_table(results))
+    if eval_config.out:
+        console.print(f"results written to {eval_config.out}")
+
+
+def metrics_table(results: dict[str, Any], view: str) -> Table:
+    """One row per metric, one column per split: `value [low, high] (n=…)`."""
+    from thinkact.eval.tables import VIEW_METRICS, format_metric
+
+    blocks = {
+        split: block["metrics"] if view == "turn" else (block.get("episodes") or {}).get("metrics", {})
+        for split, block in results["splits"].items()
+    }
+    present = {name for metrics in blocks.values() for name in metrics}
+    table = Table(title=f"{view} view: {results['model']}")
+    table.add_column("metric")
+    for split in blocks:
+        table.add_column(split, justify="right")
+    for name in [name for name in VIEW_METRICS[view] if name in present]:
+        table.add_row(name, *[format_metric(metrics.get(name)) for metrics in blocks.values()])
+    return table
+
+
+def thinking_table(results: dict[str, Any]) -> Table:
+    """Per split: share of turns with thinking, mean words, `correct` with and without thinking."""
+    from thinkact.eval.tables import thinking_cells
+
+    table = Table(title=f"thinking: {results['model']}")
+    for column in ("split", "thinking share", "mean words", "correct with", "correct without", "Δ"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split, block in results["splits"].items():
+        if block.get("thinking"):
+            table.add_row(split, *thinking_cells(block["thinking"]))
+    return table
+
+
+def _progress(console: Console) -> Any:
+    def report(split: str, done: int, total: int) -> None:
+        if done == total:
+            console.print(f"  {split}: {total} done")
+
+    return report
+
+
+@app.command("compare")
+def compare(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Results JSON files, run directories or model directories.")
+    ],
+    data: Annotated[list[str] | None, typer.Option(help="Data file(s) to evaluate models on.")] = None,
+    out: Annotated[str | None, typer.Option(help="Directory for the report and results.")] = None,
+    name: Annotated[list[str] | None, typer.Option(help="Label of each input, in order.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Model the others are compared with.")] = None,
+    view: ViewOption = None,
+    limit: LimitOption = None,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Write report.html and plots.")] = True,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Compare models on the same splits: a table with differences beyond noise, and an HTML report."""
+    from thinkact.eval.compare import CompareConfig, run_compare
+    from thinkact.eval.tables import summary_table
+
+    _quiet_libraries()
+    flags: dict[str, object] = {
+        "inputs": inputs,
+        "data": data,
+        "out": out,
+        "names": name,
+        "baseline": baseline,
+        "view": view,
+        "limit": limit,
+        "html": None if html else False,
+    }
+    compare_config = load_config(CompareConfig, config, _overrides(flags, set_))
+    console = Console()
+
+    def report(model: str, split: str, done: int, total: int) -> None:
+        if done == total:
+            console.print(f"  {model} on {split}: {total} done")
+
+    comparison = run_compare(compare_config, progress=report)
+    console.print(summary_table(comparison))
+    written = ["comparison.json", "report.md", *(["report.html"] if compare_config.html else [])]
+    console.print(f"wrote {', '.join(f'{compare_config.out}/{file}' for file in written)}")
+
+
+@app.command("chat")
+def chat(
+    model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
+    domain: Annotated[str | None, typer.Option(help="Bundled domain whose tools the agent uses.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="0 for greedy decoding.")] = None,
+    today: Annotated[str | None, typer.Option(help="Date in the system prompt (YYYY-MM-DD).")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Talk to an agent in the terminal; its thinking, calls and tool results show as they happen."""
+    from thinkact.chat import ChatConfig, load_chat_policy, run_chat
+
+    _quiet_libraries()
+    flags: dict[str, object] = {"model": model, "domain": domain, "temperature": temperature, "today": today}
+    chat_config = load_config(ChatConfig, config, _overrides(flags, set_))
+    if not chat_config.model:
+        raise UserError("chat: give --model DIR (a model saved with save_pretrained, e.g. runs/grpo/model)")
+    run_chat(chat_config, load_chat_policy(chat_config))
