@@ -7,11 +7,13 @@ environment (`trl_envs`), so TRL's tool loop executes the calls. The run directo
 `config.yaml`, `metrics.jsonl` (TRL's logged metrics plus thinkact's names: reward, loss, kl, reward/<component>,
 step_seconds, tokens_per_second), `tensorboard/`, `samples.jsonl` and the final model in `model/`. What TRL brings
 that the engine does not: vLLM generation (`trl_args={"use_vllm": True}`, or `--set trl.use_vllm=true`) and the
-rest of TRL's options. Left out: checkpoints and resume (TRL saves none here; `save_strategy="no"`), LoRA.
+rest of TRL's options. LoRA (`lora.enabled`) becomes TRL's `peft_config`. Left out: checkpoints and resume (TRL
+saves none here; `save_strategy="no"`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -22,6 +24,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from peft import LoraConfig, PeftModel
 from torch.utils.tensorboard import SummaryWriter
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from trl import GRPOConfig, GRPOTrainer
@@ -34,7 +37,8 @@ from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import ADAPTER_SETTINGS, trl_arguments
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import stop_token_ids
-from thinkact.train.grpo import GRPORunConfig, StepCallback
+from thinkact.train.grpo import GRPORunConfig, StepCallback, scheduled_rewards
+from thinkact.train.sft import LoraOptions
 
 # TRL's metric names → thinkact's (the rest are kept under TRL's names).
 _RENAMED = {"completions/mean_length": "completion_tokens", "completions/clipped_ratio": "truncated"}
@@ -119,54 +123,26 @@ def thinkact_metrics(
     return metrics
 
 
-def build_trainer(
-    config: GRPORunConfig,
-    *,
-    trl_args: dict[str, Any] | None = None,
-    callbacks: list[TrainerCallback] | None = None,
-) -> GRPOTrainer:
-    """TRL's GRPOTrainer set up for `config` (the run directory must exist)."""
-    extra = dict(trl_args or {})
-    environments = bool(extra.pop("environments", False))
+def make_grpo_config(
+    config: GRPORunConfig, extra: dict[str, Any], *, environments: bool = False
+) -> GRPOConfig:
+    """TRL's config for `config` plus the `extra` GRPOConfig fields; a `UserError` for anything TRL cannot do."""
     check_trl_fields(extra)
-    grpo_config = GRPOConfig(
-        **trl_arguments(
-            config,
-            num_processes=int(os.environ.get("WORLD_SIZE", "1")),
-            cuda=torch.cuda.is_available(),
-            extra=extra,
-        )
+    arguments = trl_arguments(
+        config,
+        num_processes=int(os.environ.get("WORLD_SIZE", "1")),
+        cuda=torch.cuda.is_available(),
+        environments=environments,
+        extra=extra,
     )
-    model, tokenizer = load_policy(config.model)
-    rows, _ = dataset_rows(
-        tokenizer, config.data, max_prompt_tokens=config.max_prompt_tokens, environments=environments
-    )
-    if len(rows) < config.prompts_per_step:
-        raise UserError(
-            f"{config.data}: {len(rows)} prompts, fewer than grpo.prompts_per_step={config.prompts_per_step}"
-        )
-    reward = make_reward_function(
-        tokenizer,
-        config.rewards,
-        stop_token_ids(model, tokenizer),
-        samples=Path(config.out) / "samples.jsonl",
-        sample_steps=config.sample_steps,
-        group_size=config.group_size,
-    )
-    factories = environment_factories([row["environment"] for row in rows]) if environments else None
-    return GRPOTrainer(
-        model=model,
-        reward_funcs=[reward],
-        args=grpo_config,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        callbacks=callbacks,
-        environment_factory=factories,  # type: ignore[arg-type]
-    )
+    try:
+        return GRPOConfig(**arguments)
+    except ValueError as error:
+        raise UserError(f"--engine trl: TRL refuses the settings: {error}") from None
 
 
 def check_trl_fields(extra: dict[str, Any]) -> None:
-    """Refuse trl.* settings that are neither GRPOConfig fields nor adapter options."""
+    """Refuse trl.* settings that are not GRPOConfig fields."""
     known = {field.name for field in dataclasses.fields(GRPOConfig)}
     for key in extra:
         if key not in known:
@@ -176,21 +152,90 @@ def check_trl_fields(extra: dict[str, Any]) -> None:
             )
 
 
+def build_trainer(
+    config: GRPORunConfig,
+    grpo_config: GRPOConfig,
+    *,
+    environments: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+) -> GRPOTrainer:
+    """TRL's GRPOTrainer for `config`: thinkact's policy, turn dataset, reward and (optionally) environments."""
+    model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
+    rows, _ = dataset_rows(
+        tokenizer, config.data, max_prompt_tokens=config.max_prompt_tokens, environments=environments
+    )
+    if len(rows) < config.prompts_per_step:
+        raise UserError(
+            f"{config.data}: {len(rows)} prompts, fewer than grpo.prompts_per_step={config.prompts_per_step}"
+        )
+    reward = make_reward_function(
+        tokenizer,
+        lambda step: scheduled_rewards(config, step),
+        stop_token_ids(model, tokenizer),
+        passes=config.passes,
+        samples=Path(config.out) / "samples.jsonl",
+        sample_steps=config.sample_steps,
+        group_size=config.group_size,
+    )
+    factories = environment_factories([row["environment"] for row in rows]) if environments else None
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=grpo_config,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        environment_factory=factories,  # type: ignore[arg-type]
+        peft_config=lora_config(config.lora) if config.lora.enabled else None,
+    )
+    trainer.remove_callback(PrinterCallback)  # MetricsCallback reports each step
+    return trainer
+
+
+def lora_config(options: LoraOptions) -> LoraConfig:
+    """PEFT's config for thinkact's LoRA options (TRL then uses the adapter-disabled model as KL reference)."""
+    return LoraConfig(
+        r=options.rank,
+        lora_alpha=options.alpha,
+        lora_dropout=options.dropout,
+        target_modules=options.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
 def run_trl_grpo(
     config: GRPORunConfig,
     *,
     trl_args: dict[str, Any] | None = None,
     on_step: StepCallback | None = None,
 ) -> Path:
-    """Train with TRL's GRPOTrainer from `config.model`; writes the run directory and returns `<out>/model`."""
+    """Train with TRL's GRPOTrainer from `config.model`; writes the run directory and returns `<out>/model`.
+
+    `trl_args` holds extra GRPOConfig fields (e.g. `use_vllm`), and `environments=True` to run TRL's tool loop.
+    """
+    extra = dict(trl_args or {})
+    environments = bool(extra.pop("environments", False))
+    grpo_config = make_grpo_config(config, extra, environments=environments)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
-    if trl_args:
-        (out / "trl_args.json").write_text(json.dumps(trl_args, indent=2), encoding="utf-8")
+    if grpo_config.process_index == 0:
+        save_config(config, out / "config.yaml")
+        if trl_args:
+            (out / "trl_args.json").write_text(json.dumps(trl_args, indent=2), encoding="utf-8")
     callback = MetricsCallback(out, config.prompts_per_step * config.group_size, config.passes, on_step)
-    trainer = build_trainer(config, trl_args=trl_args, callbacks=[callback])
-    trainer.remove_callback(PrinterCallback)  # MetricsCallback reports each step
+    trainer = build_trainer(config, grpo_config, environments=environments, callbacks=[callback])
     trainer.train()
-    trainer.save_model(str(out / "model"))
-    return out / "model"
+    return save_policy(trainer, out / "model")
+
+
+def save_policy(trainer: GRPOTrainer, directory: Path) -> Path:
+    """The trained policy as a plain model (a LoRA adapter merged into a copy), as thinkact's engine saves it."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, PeftModel):
+        trainer.save_model(str(directory))  # gathers ZeRO-3/FSDP shards when needed
+        return directory
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        copy.deepcopy(model).merge_and_unload().save_pretrained(directory)
+        trainer.processing_class.save_pretrained(directory)  # type: ignore[union-attr]
+    return directory

@@ -45,14 +45,19 @@ def first_action(ids: list[int], stops: list[int]) -> list[int]:
 
 def make_reward_function(
     tokenizer: PreTrainedTokenizerBase,
-    config: RewardConfig,
+    rewards_at: Callable[[int], RewardConfig],
     stops: list[int],
     *,
+    passes: int = 1,
     samples: Path | None = None,
     sample_steps: int = 0,
     group_size: int = 1,
 ) -> RewardFunction:
-    """TRL's reward function for thinkact's combined reward (named `thinkact` in TRL's logs)."""
+    """TRL's reward function for thinkact's combined reward (named `thinkact` in TRL's logs).
+
+    `rewards_at(step)` is the reward config at thinkact's step `step` (0-based; weights may be scheduled): TRL
+    takes `passes` optimiser steps per generation, so its global step divided by `passes` is thinkact's step.
+    """
 
     def thinkact(
         *,
@@ -65,6 +70,8 @@ def make_reward_function(
         trainer_state: TrainerState | None = None,
         **_: Any,
     ) -> list[float | None]:
+        step = trainer_state.global_step // passes if trainer_state is not None else 0
+        config = rewards_at(step)
         texts = [decode(tokenizer, first_action(ids, stops)) for ids in completion_ids]
         scored = [
             score_action(
@@ -79,11 +86,10 @@ def make_reward_function(
         if log_metric is not None:
             for name, value in component_means(scored).items():
                 log_metric(f"reward/{name}", value)
-        if samples is not None and trainer_state is not None and trainer_state.is_world_process_zero:
-            step = trainer_state.global_step + 1
-            if sample_steps and step % sample_steps == 0:
-                ids = turn_id or [""] * len(texts)
-                write_samples(samples, step, ids[:group_size], texts[:group_size], scored[:group_size])
+        main = trainer_state is not None and trainer_state.is_world_process_zero
+        if samples is not None and main and sample_steps and (step + 1) % sample_steps == 0:
+            ids = turn_id or [""] * len(texts)
+            write_samples(samples, step + 1, ids[:group_size], texts[:group_size], scored[:group_size])
         return [reward.total for reward in scored]
 
     return thinkact

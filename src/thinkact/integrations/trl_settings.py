@@ -16,6 +16,8 @@ Decisions (read from TRL 1.16's `GRPOConfig`/`GRPOTrainer` source):
 - TRL multiplies the KL term by the importance ratio by default (`use_bias_correction_kl`); thinkact does not, so
   the adapter turns it off. The learning rate is constant in thinkact, so the scheduler is "constant".
 - TRL has no prompt-length limit; prompts over `max_prompt_tokens` are left out of the dataset, as thinkact does.
+- `mode: episode` and `save_steps` are refused (TRL's tool loop is reachable with `trl.environments=true`, scored
+  per turn); `lora` becomes TRL's `peft_config`, `weight_schedule` is applied by the reward function.
 Left out: building the `GRPOConfig` itself and running TRL (`integrations.trl`).
 """
 
@@ -33,9 +35,10 @@ ENGINES = ("thinkact", "trl")
 
 # thinkact fields → the GRPOConfig fields that carry them (a user may not set those through trl.*).
 MAPPED: dict[str, tuple[str, ...]] = {
-    "model": (),
+    "model": ("model_init_kwargs",),
     "data": (),
     "out": ("output_dir",),
+    "max_turns": ("max_tool_calling_iterations",),  # with trl.environments=true
     "steps": ("max_steps",),
     "prompts_per_step": ("per_device_train_batch_size", "generation_batch_size", "steps_per_generation"),
     "group_size": ("num_generations",),
@@ -55,21 +58,34 @@ MAPPED: dict[str, tuple[str, ...]] = {
     "micro_batch": ("gradient_accumulation_steps",),
     "max_prompt_tokens": (),
     "seed": ("seed", "data_seed"),
-    "log_steps": ("logging_steps",),
     "sample_steps": (),
     "rewards": ("reward_weights",),
+    "episode_rewards": (),  # episode mode only, which the TRL engine refuses; ignored in turn mode as by the engine
+    "weight_schedule": (),  # applied by the reward function at each step
+    "lora": (),  # passed to GRPOTrainer as peft_config
+    "gradient_checkpointing": ("gradient_checkpointing",),
+    "bf16": ("bf16", "fp16"),
 }
 """Every GRPORunConfig field the TRL engine honours; any other field must keep its default."""
 
-REFUSED: dict[str, str] = {
+REFUSED: dict[str, tuple[Any, str]] = {
     "drop_equal_groups": (
+        False,
         "TRL has no dynamic sampling: it keeps groups whose rewards are all equal (advantage 0), and they still "
-        "count in the loss normaliser and the KL term; set drop_equal_groups=false to use --engine trl"
+        "count in the loss normaliser and the KL term; set drop_equal_groups=false to use --engine trl",
+    ),
+    "mode": (
+        "turn",
+        "the TRL engine trains turns (trl.environments=true executes tools in TRL's loop, but scores the turn's "
+        "first action); episode rewards need --engine thinkact",
+    ),
+    "save_steps": (
+        0,
+        "the TRL engine saves only the final model (TRL's checkpoints are not thinkact's and cannot be resumed "
+        "by thinkact); set save_steps=0 or use --engine thinkact",
     ),
 }
-"""Fields TRL cannot reproduce, refused when they differ from the value TRL's behaviour matches."""
-
-_TRL_MATCHES: dict[str, Any] = {"drop_equal_groups": False}
+"""Fields TRL cannot reproduce: the one value TRL's behaviour matches, and why any other is refused."""
 
 ADAPTER_SETTINGS = ("environments",)
 """trl.* keys that are options of the adapter, not GRPOConfig fields: environments=true runs TRL's tool loop
@@ -89,8 +105,9 @@ def unsupported(config: GRPORunConfig) -> list[str]:
     for field in dataclasses.fields(GRPORunConfig):
         value = getattr(config, field.name)
         if field.name in REFUSED:
-            if value != _TRL_MATCHES[field.name]:
-                problems.append(f"grpo.{field.name}: {REFUSED[field.name]}")
+            matching, why = REFUSED[field.name]
+            if value != matching:
+                problems.append(f"grpo.{field.name}: {why}")
         elif field.name not in MAPPED and value != getattr(defaults, field.name):
             problems.append(
                 f"grpo.{field.name}: not supported by the TRL engine; leave it at its default "
@@ -116,7 +133,12 @@ def micro_batch_size(completions_per_process: int, micro_batch: int) -> int:
 
 
 def trl_arguments(
-    config: GRPORunConfig, *, num_processes: int = 1, cuda: bool = False, extra: dict[str, Any] | None = None
+    config: GRPORunConfig,
+    *,
+    num_processes: int = 1,
+    cuda: bool = False,
+    environments: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of `trl.GRPOConfig` equivalent to `config` (raises `UserError` for what TRL lacks).
 
@@ -163,14 +185,17 @@ def trl_arguments(
         "mask_truncated_completions": config.mask_truncated,
         "seed": config.seed,
         "data_seed": config.seed,
-        "logging_steps": config.log_steps,
+        "logging_steps": 1,  # thinkact logs every step
         "save_strategy": "no",
         "report_to": "none",
         "disable_tqdm": True,
         "use_cpu": not cuda,
-        "bf16": cuda,  # TRL's default on GPUs; on CPU bf16 autocast is slower than fp32
-        "gradient_checkpointing": False,  # as thinkact's engine; turn on with trl.gradient_checkpointing=true
+        "bf16": config.bf16,  # the policy is also loaded in bfloat16 then, as by thinkact's engine
+        "fp16": False,
+        "gradient_checkpointing": config.gradient_checkpointing,
     }
+    if environments:
+        arguments["max_tool_calling_iterations"] = config.max_turns - 1  # max_turns generations per episode
     for key, value in (extra or {}).items():
         owner = next((name for name, keys in MAPPED.items() if key in keys), None)
         if owner is not None:

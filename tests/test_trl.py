@@ -1,0 +1,219 @@
+"""The TRL engine: settings map or are refused, rows and tools render as thinkact renders them, the reward is
+thinkact's, and TRL's GRPOTrainer runs two steps with it (with and without executing tools)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+from transformers.utils import get_json_schema
+from typer.testing import CliRunner
+
+from thinkact.cli import commands  # noqa: F401  (registers the commands)
+from thinkact.cli.apps import app as typer_app
+from thinkact.data.conversations import read_conversations, turn_examples
+from thinkact.envs.base import Environment
+from thinkact.envs.registry import get_domain
+from thinkact.errors import UserError
+from thinkact.integrations.trl_data import dataset_rows
+from thinkact.integrations.trl_envs import environment_class
+from thinkact.integrations.trl_rewards import make_reward_function
+from thinkact.integrations.trl_settings import split_engine_settings, trl_arguments
+from thinkact.models.chat import encode_turn, render
+from thinkact.models.load import load_policy
+from thinkact.parse import ToolCall
+from thinkact.rewards.combine import RewardConfig
+from thinkact.rollout.generation import stop_token_ids
+from thinkact.train.grpo import GRPORunConfig
+from thinkact.train.sft import LoraOptions
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(directory / "model.safetensors"))
+
+
+def _config(**fields: object) -> GRPORunConfig:
+    return GRPORunConfig(drop_equal_groups=False, **fields)  # type: ignore[arg-type]
+
+
+def test_settings_map_one_step_to_one_generation_and_passes_to_iterations() -> None:
+    config = _config(
+        steps=5, prompts_per_step=3, group_size=4, micro_batch=4, passes=2, loss="dapo", kl_coef=0.01
+    )
+    args = trl_arguments(config, num_processes=2)
+    # 12 completions per step, 6 per process, in micro-batches of 3 (the largest divisor of 6 within 4)
+    assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (3, 2)
+    assert args["steps_per_generation"] == args["gradient_accumulation_steps"]
+    assert (args["max_steps"], args["num_iterations"]) == (10, 2)  # TRL counts optimiser steps
+    assert (args["loss_type"], args["beta"], args["use_bias_correction_kl"]) == ("dapo", 0.01, False)
+    assert (args["use_cpu"], args["bf16"], args["gradient_checkpointing"]) == (True, False, False)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"drop_equal_groups": True}, "grpo.drop_equal_groups: TRL has no dynamic sampling"),
+        ({"advantage_scale": "batch"}, 'grpo.advantage_scale: TRL scales "batch"'),
+        ({"prompts_per_step": 3, "group_size": 3}, "do not split evenly over 2 processes"),
+        ({"mode": "episode"}, "grpo.mode: the TRL engine trains turns"),
+        ({"save_steps": 5}, "grpo.save_steps: the TRL engine saves only the final model"),
+    ],
+)
+def test_settings_refuse_what_trl_cannot_do(fields: dict[str, object], message: str) -> None:
+    config = GRPORunConfig(**{"drop_equal_groups": False, **fields})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=re.escape(message)):
+        trl_arguments(config, num_processes=2)
+
+
+def test_trl_settings_cannot_shadow_mapped_fields() -> None:
+    assert trl_arguments(_config(), extra={"use_vllm": True})["use_vllm"] is True
+    with pytest.raises(UserError, match=r"trl\.beta: thinkact sets it from grpo\.kl_coef"):
+        trl_arguments(_config(), extra={"beta": 0.1})
+    with pytest.raises(UserError, match="only apply with --engine trl"):
+        split_engine_settings("thinkact", ["trl.use_vllm=true"])
+    with pytest.raises(UserError, match="choose one of thinkact, trl"):
+        split_engine_settings("verl", [])
+
+
+def test_cli_refuses_trl_engine_settings_it_cannot_honour(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(typer_app, ["grpo", "--engine", "trl", "--out", str(tmp_path / "run")])
+    assert isinstance(result.exception, UserError)
+    assert "set drop_equal_groups=false to use --engine trl" in str(result.exception)
+    assert not (tmp_path / "run").exists()
+    result = runner.invoke(typer_app, ["grpo", "--set", "trl.use_vllm=true"])
+    assert "TRL settings only apply with --engine trl" in str(result.exception)
+
+
+def test_turn_rows_carry_the_engine_prompt_and_episode_rows_render_the_same(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    _, tokenizer = load_policy(tiny_model_dir)
+    path = data_dir / "train.jsonl"
+    turns = [t for t in turn_examples(read_conversations(path)) if t.reference.get("score") is not False]
+    rows, too_long = dataset_rows(tokenizer, path, max_prompt_tokens=100_000)
+    assert too_long == 0 and len(rows) == len(turns)
+    assert rows[3]["prompt"] == render(
+        tokenizer, turns[3].messages, turns[3].tools, add_generation_prompt=True
+    )
+    episodes, _ = dataset_rows(tokenizer, path, max_prompt_tokens=100_000, environments=True)
+    # through Arrow (as TRL reads it), the history renders to the same text with the same tools
+    for row, turn in zip(Dataset.from_list(episodes), turns, strict=True):
+        assert row["environment"] == turn.meta["domain"]
+        text = tokenizer.apply_chat_template(
+            row["prompt"], tools=turn.tools, add_generation_prompt=True, tokenize=False
+        )
+        assert text == render(tokenizer, turn.messages, turn.tools, add_generation_prompt=True)
+
+
+def test_reward_function_is_thinkacts_reward_of_the_first_action(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    stops = stop_token_ids(model, tokenizer)
+    reward = make_reward_function(tokenizer, lambda step: RewardConfig(), stops)
+    turns = [
+        t
+        for t in turn_examples(read_conversations(data_dir / "train.jsonl"))
+        if t.reference.get("tool_calls")
+    ]
+    turn = turns[0]
+    _, reference_ids = encode_turn(tokenizer, turn)
+    wrong_ids = list(
+        tokenizer("<think>x</think>I cannot help.<|im_end|>", add_special_tokens=False)["input_ids"]
+    )
+    # in TRL's tool loop a completion goes on after the first action; only the first is scored
+    trailing = list(tokenizer("<|im_start|>user\nmore<|im_end|>", add_special_tokens=False)["input_ids"])
+    columns = {
+        "reference": [json.dumps(turn.reference)] * 3,
+        "tools": [json.dumps(turn.tools)] * 3,
+        "answer_metric": [""] * 3,
+    }
+    logged: dict[str, float] = {}
+    scores = reward(
+        completion_ids=[reference_ids, wrong_ids, reference_ids + trailing],
+        log_metric=logged.__setitem__,
+        **columns,
+    )
+    assert scores[0] == scores[2] == 1.0 > scores[1]
+    assert logged["reward/tool_exact"] == pytest.approx(2 / 3)
+
+
+def test_domain_environment_exposes_the_tools_and_runs_them() -> None:
+    domain = get_domain("banking")
+    env_class = environment_class("banking")
+    env = env_class()
+    reference = Environment(domain)
+    for spec in domain.specs():
+        method = getattr(env, spec["function"]["name"])
+        rendered = get_json_schema(method)["function"]
+        expected = spec["function"]
+        assert rendered["name"] == expected["name"]
+        assert rendered["description"] == expected["description"]
+        params = expected["parameters"]
+        assert list(rendered["parameters"]["properties"]) == list(params["properties"])
+        assert rendered["parameters"].get("required", []) == params["required"]
+    assert env.get_balance(account="savings") == reference.execute(
+        ToolCall("get_balance", {"account": "savings"})
+    )
+    assert '"error"' in env.transfer(from_account="savings", to_account="checking", amount=-5)
+    env.reset(state=json.dumps({"accounts": {}, "transactions": []}))
+    assert '"error"' in env.get_balance(account="savings")
+
+
+@pytest.mark.slow
+def test_trl_engine_runs_two_steps(tiny_model_dir: Path, data_dir: Path, tmp_path: Path) -> None:
+    from thinkact.integrations.trl import run_trl_grpo
+
+    config = _config(
+        model=str(tiny_model_dir),
+        data=str(data_dir / "train.jsonl"),
+        out=str(tmp_path / "trl"),
+        steps=2,
+        prompts_per_step=2,
+        group_size=3,
+        max_new_tokens=8,
+        learning_rate=1e-3,
+        mask_truncated=False,
+        kl_coef=0.01,
+        sample_steps=1,
+    )
+    reported: list[int] = []
+    final = run_trl_grpo(config, on_step=lambda step, metrics: reported.append(step))
+    assert (final / "model.safetensors").is_file() and (tmp_path / "trl" / "config.yaml").is_file()
+    lines = [json.loads(line) for line in (tmp_path / "trl" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == reported == [1, 2]
+    assert {"reward", "loss", "kl", "reward/format", "step_seconds", "tokens_per_second"} <= set(lines[0])
+    samples = [json.loads(line) for line in (tmp_path / "trl" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6 and all(0.0 <= sample["reward"] <= 1.0 for sample in samples)
+
+
+@pytest.mark.slow
+def test_trl_engine_runs_two_steps_in_environments_with_lora(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    from thinkact.integrations.trl import run_trl_grpo
+
+    config = _config(
+        model=str(tiny_model_dir),
+        data=str(data_dir / "train.jsonl"),
+        out=str(tmp_path / "trl-env"),
+        steps=2,
+        prompts_per_step=2,
+        group_size=2,
+        max_new_tokens=8,
+        max_turns=2,
+        sample_steps=0,
+        kl_coef=0.01,
+        lora=LoraOptions(enabled=True, rank=4, alpha=8),
+    )
+    final = run_trl_grpo(config, trl_args={"environments": True})
+    assert (final / "model.safetensors").is_file()  # the adapter merged, as thinkact's engine saves it
+    assert set(_weights(final)) == set(_weights(tiny_model_dir))
+    lines = [json.loads(line) for line in (tmp_path / "trl-env" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2] and "tools/call_frequency" in lines[0]
