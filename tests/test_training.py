@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
+from datasets import Dataset
 from safetensors.torch import load_file
 
 from thinkact.models.load import load_policy
@@ -23,9 +25,20 @@ def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) ->
     return sum(not torch.equal(before[name], after[name]) for name in before)
 
 
+def _completions(dataset: Dataset) -> list[int]:
+    return [
+        t
+        for ids, mask in zip(dataset["input_ids"], dataset["completion_mask"], strict=True)
+        for t, m in zip(ids, mask, strict=True)
+        if m
+    ]
+
+
 def test_sft_dataset_puts_loss_on_the_completion_only(tiny_model_dir: Path, data_dir: Path) -> None:
     _, tokenizer = load_policy(tiny_model_dir)
-    dataset, too_long = build_dataset(tokenizer, data_dir / "train.jsonl", think=True, max_length=4096)
+    dataset, too_long = build_dataset(
+        tokenizer, data_dir / "train.jsonl", think=True, max_length=4096, share_prefixes=False
+    )
     assert too_long == 0
     row = dataset[0]
     completion = [t for t, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
@@ -36,12 +49,40 @@ def test_sft_dataset_puts_loss_on_the_completion_only(tiny_model_dir: Path, data
     assert all(row["completion_mask"][first:]) and not any(row["completion_mask"][:first])
 
 
+@pytest.mark.parametrize("think", [True, False])
+def test_shared_prefixes_train_the_same_tokens_on_fewer_sequences(
+    tiny_model_dir: Path, data_dir: Path, think: bool
+) -> None:
+    _, tokenizer = load_policy(tiny_model_dir)
+    per_turn, _ = build_dataset(
+        tokenizer, data_dir / "train.jsonl", think=think, max_length=4096, share_prefixes=False
+    )
+    shared, _ = build_dataset(tokenizer, data_dir / "train.jsonl", think=think, max_length=4096)
+    assert _completions(shared) == _completions(per_turn)
+    # every shared sequence is a per-turn prompt + completion extended by later turns: its first completion
+    # block and what precedes it are exactly some per-turn example
+    starts = {tuple(ids) for ids in per_turn["input_ids"]}
+    for ids, mask in zip(shared["input_ids"], shared["completion_mask"], strict=True):
+        end = mask.index(1) + next(
+            (i for i, m in enumerate(mask[mask.index(1) :]) if not m), len(mask) - mask.index(1)
+        )
+        assert tuple(ids[:end]) in starts
+    if think:  # Qwen3 keeps thinking in the history after the last user message: steps share their prefix
+        assert len(shared) < len(per_turn)
+    else:  # without thinking the history renders differently from the completion: nothing may be shared
+        assert len(shared) == len(per_turn)
+
+
 def test_sft_too_long_turns_are_counted(tiny_model_dir: Path, data_dir: Path) -> None:
     _, tokenizer = load_policy(tiny_model_dir)
-    dataset, _ = build_dataset(tokenizer, data_dir / "train.jsonl", think=True, max_length=100_000)
+    dataset, _ = build_dataset(
+        tokenizer, data_dir / "train.jsonl", think=True, max_length=100_000, share_prefixes=False
+    )
     lengths = sorted(len(ids) for ids in dataset["input_ids"])
     limit = lengths[len(lengths) // 2]
-    kept, too_long = build_dataset(tokenizer, data_dir / "train.jsonl", think=True, max_length=limit)
+    kept, too_long = build_dataset(
+        tokenizer, data_dir / "train.jsonl", think=True, max_length=limit, share_prefixes=False
+    )
     assert too_long == sum(length > limit for length in lengths) > 0
     assert len(kept) + too_long == len(dataset)
 
@@ -83,12 +124,12 @@ def test_prompt_order_is_seeded_and_covers_the_data(tiny_model_dir: Path, data_d
     model, tokenizer = load_policy(tiny_model_dir)
     trainer = GRPOTrainer(GRPORunConfig(prompts_per_step=5, seed=4), model, tokenizer)
     trainer.load_data(data_dir / "train.jsonl")
-    count = len(trainer.examples)
+    count = len(trainer.prompt_ids)
     steps = -(-count // 5)
     seen = [i for step in range(steps) for i in trainer.prompts_for_step(step)]
     assert sorted(seen[:count]) == list(range(count))
     again = GRPOTrainer(GRPORunConfig(prompts_per_step=5, seed=4), model, tokenizer)
-    again.examples = trainer.examples
+    again.prompt_ids = trainer.prompt_ids
     assert again.prompts_for_step(3) == trainer.prompts_for_step(3)
 
 

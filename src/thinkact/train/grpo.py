@@ -1,43 +1,55 @@
-"""GRPO in turn mode on accelerate: sample a group per prompt, score it, normalise, take clipped policy steps.
+"""GRPO on accelerate: sample a group per prompt, score it, normalise, take clipped policy steps.
 
-A prompt is a conversation up to one assistant turn (its reference is that turn's action). Each step takes
-`prompts_per_step` prompts in a seeded order, samples `group_size` completions for each, parses them, scores them
-with the combined reward (every component logged), turns rewards into group-normalised advantages, optionally
-drops groups whose rewards are all equal (they carry no signal), and minimises the clipped surrogate (+ KL to a
-frozen reference) for `passes` optimisation passes. Each process of an `accelerate launch` takes its share of
-the step's prompts; gradients are averaged by accelerate.
+Two modes. In *turn* mode a prompt is a conversation up to one assistant turn and a completion is scored against
+that turn's reference action. In *episode* mode a prompt is a conversation up to a user message; the policy acts,
+its calls run in the conversation's environment and the results come back as tool messages until it answers (or
+reaches `max_turns`), and the episode is scored on its calls, answer and final environment state
+(`rollout/episodes.py`, `rewards/episode.py`). Either way each step takes `prompts_per_step` prompts in a seeded
+order, samples `group_size` rollouts for each, turns rewards into advantages (`train/losses.py`), optionally drops
+groups whose rewards are all equal, and minimises the clipped surrogate (+ KL to the starting policy) for
+`passes` optimisation passes, with importance ratios against the sampling policy.
 
 Sequences are laid out as [left-padded prompt | right-padded completion], so every completion starts at the same
-column and only the completion's logits are computed (`logits_to_keep`), with position ids from the attention
-mask as `generate` uses them. Left out here: multi-turn episodes with tools executed, checkpoint resume, the TRL
-engine (see the issue tracker).
+column and only the completion's logits are computed (`logits_to_keep`); position ids come from the attention mask
+as `generate` computes them. The loss mask covers only tokens the policy sampled. Under `accelerate launch` each
+process takes its share of the step's prompts and does exactly one synchronised backward per pass. With LoRA the
+KL reference is the same model with its adapter disabled, so no second copy is held. Runs checkpoint every
+`save_steps` atomically and `resume` continues from the last checkpoint with the same data order and sampling
+seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
+from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+from safetensors.torch import load_file
 from torch.utils.tensorboard import SummaryWriter
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.config import save_config
 from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
+from thinkact.envs import diff_states
 from thinkact.errors import UserError
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, parse_action
 from thinkact.rewards.combine import RewardConfig, score_action
+from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
+from thinkact.rollout.episodes import EpisodeStart, episode_starts, run_episodes
 from thinkact.rollout.generation import decode, sample
 from thinkact.rollout.records import Rollout
+from thinkact.train.checkpoints import latest_checkpoint, load_optimizer, load_state, save_checkpoint
 from thinkact.train.losses import (
     AdvantageScale,
     LossAggregation,
@@ -46,6 +58,7 @@ from thinkact.train.losses import (
     token_logprobs,
     varied_groups,
 )
+from thinkact.train.sft import LoraOptions
 
 
 @dataclass
@@ -53,19 +66,24 @@ class GRPORunConfig:
     model: str = "runs/sft-think/model"
     """Starting policy: a model directory (usually the think-SFT warm-up)."""
     data: str = "runs/data/train.jsonl"
-    """Training conversations; every scored assistant turn is a prompt."""
+    """Training conversations; every scored assistant turn (turn mode) or user message (episode mode) is a prompt."""
     out: str = "runs/grpo"
+    mode: str = "turn"
+    """turn: score one action against the reference turn; episode: run tools over several steps."""
+    max_turns: int = 4
+    """Episode mode: steps (generations) per episode before it is cut off."""
     steps: int = 30
     prompts_per_step: int = 8
     group_size: int = 4
     max_new_tokens: int = 128
+    """Tokens per generation (per step of an episode)."""
     temperature: float = 1.0
     top_p: float = 1.0
     learning_rate: float = 2e-5
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     kl_coef: float = 0.0
-    """Weight of the k3 KL penalty to the starting policy (0: no reference model is kept)."""
+    """Weight of the k3 KL penalty to the starting policy (0: no reference is kept)."""
     clip_low: float = 0.2
     clip_high: float = 0.2
     """Upper clip bound (DAPO's clip-higher uses 0.28)."""
@@ -84,10 +102,18 @@ class GRPORunConfig:
     max_prompt_tokens: int = 2048
     """Prompts longer than this are reported and left out."""
     seed: int = 0
-    log_steps: int = 1
+    save_steps: int = 0
+    """Checkpoint every N steps (0: only the final model)."""
     sample_steps: int = 10
-    """Write a few sample rollouts to samples.jsonl every N steps (0: never)."""
+    """Write the first group's rollouts to samples.jsonl every N steps (0: never)."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
+    episode_rewards: EpisodeRewardConfig = field(default_factory=EpisodeRewardConfig)
+    weight_schedule: dict[str, list[float]] = field(default_factory=dict)
+    """Linear schedules of reward weights over the run, e.g. {format: [0.2, 0.0]} (start, end)."""
+    lora: LoraOptions = field(default_factory=LoraOptions)
+    gradient_checkpointing: bool = False
+    bf16: bool = False
+    """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -95,6 +121,7 @@ class GRPORunConfig:
             "prompts_per_step": self.prompts_per_step >= 1,
             "group_size": self.group_size >= 2,
             "max_new_tokens": self.max_new_tokens >= 1,
+            "max_turns": self.max_turns >= 1,
             "passes": self.passes >= 1,
             "micro_batch": self.micro_batch >= 1,
             "learning_rate": self.learning_rate > 0,
@@ -102,23 +129,31 @@ class GRPORunConfig:
             "kl_coef": self.kl_coef >= 0,
             "clip_low": 0 <= self.clip_low < 1,
             "clip_high": self.clip_high >= 0,
+            "save_steps": self.save_steps >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise UserError(f"grpo.{bad[0]}: out of range (group_size >= 2, temperature > 0, counts >= 1)")
-        if self.loss not in {a.value for a in LossAggregation}:
-            raise UserError(f"grpo.loss: {self.loss!r}; choose one of {[a.value for a in LossAggregation]}")
-        if self.advantage_scale not in {a.value for a in AdvantageScale}:
-            raise UserError(
-                f"grpo.advantage_scale: {self.advantage_scale!r}; choose one of {[a.value for a in AdvantageScale]}"
-            )
+        _check_choice("loss", self.loss, [a.value for a in LossAggregation])
+        _check_choice("advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
+        _check_choice("mode", self.mode, ["turn", "episode"])
+        for name, bounds in self.weight_schedule.items():
+            if name not in self.rewards.weights and name not in self.episode_rewards.weights:
+                raise UserError(f"grpo.weight_schedule.{name}: not a reward component with a weight")
+            if len(bounds) != 2 or min(bounds) < 0:
+                raise UserError(f"grpo.weight_schedule.{name}: give [start, end], both >= 0")
+
+
+def _check_choice(name: str, value: str, choices: list[str]) -> None:
+    if value not in choices:
+        raise UserError(f"grpo.{name}: {value!r}; choose one of {choices}")
 
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
 
 class GRPOTrainer:
-    """The turn-mode engine; `train()` runs `config.steps` steps and saves the final model."""
+    """The engine; `step(n)` runs one GRPO step. `run_grpo` drives it with logging and checkpoints."""
 
     def __init__(
         self, config: GRPORunConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
@@ -126,7 +161,12 @@ class GRPOTrainer:
         self.config = config
         self.tokenizer = tokenizer
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
-        self.reference = _frozen_copy(model) if config.kl_coef > 0 else None
+        if config.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        if config.lora.enabled:
+            model = get_peft_model(model, _lora_config(config.lora))  # type: ignore[assignment]
+        # With LoRA the reference is the base model: the adapter disabled, no copy.
+        self.reference = _frozen_copy(model) if config.kl_coef > 0 and not config.lora.enabled else None
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=config.learning_rate,
@@ -135,20 +175,32 @@ class GRPOTrainer:
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.examples: list[TurnExample] = []
         self.prompt_ids: list[list[int]] = []
+        self.starts: list[EpisodeStart] = []
 
     def load_data(self, path: str | Path) -> int:
-        """Encode every scored turn of `path` as a prompt; returns how many were too long to keep."""
+        """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
         too_long = 0
-        for turn in turn_examples(read_conversations(path)):
-            if turn.reference.get("score") is False:
-                continue
-            ids = encode_prompt(self.tokenizer, turn.messages, turn.tools)
-            if len(ids) > self.config.max_prompt_tokens:
-                too_long += 1
-                continue
-            self.examples.append(turn)
-            self.prompt_ids.append(ids)
-        if not self.examples:
+        conversations = read_conversations(path)
+        if self.config.mode == "episode":
+            for conversation in conversations:
+                for start in episode_starts(conversation):
+                    ids = encode_prompt(self.tokenizer, start.messages, start.tools)
+                    if len(ids) > self.config.max_prompt_tokens:
+                        too_long += 1
+                        continue
+                    self.starts.append(start)
+                    self.prompt_ids.append(ids)
+        else:
+            for turn in turn_examples(conversations):
+                if turn.reference.get("score") is False:
+                    continue
+                ids = encode_prompt(self.tokenizer, turn.messages, turn.tools)
+                if len(ids) > self.config.max_prompt_tokens:
+                    too_long += 1
+                    continue
+                self.examples.append(turn)
+                self.prompt_ids.append(ids)
+        if not self.prompt_ids:
             raise UserError(
                 f"{path}: no prompt fits in grpo.max_prompt_tokens={self.config.max_prompt_tokens}"
             )
@@ -157,7 +209,7 @@ class GRPOTrainer:
     def prompts_for_step(self, step: int) -> list[int]:
         """Indices of this process's prompts at `step`: a seeded permutation per epoch, then a slice."""
         size = self.config.prompts_per_step
-        count = len(self.examples)
+        count = len(self.prompt_ids)
         indices = []
         for position in range(step * size, (step + 1) * size):
             epoch, offset = divmod(position, count)
@@ -166,11 +218,15 @@ class GRPOTrainer:
         return indices[self.accelerator.process_index :: self.accelerator.num_processes]
 
     def rollout(self, step: int, indices: list[int]) -> list[Rollout]:
-        """Sample and score a group for each prompt."""
+        """Sample and score a group for each prompt (turn or episode mode)."""
+        if self.config.mode == "episode":
+            return self._rollout_episodes(step, indices)
+        return self._rollout_turns(step, indices)
+
+    def _rollout_turns(self, step: int, indices: list[int]) -> list[Rollout]:
         config = self.config
-        policy = self.accelerator.unwrap_model(self.model)
         groups = sample(
-            policy,
+            self.accelerator.unwrap_model(self.model),
             self.tokenizer,
             [self.prompt_ids[i] for i in indices],
             num_samples=config.group_size,
@@ -181,6 +237,7 @@ class GRPOTrainer:
             seed=config.seed * 7919 + self.accelerator.process_index,
             step=step,
         )
+        rewards = scheduled_rewards(config, step)
         rollouts = []
         for index, group in zip(indices, groups, strict=True):
             example = self.examples[index]
@@ -189,16 +246,14 @@ class GRPOTrainer:
             for completion in group:
                 text = decode(self.tokenizer, completion.completion_ids)
                 action = parse_action(text)
-                reward = score_action(action, reference, example.tools, config.rewards, answer_metric=metric)
-                mask = [0 if (completion.truncated and config.mask_truncated) else 1] * len(
-                    completion.completion_ids
-                )
+                reward = score_action(action, reference, example.tools, rewards, answer_metric=metric)
+                keep = 0 if completion.truncated and config.mask_truncated else 1
                 rollouts.append(
                     Rollout(
                         example_id=example.id,
                         prompt_ids=completion.prompt_ids,
                         completion_ids=completion.completion_ids,
-                        loss_mask=mask,
+                        loss_mask=[keep] * len(completion.completion_ids),
                         text=text,
                         action=action,
                         truncated=completion.truncated,
@@ -208,6 +263,52 @@ class GRPOTrainer:
                 )
         return rollouts
 
+    def _rollout_episodes(self, step: int, indices: list[int]) -> list[Rollout]:
+        config = self.config
+        episodes = run_episodes(
+            self.accelerator.unwrap_model(self.model),
+            self.tokenizer,
+            [self.starts[i] for i in indices],
+            group_size=config.group_size,
+            max_turns=config.max_turns,
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            batch_size=config.micro_batch * 2,
+            seed=config.seed * 7919 + self.accelerator.process_index,
+            step=step,
+        )
+        weights = scheduled_episode_rewards(config, step)
+        rollouts = []
+        for episode in episodes:
+            start = episode.start
+            reward = score_episode(
+                episode.steps,
+                start.reference_calls,
+                start.reference_answer,
+                not diff_states(episode.final_state, start.final_state),
+                start.tools,
+                weights,
+                require_think=config.rewards.require_think,
+                answer_metric=start.meta.get("answer_metric") or config.rewards.answer_metric,
+            )
+            keep = 0 if episode.truncated and config.mask_truncated else 1
+            rollouts.append(
+                Rollout(
+                    example_id=start.id,
+                    prompt_ids=episode.prompt_ids,
+                    completion_ids=episode.stream_ids,
+                    loss_mask=[bit * keep for bit in episode.loss_mask],
+                    text="".join(episode.texts),
+                    action=episode.steps[-1],
+                    truncated=episode.truncated,
+                    reward=reward.total,
+                    components=reward.components,
+                    tool_trace=episode.tool_trace,
+                )
+            )
+        return rollouts
+
     def step(self, step: int) -> tuple[dict[str, float], list[Rollout]]:
         """One GRPO step: rollouts, then `learn`. Returns the metrics and the rollouts."""
         started = time.perf_counter()
@@ -215,10 +316,11 @@ class GRPOTrainer:
         generated_at = time.perf_counter()
         metrics = self.learn(rollouts)
         elapsed = time.perf_counter() - started
+        sampled = sum(sum(r.loss_mask) or len(r.completion_ids) for r in rollouts)
         metrics.update(
             step_seconds=elapsed,
             generate_seconds=generated_at - started,
-            tokens_per_second=sum(len(r.completion_ids) for r in rollouts) / max(elapsed, 1e-9),
+            tokens_per_second=sampled / max(elapsed, 1e-9),
         )
         return metrics, rollouts
 
@@ -230,15 +332,22 @@ class GRPOTrainer:
         keep_B = torch.ones_like(rewards_B, dtype=torch.bool)
         if config.drop_equal_groups:
             keep_B = varied_groups(rewards_B, config.group_size).repeat_interleave(config.group_size)
-        kept = [i for i in range(len(rollouts)) if keep_B[i]]
+        kept_everywhere = int(self.accelerator.reduce(torch.tensor(int(keep_B.sum())), reduction="sum"))
         losses: list[float] = []
         kls: list[float] = []
         clips: list[float] = []
-        if kept:
-            batch = _layout([rollouts[i] for i in kept], self.tokenizer.pad_token_id)
-            batch["advantages_B"] = advantages_B[keep_B]
+        if kept_everywhere:  # every process steps together, or none does
+            chosen = (
+                keep_B if keep_B.any() else torch.zeros_like(keep_B).index_fill_(0, torch.tensor([0]), True)
+            )
+            batch = _layout(
+                [r for r, k in zip(rollouts, chosen.tolist(), strict=True) if k], self.tokenizer.pad_token_id
+            )
+            # A process whose groups were all dropped still joins the gradient sync, with a zero-weight loss.
+            batch["advantages_B"] = advantages_B[chosen] if keep_B.any() else torch.zeros(1)
+            batch["weight_B"] = torch.full((int(chosen.sum()),), 1.0 if keep_B.any() else 0.0)
             old_logp_BT = self._logprobs(batch, self.model) if config.passes > 1 else None
-            ref_logp_BT = self._logprobs(batch, self.reference) if self.reference is not None else None
+            ref_logp_BT = self._reference_logprobs(batch)
             for _ in range(config.passes):
                 loss, kl, clip = self._optimise(batch, old_logp_BT, ref_logp_BT)
                 losses.append(loss)
@@ -259,32 +368,49 @@ class GRPOTrainer:
         size = batch["input_ids_BL"].shape[0]
         total_tokens = float(batch["mask_BC"].sum().clamp(min=1.0))
         loss_sum = kl_sum = clip_sum = 0.0
-        self.optimizer.zero_grad()
-        for start in range(0, size, config.micro_batch):
+        starts = list(range(0, size, config.micro_batch))
+        for number, start in enumerate(starts):
             part = slice(start, min(start + config.micro_batch, size))
             micro = {key: value[part] for key, value in batch.items()}
-            logp_BT = self._forward_logprobs(self.model, micro)
-            parts = policy_loss(
-                logp_BT,
-                old_logp_BT[part] if old_logp_BT is not None else logp_BT.detach(),
-                micro["advantages_B"],
-                micro["mask_BC"],
-                clip_low=config.clip_low,
-                clip_high=config.clip_high,
-                aggregation=config.loss,
-                ref_logp_BT=ref_logp_BT[part] if ref_logp_BT is not None else None,
-                kl_coef=config.kl_coef,
-                max_completion_length=config.max_new_tokens,
+            # Sync gradients across processes once per pass, on the last micro-batch.
+            sync = (
+                contextlib.nullcontext()
+                if number == len(starts) - 1
+                else self.accelerator.no_sync(self.model)
             )
-            weight = _micro_weight(config.loss, micro["mask_BC"], total_tokens, size)
-            self.accelerator.backward(parts.loss * weight)
-            loss_sum += float(parts.loss) * weight
+            with sync:
+                logp_BT = self._forward_logprobs(self.model, micro)
+                parts = policy_loss(
+                    logp_BT,
+                    old_logp_BT[part] if old_logp_BT is not None else logp_BT.detach(),
+                    micro["advantages_B"],
+                    micro["mask_BC"],
+                    clip_low=config.clip_low,
+                    clip_high=config.clip_high,
+                    aggregation=config.loss,
+                    ref_logp_BT=ref_logp_BT[part] if ref_logp_BT is not None else None,
+                    kl_coef=config.kl_coef,
+                    max_completion_length=config.max_new_tokens * config.max_turns,
+                )
+                weight = _micro_weight(config.loss, micro["mask_BC"], total_tokens, size) * float(
+                    micro["weight_B"][0]
+                )
+                self.accelerator.backward(parts.loss * weight)
+            loss_sum += float(parts.loss.detach()) * weight
             kl_sum += parts.kl * weight
             clip_sum += parts.clip_fraction * weight
         self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
         self.optimizer.step()
         self.optimizer.zero_grad()
         return loss_sum, kl_sum, clip_sum
+
+    def _reference_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        if self.config.kl_coef <= 0:
+            return None
+        if self.config.lora.enabled:
+            with _adapter_disabled(self.accelerator.unwrap_model(self.model)):
+                return self._logprobs(batch, self.model)
+        return self._logprobs(batch, self.reference)
 
     @torch.no_grad()
     def _logprobs(self, batch: dict[str, torch.Tensor], model: Any) -> torch.Tensor:
@@ -306,17 +432,91 @@ class GRPOTrainer:
             position_ids=positions_BL,
             logits_to_keep=width + 1,
         ).logits[:, :-1]
-        return token_logprobs(
-            logits_BCV, micro["completion_ids_BC"].to(device), self.config.temperature
-        ).cpu()
+        targets_BC = micro["completion_ids_BC"].to(device)
+        return token_logprobs(logits_BCV, targets_BC, self.config.temperature).cpu()
+
+    def policy(self) -> PreTrainedModel:
+        """The trained policy as a plain model (LoRA merged into a copy of the weights)."""
+        model = self.accelerator.unwrap_model(self.model)
+        if isinstance(model, PeftModel):
+            return copy.deepcopy(model).merge_and_unload()  # type: ignore[no-any-return]
+        return model  # type: ignore[no-any-return]
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            self.accelerator.unwrap_model(self.model).save_pretrained(directory)
+            self.policy().save_pretrained(directory)
             self.tokenizer.save_pretrained(directory)
         return directory
+
+    def checkpoint(self, run_dir: Path, step: int) -> None:
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            save_checkpoint(run_dir, step, self.accelerator.unwrap_model(self.model), self.optimizer, {})
+
+    def restore(self, run_dir: Path) -> int:
+        """Load the latest checkpoint of `run_dir`; returns the number of steps already done (0 if none)."""
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is None:
+            return 0
+        model = self.accelerator.unwrap_model(self.model)
+        if isinstance(model, PeftModel):
+            set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
+        else:
+            missing, unexpected = model.load_state_dict(load_file(str(checkpoint / "model.safetensors")), strict=False)
+            tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
+            if set(missing) - tied or unexpected:
+                raise UserError(f"{checkpoint}: does not match the model (missing {missing}, unexpected {unexpected})")
+        load_optimizer(checkpoint, self.optimizer)
+        return int(load_state(checkpoint)["step"])
+
+
+@contextlib.contextmanager
+def _adapter_disabled(model: Any) -> Iterator[None]:
+    with model.disable_adapter():
+        yield
+
+
+def scheduled_rewards(config: GRPORunConfig, step: int) -> RewardConfig:
+    """The turn reward config at `step`, with scheduled weights interpolated linearly over the run.
+
+    >>> c = GRPORunConfig(steps=11, weight_schedule={"format": [0.2, 0.0]})
+    >>> scheduled_rewards(c, 0).weights["format"], scheduled_rewards(c, 5).weights["format"]
+    (0.2, 0.1)
+    """
+    weights = dict(config.rewards.weights)
+    weights.update(_scheduled(config, step, weights))
+    return RewardConfig(
+        weights=weights,
+        require_think=config.rewards.require_think,
+        answer_metric=config.rewards.answer_metric,
+    )
+
+
+def scheduled_episode_rewards(config: GRPORunConfig, step: int) -> EpisodeRewardConfig:
+    weights = dict(config.episode_rewards.weights)
+    weights.update(_scheduled(config, step, weights))
+    return EpisodeRewardConfig(weights=weights)
+
+
+def _scheduled(config: GRPORunConfig, step: int, weights: dict[str, float]) -> dict[str, float]:
+    fraction = step / max(config.steps - 1, 1)
+    return {
+        name: round(start + (end - start) * fraction, 10)
+        for name, (start, end) in config.weight_schedule.items()
+        if name in weights
+    }
+
+
+def _lora_config(options: LoraOptions) -> LoraConfig:
+    return LoraConfig(
+        r=options.rank,
+        lora_alpha=options.alpha,
+        lora_dropout=options.dropout,
+        target_modules=options.target_modules,
+        task_type="CAUSAL_LM",
+    )
 
 
 def _layout(rollouts: list[Rollout], pad: int) -> dict[str, torch.Tensor]:
@@ -349,15 +549,14 @@ def _micro_weight(aggregation: str, mask_BC: torch.Tensor, total_tokens: float, 
 def _step_metrics(rollouts: list[Rollout], keep_B: torch.Tensor, config: GRPORunConfig) -> dict[str, float]:
     metrics = {
         "reward": _mean([r.reward for r in rollouts]),
-        "completion_tokens": _mean([len(r.completion_ids) for r in rollouts]),
+        "reward_std": float(torch.tensor([r.reward for r in rollouts]).std()) if len(rollouts) > 1 else 0.0,
+        "completion_tokens": _mean([sum(r.loss_mask) or len(r.completion_ids) for r in rollouts]),
         "truncated": _mean([float(r.truncated) for r in rollouts]),
         "kept_groups": float(keep_B.sum()) / config.group_size,
         "parse_problems": _mean([float(bool(r.action.problems)) for r in rollouts]),
     }
-    names = sorted({name for r in rollouts for name in r.components})
-    for name in names:
-        values = [r.components[name] for r in rollouts if name in r.components]
-        metrics[f"reward/{name}"] = _mean(values)
+    for name in sorted({name for r in rollouts for name in r.components}):
+        metrics[f"reward/{name}"] = _mean([r.components[name] for r in rollouts if name in r.components])
     return metrics
 
 
@@ -373,22 +572,25 @@ def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
     return reference
 
 
-def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None) -> Path:
-    """Train with GRPO from `config.model`; writes config, metrics.jsonl, TensorBoard, samples and the model."""
+def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resume: bool = False) -> Path:
+    """Train with GRPO; writes config, metrics.jsonl, TensorBoard, samples, checkpoints and the final model."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
-    model, tokenizer = load_policy(config.model)
+    model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
     trainer = GRPOTrainer(config, model, tokenizer)
     trainer.load_data(config.data)
-    writer = SummaryWriter(str(out / "tensorboard")) if trainer.accelerator.is_main_process else None
-    with (out / "metrics.jsonl").open("w", encoding="utf-8") as metrics_file:
-        for step in range(config.steps):
-            metrics, rollouts = trainer.step(step)
-            if not trainer.accelerator.is_main_process:
-                continue
-            metrics_file.write(json.dumps({"step": step + 1, **metrics}) + "\n")
-            metrics_file.flush()
+    done = trainer.restore(out) if resume else 0
+    main = trainer.accelerator.is_main_process
+    metrics_path = out / "metrics.jsonl"
+    if main:
+        _truncate_metrics(metrics_path, done)
+    writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    for step in range(done, config.steps):
+        metrics, rollouts = trainer.step(step)
+        if main:
+            with metrics_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": step + 1, **metrics}) + "\n")
             if writer is not None:
                 for name, value in metrics.items():
                     if math.isfinite(value):
@@ -397,9 +599,20 @@ def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None) -> Path
                 _write_samples(out / "samples.jsonl", step + 1, rollouts[: config.group_size])
             if on_step is not None:
                 on_step(step + 1, metrics)
+        if config.save_steps and (step + 1) % config.save_steps == 0 and step + 1 < config.steps:
+            trainer.checkpoint(out, step + 1)
     if writer is not None:
         writer.close()
     return trainer.save(out / "model")
+
+
+def _truncate_metrics(path: Path, steps: int) -> None:
+    """Keep the metrics of the first `steps` steps (a resumed run rewrites what came after its checkpoint)."""
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line)["step"] <= steps]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
 
 def _write_samples(path: Path, step: int, rollouts: list[Rollout]) -> None:

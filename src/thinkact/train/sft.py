@@ -22,9 +22,9 @@ from transformers import PreTrainedTokenizerBase, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from thinkact.config import save_config
-from thinkact.data.conversations import read_conversations, turn_examples
+from thinkact.data.conversations import read_conversations, split_turns
 from thinkact.errors import UserError
-from thinkact.models.chat import encode_turn
+from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
 
 
@@ -79,23 +79,62 @@ class SFTRunConfig:
 
 
 def build_dataset(
-    tokenizer: PreTrainedTokenizerBase, data: str | Path, *, think: bool, max_length: int
+    tokenizer: PreTrainedTokenizerBase,
+    data: str | Path,
+    *,
+    think: bool,
+    max_length: int,
+    share_prefixes: bool = True,
 ) -> tuple[Dataset, int]:
-    """Tokenised turn examples (`input_ids`, `completion_mask`) and how many were too long to keep."""
+    """Tokenised training sequences (`input_ids`, `completion_mask`) and how many turns were too long to keep.
+
+    With `share_prefixes`, consecutive turns of a conversation share one sequence whenever the later turn's
+    prompt is exactly the earlier sequence plus new history (as Qwen3 renders the steps after the last user
+    message): the loss on every completion token is then the one its own per-turn example would give, since
+    attention is causal, and the shared history is computed once instead of once per turn.
+    """
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     too_long = 0
-    for turn in turn_examples(read_conversations(data)):
-        if turn.reference.get("score") is False:
-            continue
-        prompt_ids, completion_ids = encode_turn(tokenizer, turn, think=think)
-        if len(prompt_ids) + len(completion_ids) > max_length:
-            too_long += 1
-            continue
-        rows["input_ids"].append(prompt_ids + completion_ids)
-        rows["completion_mask"].append([0] * len(prompt_ids) + [1] * len(completion_ids))
+    for conversation in read_conversations(data):
+        text = ""
+        ids: list[int] = []
+        mask: list[int] = []
+        for turn in split_turns(conversation):
+            if turn.reference.get("score") is False:
+                continue
+            prompt, completion = render_completion(tokenizer, turn, think=think)
+            completion_ids = _encode(tokenizer, completion)
+            history = (
+                _encode(tokenizer, prompt[len(text) :])
+                if share_prefixes and text and prompt.startswith(text)
+                else None
+            )
+            if history is not None and len(ids) + len(history) + len(completion_ids) <= max_length:
+                ids, mask = ids + history, mask + [0] * len(history)
+            else:
+                _append_row(rows, ids, mask)
+                ids = _encode(tokenizer, prompt)
+                mask = [0] * len(ids)
+            if len(ids) + len(completion_ids) > max_length:
+                too_long += 1
+                text, ids, mask = "", [], []
+                continue
+            ids, mask = ids + completion_ids, mask + [1] * len(completion_ids)
+            text = prompt + completion
+        _append_row(rows, ids, mask)
     if not rows["input_ids"]:
         raise UserError(f"{data}: no turn fits in max_length={max_length} tokens; raise sft.max_length")
     return Dataset.from_dict(rows), too_long
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _append_row(rows: dict[str, list[list[int]]], ids: list[int], mask: list[int]) -> None:
+    if any(mask):
+        rows["input_ids"].append(ids)
+        rows["completion_mask"].append(mask)
 
 
 def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None) -> Path:
