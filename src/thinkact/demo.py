@@ -2,8 +2,10 @@
 
 Stages, each a real run in `runs/demo/<stage>`: generate the benchmark → build the tiny model → SFT without
 thinking (the paper's baseline) → think-SFT (the warm-up) → GRPO from the warm-up → evaluate base, SFT-no-think,
-think-SFT and GRPO on `test_id` and `test_ood` → a comparison table printed and written to `report.md` and
-`results.json`. Sizes are small so that it runs in minutes on two CPU cores; the numbers are what was measured.
+think-SFT and GRPO on `test_id` and `test_ood` (`thinkact compare`: turn and episode views, paired-bootstrap
+differences) → a comparison table printed and written to `report.md`, `results.json`, `comparison.json` and
+`report.html` (plots, the GRPO run's reward and KL, sample conversations). Sizes are small so that it runs in
+minutes on two CPU cores; the numbers are what was measured.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from transformers import TrainerCallback
 
 from thinkact.config import save_config
-from thinkact.eval.runner import EvalConfig, run_eval
+from thinkact.eval.compare import CompareConfig, run_compare
+from thinkact.eval.tables import summary_table
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SFTRunConfig, run_sft
@@ -37,7 +39,12 @@ class DemoConfig:
     sft_learning_rate: float = 2e-3
     eval_max_new_tokens: int = 128
     eval_limit: int = 0
-    """At most this many turns per split (0: all)."""
+    """At most this many turns (and conversations, episode view) per split (0: all)."""
+    eval_view: str = "both"
+    """turn, episode or both: the turn view predicts each reference turn; the episode view plays whole
+    conversations with tools executed."""
+    report_samples: int = 40
+    """Sample conversations per split in report.html."""
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
@@ -112,73 +119,46 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         Stage("sft-think", str(sft_runs["sft-think"])),
         Stage("grpo", str(grpo_model)),
     ]
-    results = {}
-    for entry in models:
-        eval_config = EvalConfig(
-            model=entry.model_dir,
-            data=[str(paths["test_id"]), str(paths["test_ood"])],
-            out=str(out / "eval" / f"{entry.name}.json"),
-            max_new_tokens=config.eval_max_new_tokens,
-            limit=config.eval_limit,
-            name=entry.name,
-        )
-        results[entry.name] = run_eval(eval_config, progress=_eval_progress(console, entry.name))
-    summary = summarise(results)
+    compare_config = CompareConfig(
+        inputs=[entry.model_dir for entry in models],
+        names=[entry.name for entry in models],
+        data=[str(paths["test_id"]), str(paths["test_ood"])],
+        out=str(out),
+        view=config.eval_view,
+        max_new_tokens=config.eval_max_new_tokens,
+        limit=config.eval_limit,
+        samples=config.report_samples,
+    )
+    comparison = run_compare(compare_config, progress=_eval_progress(console))
+    summary = summarise(comparison)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["stage_started"] = {name: round(at - started, 1) for name, at in timings.items()}
     (out / "results.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    (out / "report.md").write_text(render_report(summary), encoding="utf-8")
-    console.print(comparison_table(summary))
-    console.print(f"wrote {out / 'report.md'} and {out / 'results.json'} in {summary['seconds']:.0f} s")
+    console.print(summary_table(comparison))
+    written = ", ".join(str(out / name) for name in ("report.md", "report.html", "results.json"))
+    console.print(f"wrote {written} in {summary['seconds']:.0f} s")
     return summary
 
 
-REPORTED = ("reward", "action_type", "tool_name", "exact_call", "arg_f1", "answer", "format", "thinking")
-
-
-def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per model and split, the headline metrics with their sample counts."""
-    table: dict[str, Any] = {}
-    for model, result in results.items():
-        table[model] = {
-            split: {name: block["metrics"][name] for name in REPORTED if name in block["metrics"]}
-            for split, block in result["splits"].items()
-        }
-    return {"models": table}
-
-
-def comparison_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="thinkact demo: base vs SFT (no thinking) vs think-SFT vs GRPO")
-    table.add_column("model")
-    table.add_column("split")
-    for name in REPORTED:
-        table.add_column(name, justify="right")
-    for model, splits in summary["models"].items():
-        for split, metrics in splits.items():
-            table.add_row(model, split, *[_cell(metrics.get(name)) for name in REPORTED])
-    return table
-
-
-def render_report(summary: dict[str, Any]) -> str:
-    lines = [
-        "# thinkact demo",
-        "",
-        "Tiny Qwen3-architecture model on the bundled benchmark; every number below was measured by this run.",
-        "Each cell is the mean over the turns the metric applies to, with the count in parentheses.",
-        "",
-        "| model | split | " + " | ".join(REPORTED) + " |",
-        "|---|---|" + "---|" * len(REPORTED),
-    ]
-    for model, splits in summary["models"].items():
-        for split, metrics in splits.items():
-            cells = [_cell(metrics.get(name)) for name in REPORTED]
-            lines.append(f"| {model} | {split} | " + " | ".join(cells) + " |")
-    lines += ["", f"Total time: {summary.get('seconds', 0):.0f} s.", ""]
-    return "\n".join(lines)
-
-
-def _cell(metric: dict[str, Any] | None) -> str:
-    return "—" if metric is None else f"{metric['value']:.3f} ({metric['n']})"
+def summarise(comparison: dict[str, Any]) -> dict[str, Any]:
+    """Per model and split the turn-view and episode-view metrics (value, n, interval), and the differences
+    from the base model that are beyond noise; the full comparison is in comparison.json."""
+    metrics = comparison["metrics"]
+    return {
+        "models": {
+            model: {split: views["turn"] for split, views in splits.items()}
+            for model, splits in metrics.items()
+        },
+        "episodes": {
+            model: {split: views["episode"] for split, views in splits.items() if views["episode"]}
+            for model, splits in metrics.items()
+        },
+        "beyond_noise": [
+            row
+            for row in comparison["differences"]
+            if row["a"] == comparison["baseline"] and row["beyond_noise"]
+        ],
+    }
 
 
 class _SFTProgress(TrainerCallback):
@@ -205,9 +185,9 @@ def _grpo_progress(console: Console, steps: int) -> Any:
     return report
 
 
-def _eval_progress(console: Console, name: str) -> Any:
-    def report(split: str, done: int, total: int) -> None:
+def _eval_progress(console: Console) -> Any:
+    def report(model: str, split: str, done: int, total: int) -> None:
         if done == total:
-            console.print(f"  {name} on {split}: {total} turns")
+            console.print(f"  {model} on {split}: {total} done")
 
     return report

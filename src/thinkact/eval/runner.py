@@ -104,10 +104,22 @@ class Split:
     """Episode view: the conversations to play (none in the turn view)."""
 
 
-def run_eval(config: EvalConfig, progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """Evaluate and return the results document (also written to `config.out` when set)."""
+def run_eval(
+    config: EvalConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    predictor: Predictor | None = None,
+    policy: EpisodePolicy | None = None,
+) -> dict[str, Any]:
+    """Evaluate and return the results document (also written to `config.out` when set).
+
+    `predictor` (turn view) and `policy` (episode view) replace generation with `config.model`, which then only
+    labels the results: for scripted tests and for models served elsewhere (an API, vLLM).
+    """
     splits = load_splits(config)
-    predict, policy = _predictors(config)
+    if (predictor is None and config.view != "episode") or (policy is None and config.view != "turn"):
+        loaded = _predictors(config)
+        predictor, policy = predictor or loaded[0], policy or loaded[1]
     results: dict[str, Any] = {
         "model": config.name or ("oracle" if config.oracle else config.model),
         "config": eval_fingerprint(config),
@@ -122,9 +134,9 @@ def run_eval(config: EvalConfig, progress: ProgressCallback | None = None) -> di
     }
     for split in splits:
         block: dict[str, Any] = {"metrics": {}, "turns": []}
-        if split.turns:
-            block.update(_evaluate_turns(config, split, predict, progress))
-        if split.episodes:
+        if split.turns and predictor is not None:
+            block.update(_evaluate_turns(config, split, predictor, progress))
+        if split.episodes and policy is not None:
             block["episodes"] = _evaluate_episodes(config, split, policy, progress)
         block["conversations"] = {c.id: c.messages for c in split.conversations}
         results["splits"][split.name] = block
@@ -143,6 +155,7 @@ def load_splits(config: EvalConfig) -> list[Split]:
             raise UserError(f"eval: two data files are both named {name!r}; give splits distinct file names")
         conversations = read_conversations(path)
         turns = [turn for turn in turn_examples(conversations) if turn.reference.get("score") is not False]
+        turns = [] if config.view == "episode" else turns
         episodes = [] if config.view == "turn" else conversations
         if config.limit:
             turns, episodes = turns[: config.limit], episodes[: config.limit]

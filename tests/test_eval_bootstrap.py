@@ -1,0 +1,91 @@
+"""Bootstrap intervals: they contain the point estimate, shrink with more samples, repeat exactly, and the paired
+test calls a real difference beyond noise and a tie not."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from thinkact.eval.bootstrap import (
+    f1_interval,
+    mean_interval,
+    paired_f1_difference,
+    paired_mean_difference,
+    two_sample_mean_difference,
+)
+from thinkact.eval.metrics import aggregate_turns, micro_f1
+
+
+def _binary(n: int, rate: float, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [float(rng.random() < rate) for _ in range(n)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 30, 200])
+@pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 0.97, 1.0])
+def test_mean_interval_contains_the_point_estimate(n: int, rate: float) -> None:
+    values = _binary(n, rate, seed=n)
+    interval = mean_interval(values)
+    assert interval.low <= sum(values) / n <= interval.high
+    assert interval.low >= 0.0 and interval.high <= 1.0
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 50])
+def test_f1_interval_contains_the_point_estimate(n: int) -> None:
+    rng = random.Random(n)
+    counts = []
+    for _ in range(n):
+        expected = float(rng.randint(0, 3))
+        predicted = float(rng.randint(0, 3))
+        counts.append((float(rng.randint(0, int(min(expected, predicted)))), predicted, expected))
+    interval = f1_interval(counts)
+    assert interval.low <= micro_f1(counts) <= interval.high
+
+
+def test_intervals_shrink_with_more_samples() -> None:
+    widths = []
+    for n in (20, 80, 320, 1280):
+        interval = mean_interval([1.0, 0.0] * (n // 2))
+        widths.append(interval.high - interval.low)
+    assert widths == sorted(widths, reverse=True) and widths[-1] < widths[0] / 4
+    # about 1.96 standard errors either side: 2 * 1.96 * sqrt(0.25 / n)
+    assert widths[-1] == pytest.approx(2 * 1.96 * (0.25 / 1280) ** 0.5, rel=0.15)
+
+
+def test_intervals_are_deterministic_and_seeded() -> None:
+    values = _binary(40, 0.4, seed=1)
+    assert mean_interval(values) == mean_interval(values)
+    assert mean_interval(values, seed=1) != mean_interval(values, seed=2)
+
+
+def test_aggregates_carry_intervals_unless_turned_off() -> None:
+    turns = [{"correct": value} for value in _binary(50, 0.6, seed=3)]
+    with_intervals = aggregate_turns(turns)["correct"]
+    assert with_intervals.ci_low is not None and with_intervals.ci_high is not None
+    assert with_intervals.ci_low < with_intervals.value < with_intervals.ci_high
+    without = aggregate_turns(turns, resamples=0)["correct"]
+    assert (without.ci_low, without.ci_high, without.value) == (None, None, with_intervals.value)
+
+
+def test_paired_difference_separates_a_real_gain_from_a_tie() -> None:
+    base = _binary(60, 0.5, seed=4)
+    better = [1.0 if i % 3 else value for i, value in enumerate(base)]  # fixes most of base's misses
+    diff, interval = paired_mean_difference(base, better)
+    assert diff > 0 and interval.excludes_zero() and interval.low <= diff <= interval.high
+    tie, tie_interval = paired_mean_difference(base, list(base))
+    assert tie == 0.0 and not tie_interval.excludes_zero()
+    # equal means on different turns (a swap of successes): a paired difference of 0, within noise
+    swap, swap_interval = paired_mean_difference([1.0, 0.0] * 20, [0.0, 1.0] * 20)
+    assert swap == 0.0 and not swap_interval.excludes_zero()
+
+
+def test_paired_f1_difference_and_two_sample_difference() -> None:
+    first = [(0.0, 1.0, 1.0)] * 20
+    second = [(1.0, 1.0, 1.0)] * 20
+    diff, interval = paired_f1_difference(first, second)
+    assert diff == 1.0 and interval.excludes_zero()
+    diff, interval = two_sample_mean_difference([0.0] * 10, [1.0] * 10)
+    assert diff == 1.0 and interval.excludes_zero()
+    diff, interval = two_sample_mean_difference([0.0, 1.0] * 5, [1.0, 0.0] * 5)
+    assert diff == 0.0 and not interval.excludes_zero()
