@@ -1,0 +1,118 @@
+"""Two processes on CPU (gloo, started by torchrun) train the same model: after every GRPO step the parameters
+on both ranks are identical, the ranks took different prompts, and the step moved the parameters.
+
+The test launches this very file as the training script (`main` below), so the launched code and the assertions
+sit side by side. Left out: GPUs, DeepSpeed and FSDP (shipped as configs in configs/accelerate/, not testable
+here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+STEPS = 2
+
+
+def parameter_digest(model: torch.nn.Module) -> torch.Tensor:
+    """Per parameter tensor: its sum and its sum of squares (float64), so any difference between copies shows."""
+    values = []
+    for parameter in model.parameters():
+        data = parameter.detach().to(torch.float64)
+        values += [data.sum(), (data * data).sum()]
+    return torch.stack(values)
+
+
+def main(model_dir: str, data: str, report: str) -> None:
+    """Run STEPS GRPO steps on this process's share of the prompts; rank 0 writes what every rank saw."""
+    from thinkact.models.load import load_policy
+    from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+
+    config = GRPORunConfig(
+        model=model_dir,
+        data=data,
+        steps=STEPS,
+        prompts_per_step=4,
+        group_size=4,
+        max_new_tokens=24,
+        learning_rate=5e-3,
+        kl_coef=0.01,
+        micro_batch=4,
+        mask_truncated=False,
+        sample_steps=0,
+    )
+    model, tokenizer = load_policy(model_dir)
+    trainer = GRPOTrainer(config, model, tokenizer)
+    trainer.load_data(data)
+    accelerator = trainer.accelerator
+    policy = accelerator.unwrap_model(trainer.model)
+    records = [{"digests": accelerator.gather(parameter_digest(policy)[None]).tolist()}]
+    for step in range(STEPS):
+        metrics, _ = trainer.step(step)
+        prompts = torch.tensor(trainer.prompts_for_step(step))
+        records.append(
+            {
+                "digests": accelerator.gather(parameter_digest(policy)[None]).tolist(),
+                "prompts": accelerator.gather(prompts[None]).tolist(),
+                "kept_groups": accelerator.gather(torch.tensor([metrics["kept_groups"]])).tolist(),
+            }
+        )
+    if accelerator.is_main_process:
+        Path(report).write_text(
+            json.dumps({"world_size": accelerator.num_processes, "records": records}), encoding="utf-8"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_two_processes_agree_on_the_model_after_each_step(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    # accelerate launch runs several CPU processes only through mpirun; torchrun starts them directly, and
+    # accelerate's Accelerator(cpu=True) joins them with gloo, exactly as under `accelerate launch` on GPUs.
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        __file__,
+        str(tiny_model_dir),
+        str(data_dir / "train.jsonl"),
+        str(report),
+    ]
+    # One thread per process: two processes share the machine's cores.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(report.read_text(encoding="utf-8"))
+    assert seen["world_size"] == 2
+    records = seen["records"]
+    for record in records:
+        rank0, rank1 = record["digests"]
+        assert rank0 == rank1  # bit-identical parameters on both ranks
+    for record in records[1:]:
+        assert set(record["prompts"][0]).isdisjoint(record["prompts"][1])  # each rank took its own prompts
+    assert records[-1]["digests"][0] != records[0]["digests"][0]  # the steps trained the model
+    assert any(kept > 0 for record in records[1:] for kept in record["kept_groups"])
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
