@@ -2,8 +2,8 @@
 on both ranks are identical, the ranks took different prompts, and the step moved the parameters.
 
 The test launches this very file as the training script (`main` below), so the launched code and the assertions
-sit side by side. Left out: GPUs, DeepSpeed and FSDP (shipped as configs in configs/accelerate/, not testable
-here).
+sit side by side. The shipped accelerate configs are checked to load. Left out: running on GPUs, DeepSpeed and
+FSDP (not testable here).
 """
 
 from __future__ import annotations
@@ -112,6 +112,25 @@ def test_two_processes_agree_on_the_model_after_each_step(
         assert set(record["prompts"][0]).isdisjoint(record["prompts"][1])  # each rank took its own prompts
     assert records[-1]["digests"][0] != records[0]["digests"][0]  # the steps trained the model
     assert any(kept > 0 for record in records[1:] for kept in record["kept_groups"])
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ddp", "MULTI_GPU"),
+        ("deepspeed_zero2", "DEEPSPEED"),
+        ("deepspeed_zero3", "DEEPSPEED"),
+        ("fsdp", "FSDP"),
+    ],
+)
+def test_shipped_accelerate_configs_load(name: str, kind: str) -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = Path(__file__).parents[1] / "configs" / "accelerate" / f"{name}.yaml"
+    config = load_config_from_file(str(path))
+    assert config.distributed_type.value == kind and config.num_processes == 8
+    if kind == "DEEPSPEED":
+        assert config.deepspeed_config["zero_stage"] == int(name[-1])
 
 
 if __name__ == "__main__":
