@@ -217,21 +217,25 @@ def _rule(columns: int) -> str:
 
 
 def summary_table(comparison: dict[str, Any]) -> Table:
-    """A compact terminal table: headline turn metrics (and episode success) per model and split."""
-    names = [name for name in HEADLINE if name in shown_metrics(comparison, "turn")]
-    episodes = "success" in shown_metrics(comparison, "episode")
-    table = Table(title=f"comparison (✱: beyond noise vs {comparison['baseline']})")
-    for column in ["model", "split", *names, *(["episode success"] if episodes else [])]:
-        table.add_column(column, justify="left" if column in ("model", "split") else "right")
+    """A compact terminal table: per split, the headline turn metrics and episode success, one column per model;
+    ✱ marks a difference from the baseline beyond noise."""
+    rows = [("turn", name) for name in HEADLINE if name in shown_metrics(comparison, "turn")]
+    rows += [("episode", "success")] if "success" in shown_metrics(comparison, "episode") else []
+    table = Table(title=f"comparison (value (n); ✱ beyond noise vs {comparison['baseline']})")
+    table.add_column("split")
+    table.add_column("metric")
     for model in comparison["models"]:
-        for split in comparison["splits"]:
-            block = comparison["metrics"][model][split]
-            cells = [_cell(comparison, model, split, "turn", name, block["turn"].get(name)) for name in names]
-            if episodes:
-                cells.append(
-                    _cell(comparison, model, split, "episode", "success", block["episode"].get("success"))
+        table.add_column(model, justify="right")
+    for split in comparison["splits"]:
+        for view, name in rows:
+            cells = [
+                _cell(
+                    comparison, model, split, view, name, comparison["metrics"][model][split][view].get(name)
                 )
-            table.add_row(model, split, *cells)
+                for model in comparison["models"]
+            ]
+            table.add_row(split, name if view == "turn" else f"episode {name}", *cells)
+        table.add_section()
     return table
 
 

@@ -27,7 +27,7 @@ def analyse_thinking(
     >>> result = analyse_thinking(turns, resamples=0)
     >>> result["share"]["value"], result["mean_words"]["value"], result["with"]["correct"]["value"]
     (0.5, 4.0, 1.0)
-    >>> result["difference"]["correct"]["value"]
+    >>> result["difference"]["correct"]["diff"]
     1.0
     """
     overall = aggregate_turns(turns, resamples=resamples, seed=seed)
@@ -47,7 +47,7 @@ def analyse_thinking(
             continue
         value, interval = two_sample_mean_difference(first, second, resamples=max(resamples, 1), seed=seed)
         result["difference"][name] = {
-            "value": value,
+            "diff": value,
             "ci_low": interval.low if resamples else None,
             "ci_high": interval.high if resamples else None,
             "beyond_noise": interval.excludes_zero() if resamples else None,
