@@ -32,8 +32,16 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         assert set(splits) == {"test_id", "test_ood"}
         assert splits["test_id"]["action_type"]["n"] > 0
     assert json.loads((out / "results.json").read_text())["models"] == summary["models"]
+    assert set(summary["episodes"]) == set(summary["models"])
+    assert summary["episodes"]["grpo"]["test_id"]["success"]["n"] == 3
     report = (out / "report.md").read_text()
     assert "| grpo | test_ood |" in report
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison["models"] == ["base", "sft-nothink", "sft-think", "grpo"] and comparison["differences"]
+    assert [row["step"] for row in comparison["training"]["grpo"]] == [1, 2]
+    page = (out / "report.html").read_text()
+    assert "<table class='metrics'" in page and 'class="sample"' in page
+    assert (out / "plots" / "training.png").is_file()
     for stage in ("base", "sft-nothink/model", "sft-think/model", "grpo/model"):
         assert (out / stage / "config.json").is_file()
     assert len((out / "grpo" / "metrics.jsonl").read_text().splitlines()) == 2
