@@ -32,11 +32,11 @@ class DemoConfig:
     out: str = "runs/demo"
     seed: int = 0
     train_conversations: int = 600
-    test_conversations: int = 60
+    test_conversations: int = 50
     """Conversations per test split (test_id and test_ood)."""
-    sft_steps: int = 150
+    sft_steps: int = 120
     sft_batch_size: int = 8
-    sft_learning_rate: float = 2e-3
+    sft_learning_rate: float = 3e-3
     eval_max_new_tokens: int = 128
     eval_limit: int = 0
     """At most this many turns (and conversations, episode view) per split (0: all)."""
@@ -48,7 +48,13 @@ class DemoConfig:
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
-            steps=40, prompts_per_step=8, group_size=6, max_new_tokens=96, learning_rate=3e-5, sample_steps=10
+            steps=24,
+            prompts_per_step=6,
+            group_size=4,
+            max_new_tokens=96,
+            learning_rate=1e-4,
+            clip_high=0.28,
+            sample_steps=4,
         )
     )
     """GRPO settings; model, data and out are filled in by the demo."""

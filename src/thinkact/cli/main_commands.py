@@ -6,12 +6,15 @@ overrides, checks the result, and calls one `run_…` function.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from thinkact.cli.apps import app
 from thinkact.config import load_config
@@ -23,17 +26,24 @@ SetOption = Annotated[
 ]
 
 
-def _overrides(flags: dict[str, object], sets: list[str] | None) -> list[str]:
+def _overrides(flags: Mapping[str, object], sets: list[str] | None) -> list[str]:
     """Flags given on the command line as `field=value` overrides, before any --set."""
     given = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
     return given + list(sets or [])
 
 
 def _quiet_libraries() -> None:
+    """Keep the terminal for thinkact's own progress: no library progress bars, deprecation notes or info logs."""
+    import warnings
+
+    import datasets
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers|trl|accelerate|peft")
 
 
 @app.command("init-model")
@@ -87,10 +97,14 @@ def grpo(
             help="thinkact, or trl: TRL's GRPOTrainer with thinkact's rewards (--set trl.use_vllm=true)."
         ),
     ] = "thinkact",
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue from the run directory's last checkpoint (same data order and seeds)."),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """GRPO with tool-accuracy and answer rewards, turn mode, on accelerate."""
+    """GRPO with tool-accuracy and answer rewards (turn or episode mode), on accelerate."""
     from thinkact.integrations.trl_settings import split_engine_settings
     from thinkact.train.grpo import GRPORunConfig, run_grpo
 
@@ -99,20 +113,39 @@ def grpo(
     own_sets, trl_args = split_engine_settings(engine, set_)
     run_config = load_config(GRPORunConfig, config, _overrides(flags, own_sets))
     console = Console()
+    with training_progress(console, "GRPO", run_config.steps) as report:
+        if engine == "trl":
+            from thinkact.integrations.trl import run_trl_grpo
 
-    def report(step: int, metrics: dict[str, float]) -> None:
-        console.print(
-            f"step {step}/{run_config.steps}  reward {metrics['reward']:.3f}  loss {metrics['loss']:.4f}"
-            f"  kl {metrics['kl']:.4f}  {metrics['tokens_per_second']:.0f} tok/s  {metrics['step_seconds']:.1f} s"
-        )
-
-    if engine == "trl":
-        from thinkact.integrations.trl import run_trl_grpo
-
-        path = run_trl_grpo(run_config, trl_args=trl_args, on_step=report)
-    else:
-        path = run_grpo(run_config, on_step=report)
+            path = run_trl_grpo(run_config, trl_args=trl_args, on_step=report)
+        else:
+            path = run_grpo(run_config, on_step=report, resume=resume)
     console.print(f"model written to {path}")
+
+
+@contextlib.contextmanager
+def training_progress(
+    console: Console, title: str, steps: int
+) -> Iterator[Callable[[int, dict[str, float]], None]]:
+    """A progress bar with step, ETA, mean reward, KL and tokens/s; yields the per-step callback."""
+    columns = (
+        TextColumn(f"[bold]{title}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(title, total=steps, status="")
+
+        def report(step: int, metrics: dict[str, float]) -> None:
+            status = (
+                f"reward {metrics.get('reward', 0.0):.3f}  kl {metrics.get('kl', 0.0):.4f}"
+                f"  {metrics.get('tokens_per_second', 0.0):.0f} tok/s"
+            )
+            progress.update(task, completed=step, status=status)
+
+        yield report
 
 
 @app.command("demo")
