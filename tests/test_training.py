@@ -13,7 +13,8 @@ from safetensors.torch import load_file
 from thinkact.models.load import load_policy
 from thinkact.parse import parse_action
 from thinkact.rewards.combine import RewardConfig
-from thinkact.train.grpo import GRPORunConfig, GRPOTrainer, _layout, run_grpo
+from thinkact.train.batches import layout as _layout
+from thinkact.train.grpo import GRPORunConfig, GRPOTrainer, run_grpo
 from thinkact.train.sft import SFTRunConfig, build_dataset, run_sft
 
 

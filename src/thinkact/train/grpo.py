@@ -26,7 +26,6 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,109 +43,18 @@ from thinkact.errors import UserError
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, parse_action
-from thinkact.rewards.combine import RewardConfig, score_action
-from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
+from thinkact.rewards.combine import score_action
+from thinkact.rewards.episode import score_episode
 from thinkact.rollout.episodes import EpisodeStart, episode_starts, run_episodes
 from thinkact.rollout.generation import decode, sample
 from thinkact.rollout.records import Rollout
+from thinkact.train.batches import layout, mean, micro_weight, step_metrics
 from thinkact.train.checkpoints import latest_checkpoint, load_optimizer, load_state, save_checkpoint
-from thinkact.train.losses import (
-    AdvantageScale,
-    LossAggregation,
-    group_advantages,
-    policy_loss,
-    token_logprobs,
-    varied_groups,
-)
+from thinkact.train.grpo_config import GRPORunConfig, scheduled_episode_rewards, scheduled_rewards
+from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
 from thinkact.train.sft import LoraOptions
 
-
-@dataclass
-class GRPORunConfig:
-    model: str = "runs/sft-think/model"
-    """Starting policy: a model directory (usually the think-SFT warm-up)."""
-    data: str = "runs/data/train.jsonl"
-    """Training conversations; every scored assistant turn (turn mode) or user message (episode mode) is a prompt."""
-    out: str = "runs/grpo"
-    mode: str = "turn"
-    """turn: score one action against the reference turn; episode: run tools over several steps."""
-    max_turns: int = 4
-    """Episode mode: steps (generations) per episode before it is cut off."""
-    steps: int = 30
-    prompts_per_step: int = 8
-    group_size: int = 4
-    max_new_tokens: int = 128
-    """Tokens per generation (per step of an episode)."""
-    temperature: float = 1.0
-    top_p: float = 1.0
-    learning_rate: float = 2e-5
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    kl_coef: float = 0.0
-    """Weight of the k3 KL penalty to the starting policy (0: no reference is kept)."""
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    """Upper clip bound (DAPO's clip-higher uses 0.28)."""
-    loss: str = "grpo"
-    """Loss aggregation: grpo (per-sequence mean), dr_grpo (constant normaliser) or dapo (token-level)."""
-    advantage_scale: str = "group"
-    """Advantage scaling: group (GRPO), batch, or none (Dr. GRPO)."""
-    drop_equal_groups: bool = True
-    """Leave out groups whose rewards are all equal (DAPO's dynamic sampling)."""
-    passes: int = 1
-    """Optimisation passes over each rollout batch (importance ratios against the sampling policy)."""
-    mask_truncated: bool = True
-    """Completions cut by max_new_tokens carry no loss."""
-    micro_batch: int = 8
-    """Sequences per forward/backward pass (memory knob; the result does not depend on it)."""
-    max_prompt_tokens: int = 2048
-    """Prompts longer than this are reported and left out."""
-    seed: int = 0
-    save_steps: int = 0
-    """Checkpoint every N steps (0: only the final model)."""
-    sample_steps: int = 10
-    """Write the first group's rollouts to samples.jsonl every N steps (0: never)."""
-    rewards: RewardConfig = field(default_factory=RewardConfig)
-    episode_rewards: EpisodeRewardConfig = field(default_factory=EpisodeRewardConfig)
-    weight_schedule: dict[str, list[float]] = field(default_factory=dict)
-    """Linear schedules of reward weights over the run, e.g. {format: [0.2, 0.0]} (start, end)."""
-    lora: LoraOptions = field(default_factory=LoraOptions)
-    gradient_checkpointing: bool = False
-    bf16: bool = False
-    """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
-
-    def __post_init__(self) -> None:
-        checks = {
-            "steps": self.steps >= 1,
-            "prompts_per_step": self.prompts_per_step >= 1,
-            "group_size": self.group_size >= 2,
-            "max_new_tokens": self.max_new_tokens >= 1,
-            "max_turns": self.max_turns >= 1,
-            "passes": self.passes >= 1,
-            "micro_batch": self.micro_batch >= 1,
-            "learning_rate": self.learning_rate > 0,
-            "temperature": self.temperature > 0,
-            "kl_coef": self.kl_coef >= 0,
-            "clip_low": 0 <= self.clip_low < 1,
-            "clip_high": self.clip_high >= 0,
-            "save_steps": self.save_steps >= 0,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise UserError(f"grpo.{bad[0]}: out of range (group_size >= 2, temperature > 0, counts >= 1)")
-        _check_choice("loss", self.loss, [a.value for a in LossAggregation])
-        _check_choice("advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
-        _check_choice("mode", self.mode, ["turn", "episode"])
-        for name, bounds in self.weight_schedule.items():
-            if name not in self.rewards.weights and name not in self.episode_rewards.weights:
-                raise UserError(f"grpo.weight_schedule.{name}: not a reward component with a weight")
-            if len(bounds) != 2 or min(bounds) < 0:
-                raise UserError(f"grpo.weight_schedule.{name}: give [start, end], both >= 0")
-
-
-def _check_choice(name: str, value: str, choices: list[str]) -> None:
-    if value not in choices:
-        raise UserError(f"grpo.{name}: {value!r}; choose one of {choices}")
+__all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
 
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -340,7 +248,7 @@ class GRPOTrainer:
             chosen = (
                 keep_B if keep_B.any() else torch.zeros_like(keep_B).index_fill_(0, torch.tensor([0]), True)
             )
-            batch = _layout(
+            batch = layout(
                 [r for r, k in zip(rollouts, chosen.tolist(), strict=True) if k], self.tokenizer.pad_token_id
             )
             # A process whose groups were all dropped still joins the gradient sync, with a zero-weight loss.
@@ -353,8 +261,8 @@ class GRPOTrainer:
                 losses.append(loss)
                 kls.append(kl)
                 clips.append(clip)
-        metrics = _step_metrics(rollouts, keep_B, config)
-        metrics.update(loss=_mean(losses), kl=_mean(kls), clip_fraction=_mean(clips))
+        metrics = step_metrics(rollouts, keep_B, config)
+        metrics.update(loss=mean(losses), kl=mean(kls), clip_fraction=mean(clips))
         return metrics
 
     def _optimise(
@@ -392,7 +300,7 @@ class GRPOTrainer:
                     kl_coef=config.kl_coef,
                     max_completion_length=config.max_new_tokens * config.max_turns,
                 )
-                weight = _micro_weight(config.loss, micro["mask_BC"], total_tokens, size) * float(
+                weight = micro_weight(config.loss, micro["mask_BC"], total_tokens, size) * float(
                     micro["weight_B"][0]
                 )
                 self.accelerator.backward(parts.loss * weight)
@@ -464,10 +372,14 @@ class GRPOTrainer:
         if isinstance(model, PeftModel):
             set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
         else:
-            missing, unexpected = model.load_state_dict(load_file(str(checkpoint / "model.safetensors")), strict=False)
+            missing, unexpected = model.load_state_dict(
+                load_file(str(checkpoint / "model.safetensors")), strict=False
+            )
             tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
             if set(missing) - tied or unexpected:
-                raise UserError(f"{checkpoint}: does not match the model (missing {missing}, unexpected {unexpected})")
+                raise UserError(
+                    f"{checkpoint}: does not match the model (missing {missing}, unexpected {unexpected})"
+                )
         load_optimizer(checkpoint, self.optimizer)
         return int(load_state(checkpoint)["step"])
 
@@ -478,37 +390,6 @@ def _adapter_disabled(model: Any) -> Iterator[None]:
         yield
 
 
-def scheduled_rewards(config: GRPORunConfig, step: int) -> RewardConfig:
-    """The turn reward config at `step`, with scheduled weights interpolated linearly over the run.
-
-    >>> c = GRPORunConfig(steps=11, weight_schedule={"format": [0.2, 0.0]})
-    >>> scheduled_rewards(c, 0).weights["format"], scheduled_rewards(c, 5).weights["format"]
-    (0.2, 0.1)
-    """
-    weights = dict(config.rewards.weights)
-    weights.update(_scheduled(config, step, weights))
-    return RewardConfig(
-        weights=weights,
-        require_think=config.rewards.require_think,
-        answer_metric=config.rewards.answer_metric,
-    )
-
-
-def scheduled_episode_rewards(config: GRPORunConfig, step: int) -> EpisodeRewardConfig:
-    weights = dict(config.episode_rewards.weights)
-    weights.update(_scheduled(config, step, weights))
-    return EpisodeRewardConfig(weights=weights)
-
-
-def _scheduled(config: GRPORunConfig, step: int, weights: dict[str, float]) -> dict[str, float]:
-    fraction = step / max(config.steps - 1, 1)
-    return {
-        name: round(start + (end - start) * fraction, 10)
-        for name, (start, end) in config.weight_schedule.items()
-        if name in weights
-    }
-
-
 def _lora_config(options: LoraOptions) -> LoraConfig:
     return LoraConfig(
         r=options.rank,
@@ -517,51 +398,6 @@ def _lora_config(options: LoraOptions) -> LoraConfig:
         target_modules=options.target_modules,
         task_type="CAUSAL_LM",
     )
-
-
-def _layout(rollouts: list[Rollout], pad: int) -> dict[str, torch.Tensor]:
-    """[left-padded prompt | right-padded completion] ids with attention and loss masks."""
-    prompt_width = max(len(r.prompt_ids) for r in rollouts)
-    completion_width = max(len(r.completion_ids) for r in rollouts)
-    ids, attention, completions, masks = [], [], [], []
-    for r in rollouts:
-        left = prompt_width - len(r.prompt_ids)
-        right = completion_width - len(r.completion_ids)
-        ids.append([pad] * left + r.prompt_ids + r.completion_ids + [pad] * right)
-        attention.append([0] * left + [1] * (len(r.prompt_ids) + len(r.completion_ids)) + [0] * right)
-        completions.append(r.completion_ids + [pad] * right)
-        masks.append(r.loss_mask + [0] * right)
-    return {
-        "input_ids_BL": torch.tensor(ids),
-        "attention_BL": torch.tensor(attention),
-        "completion_ids_BC": torch.tensor(completions),
-        "mask_BC": torch.tensor(masks, dtype=torch.float32),
-    }
-
-
-def _micro_weight(aggregation: str, mask_BC: torch.Tensor, total_tokens: float, batch_size: int) -> float:
-    """Scale of a micro-batch's loss so that the summed gradient equals the full batch's."""
-    if LossAggregation(aggregation) is LossAggregation.DAPO:
-        return float(mask_BC.sum()) / total_tokens
-    return mask_BC.shape[0] / batch_size
-
-
-def _step_metrics(rollouts: list[Rollout], keep_B: torch.Tensor, config: GRPORunConfig) -> dict[str, float]:
-    metrics = {
-        "reward": _mean([r.reward for r in rollouts]),
-        "reward_std": float(torch.tensor([r.reward for r in rollouts]).std()) if len(rollouts) > 1 else 0.0,
-        "completion_tokens": _mean([sum(r.loss_mask) or len(r.completion_ids) for r in rollouts]),
-        "truncated": _mean([float(r.truncated) for r in rollouts]),
-        "kept_groups": float(keep_B.sum()) / config.group_size,
-        "parse_problems": _mean([float(bool(r.action.problems)) for r in rollouts]),
-    }
-    for name in sorted({name for r in rollouts for name in r.components}):
-        metrics[f"reward/{name}"] = _mean([r.components[name] for r in rollouts if name in r.components])
-    return metrics
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
 
 
 def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
