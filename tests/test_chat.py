@@ -4,15 +4,16 @@ and recorded; commands work; the command line talks to the tiny model through st
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from thinkact.chat import ChatConfig, run_chat
+from thinkact.cli import commands  # noqa: F401  (registers the commands)
+from thinkact.cli.apps import app
 from thinkact.errors import UserError
 
 
@@ -104,21 +105,11 @@ def test_chat_config_errors_name_the_fix() -> None:
 
 
 def test_chat_command_with_the_tiny_model(tiny_model_dir: Path) -> None:
-    command = [
-        sys.executable, "-m", "thinkact", "chat", "--model", str(tiny_model_dir), "--domain", "units",
-        "--today", "2026-03-01", "--set", "max_new_tokens=8",
-    ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        input="Convert 3 km to miles\n/state\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    arguments = ["chat", "--model", str(tiny_model_dir), "--domain", "units", "--today", "2026-03-01"]
+    result = CliRunner().invoke(
+        app, [*arguments, "--set", "max_new_tokens=8"], input="Convert 3 km to miles\n/state\n"
     )
-    assert result.returncode == 0, result.stderr
-    assert "thinkact chat · domain units" in result.stdout and '"rates"' in result.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "thinkact", "chat"], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert missing.returncode == 2 and "give --model DIR" in missing.stderr
+    assert result.exit_code == 0, result.output
+    assert "thinkact chat · domain units" in result.output and '"rates"' in result.output
+    missing = CliRunner().invoke(app, ["chat"])
+    assert isinstance(missing.exception, UserError) and "give --model DIR" in str(missing.exception)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from thinkact.cli import commands  # noqa: F401  (registers the commands)
+from thinkact.cli.apps import app
 from thinkact.data.conversations import TurnExample
 from thinkact.errors import UserError
 from thinkact.eval import compare as compare_module
@@ -162,16 +163,13 @@ def test_run_directories_bring_their_training_curves(tiny_model_dir: Path, tmp_p
         resolve_input(str(tmp_path / "missing.json"))
 
 
-def _thinkact(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "thinkact", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_compare_command(stored: dict[str, str], tiny_model_dir: Path, tmp_path: Path) -> None:
-    result = _thinkact("compare", stored["weak"], stored["strong"], "--out", str(tmp_path), "--no-html")
-    assert result.returncode == 0, result.stderr
-    assert "strong" in result.stdout and "✱" in result.stdout
+    result = CliRunner().invoke(
+        app, ["compare", stored["weak"], stored["strong"], "--out", str(tmp_path), "--no-html"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "strong" in result.output and "✱" in result.output
     assert (tmp_path / "report.md").is_file() and (tmp_path / "comparison.json").is_file()
-    result = _thinkact("compare", stored["weak"], str(tiny_model_dir), "--out", str(tmp_path))
-    assert result.returncode == 2
-    assert "is a model; give --data FILE" in " ".join(result.stderr.split())
+    result = CliRunner().invoke(app, ["compare", stored["weak"], str(tiny_model_dir), "--out", str(tmp_path)])
+    assert isinstance(result.exception, UserError)
+    assert "is a model; give --data FILE" in str(result.exception)
