@@ -190,3 +190,58 @@ def test_rollout_rewards_match_the_parsed_completion(tiny_model_dir: Path, data_
     for rollout in trainer.rollout(0, trainer.prompts_for_step(0)):
         assert parse_action(rollout.text).problems == rollout.action.problems
         assert 0.0 <= rollout.reward <= 1.0
+
+
+def test_grpo_episode_mode_runs_tools_and_masks_results(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    config = GRPORunConfig(mode="episode", group_size=2, prompts_per_step=2, max_new_tokens=6, max_turns=2)
+    trainer = GRPOTrainer(config, model, tokenizer)
+    trainer.load_data(data_dir / "train.jsonl")
+    rollouts = trainer.rollout(0, trainer.prompts_for_step(0))
+    assert len(rollouts) == 4
+    for rollout in rollouts:
+        assert set(rollout.components) == {"calls", "answer", "state", "format"}
+        assert len(rollout.loss_mask) == len(rollout.completion_ids)
+    metrics = trainer.learn(rollouts)
+    assert "reward/state" in metrics
+
+
+def test_grpo_with_lora_keeps_the_base_as_reference(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    config = GRPORunConfig(
+        model=str(tiny_model_dir),
+        data=str(data_dir / "train.jsonl"),
+        out=str(tmp_path / "lora"),
+        steps=1,
+        group_size=2,
+        prompts_per_step=1,
+        max_new_tokens=6,
+        kl_coef=0.1,
+        sample_steps=0,
+        drop_equal_groups=False,
+        mask_truncated=False,
+    )
+    config.lora.enabled = True
+    config.lora.rank = 4
+    model, tokenizer = load_policy(tiny_model_dir)
+    trainer = GRPOTrainer(config, model, tokenizer)
+    assert trainer.reference is None  # no second copy: the adapter is switched off instead
+    trainer.load_data(config.data)
+    rollouts = trainer.rollout(0, [0])
+    rollouts[0].reward, rollouts[1].reward = 1.0, 0.0
+    batch = _layout(rollouts, tokenizer.pad_token_id)
+    reference_before = trainer._reference_logprobs(batch)
+    trainer.learn(rollouts)
+    trainer.learn(rollouts)
+    assert reference_before is not None
+    reference_after = trainer._reference_logprobs(batch)
+    assert reference_after is not None and torch.equal(
+        reference_before, reference_after
+    )  # the base never moves
+    policy_after = trainer._logprobs(batch, trainer.model)
+    assert not torch.equal(policy_after, reference_after)  # the adapter did
+    saved = trainer.save(tmp_path / "merged")
+    assert (saved / "model.safetensors").is_file() and not (saved / "adapter_config.json").exists()
