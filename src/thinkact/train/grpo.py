@@ -87,32 +87,29 @@ class GRPOTrainer:
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
-        too_long = 0
         conversations = read_conversations(path)
+        items: list[TurnExample] | list[EpisodeStart]
         if self.config.mode == "episode":
-            for conversation in conversations:
-                for start in episode_starts(conversation):
-                    ids = encode_prompt(self.tokenizer, start.messages, start.tools)
-                    if len(ids) > self.config.max_prompt_tokens:
-                        too_long += 1
-                        continue
-                    self.starts.append(start)
-                    self.prompt_ids.append(ids)
+            items = [start for conversation in conversations for start in episode_starts(conversation)]
         else:
-            for turn in turn_examples(conversations):
-                if turn.reference.get("score") is False:
-                    continue
-                ids = encode_prompt(self.tokenizer, turn.messages, turn.tools)
-                if len(ids) > self.config.max_prompt_tokens:
-                    too_long += 1
-                    continue
-                self.examples.append(turn)
+            items = [
+                turn for turn in turn_examples(conversations) if turn.reference.get("score") is not False
+            ]
+        kept = []
+        for item in items:
+            ids = encode_prompt(self.tokenizer, item.messages, item.tools)
+            if len(ids) <= self.config.max_prompt_tokens:
+                kept.append(item)
                 self.prompt_ids.append(ids)
-        if not self.prompt_ids:
+        if not kept:
             raise UserError(
                 f"{path}: no prompt fits in grpo.max_prompt_tokens={self.config.max_prompt_tokens}"
             )
-        return too_long
+        if self.config.mode == "episode":
+            self.starts = [item for item in kept if isinstance(item, EpisodeStart)]
+        else:
+            self.examples = [item for item in kept if isinstance(item, TurnExample)]
+        return len(items) - len(kept)
 
     def prompts_for_step(self, step: int) -> list[int]:
         """Indices of this process's prompts at `step`: a seeded permutation per epoch, then a slice."""
