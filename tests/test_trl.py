@@ -78,6 +78,8 @@ def test_trl_settings_cannot_shadow_mapped_fields() -> None:
         split_engine_settings("thinkact", ["trl.use_vllm=true"])
     with pytest.raises(UserError, match="choose one of thinkact, trl"):
         split_engine_settings("verl", [])
+    with pytest.raises(UserError, match="--resume: the TRL engine keeps no checkpoints"):
+        split_engine_settings("trl", [], resume=True)
 
 
 def test_cli_refuses_trl_engine_settings_it_cannot_honour(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def grpo(
 
     _quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "steps": steps}
-    own_sets, trl_args = split_engine_settings(engine, set_)
+    own_sets, trl_args = split_engine_settings(engine, set_, resume=resume)
     run_config = load_config(GRPORunConfig, config, _overrides(flags, own_sets))
     console = Console()
     with training_progress(console, "GRPO", run_config.steps) as report:

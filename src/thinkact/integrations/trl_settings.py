@@ -204,7 +204,9 @@ def trl_arguments(
     return arguments
 
 
-def split_engine_settings(engine: str, sets: list[str] | None) -> tuple[list[str], dict[str, Any]]:
+def split_engine_settings(
+    engine: str, sets: list[str] | None, *, resume: bool = False
+) -> tuple[list[str], dict[str, Any]]:
     """(thinkact overrides, trl.* settings with YAML-parsed values) from `--set` values; checks the engine.
 
     >>> split_engine_settings("trl", ["steps=3", "trl.use_vllm=true"])
@@ -212,6 +214,8 @@ def split_engine_settings(engine: str, sets: list[str] | None) -> tuple[list[str
     """
     if engine not in ENGINES:
         raise UserError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if resume and engine == "trl":
+        raise UserError("--resume: the TRL engine keeps no checkpoints to resume from; use --engine thinkact")
     own: list[str] = []
     trl: dict[str, Any] = {}
     for item in sets or []:
