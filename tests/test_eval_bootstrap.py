@@ -8,13 +8,13 @@ import random
 import pytest
 
 from thinkact.eval.bootstrap import (
-    f1_interval,
-    mean_interval,
-    paired_f1_difference,
-    paired_mean_difference,
-    two_sample_mean_difference,
+    bootstrap_f1,
+    bootstrap_mean,
+    bootstrap_paired_difference,
+    bootstrap_paired_f1_difference,
+    bootstrap_two_sample_difference,
 )
-from thinkact.eval.metrics import aggregate_turns, micro_f1
+from thinkact.eval.metrics import aggregate_turns, compute_micro_f1
 
 
 def _binary(n: int, rate: float, seed: int) -> list[float]:
@@ -26,7 +26,7 @@ def _binary(n: int, rate: float, seed: int) -> list[float]:
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 0.97, 1.0])
 def test_mean_interval_contains_the_point_estimate(n: int, rate: float) -> None:
     values = _binary(n, rate, seed=n)
-    interval = mean_interval(values)
+    interval = bootstrap_mean(values)
     assert interval.low <= sum(values) / n <= interval.high
     assert interval.low >= 0.0 and interval.high <= 1.0
 
@@ -39,14 +39,14 @@ def test_f1_interval_contains_the_point_estimate(n: int) -> None:
         expected = float(rng.randint(0, 3))
         predicted = float(rng.randint(0, 3))
         counts.append((float(rng.randint(0, int(min(expected, predicted)))), predicted, expected))
-    interval = f1_interval(counts)
-    assert interval.low <= micro_f1(counts) <= interval.high
+    interval = bootstrap_f1(counts)
+    assert interval.low <= compute_micro_f1(counts) <= interval.high
 
 
 def test_intervals_shrink_with_more_samples() -> None:
     widths = []
     for n in (20, 80, 320, 1280):
-        interval = mean_interval([1.0, 0.0] * (n // 2))
+        interval = bootstrap_mean([1.0, 0.0] * (n // 2))
         widths.append(interval.high - interval.low)
     assert widths == sorted(widths, reverse=True) and widths[-1] < widths[0] / 4
     # about 1.96 standard errors either side: 2 * 1.96 * sqrt(0.25 / n)
@@ -55,8 +55,8 @@ def test_intervals_shrink_with_more_samples() -> None:
 
 def test_intervals_are_deterministic_and_seeded() -> None:
     values = _binary(40, 0.4, seed=1)
-    assert mean_interval(values) == mean_interval(values)
-    assert mean_interval(values, seed=1) != mean_interval(values, seed=2)
+    assert bootstrap_mean(values) == bootstrap_mean(values)
+    assert bootstrap_mean(values, seed=1) != bootstrap_mean(values, seed=2)
 
 
 def test_aggregates_carry_intervals_unless_turned_off() -> None:
@@ -71,21 +71,21 @@ def test_aggregates_carry_intervals_unless_turned_off() -> None:
 def test_paired_difference_separates_a_real_gain_from_a_tie() -> None:
     base = _binary(60, 0.5, seed=4)
     better = [1.0 if i % 3 else value for i, value in enumerate(base)]  # fixes most of base's misses
-    diff, interval = paired_mean_difference(base, better)
+    diff, interval = bootstrap_paired_difference(base, better)
     assert diff > 0 and interval.excludes_zero() and interval.low <= diff <= interval.high
-    tie, tie_interval = paired_mean_difference(base, list(base))
+    tie, tie_interval = bootstrap_paired_difference(base, list(base))
     assert tie == 0.0 and not tie_interval.excludes_zero()
     # equal means on different turns (a swap of successes): a paired difference of 0, within noise
-    swap, swap_interval = paired_mean_difference([1.0, 0.0] * 20, [0.0, 1.0] * 20)
+    swap, swap_interval = bootstrap_paired_difference([1.0, 0.0] * 20, [0.0, 1.0] * 20)
     assert swap == 0.0 and not swap_interval.excludes_zero()
 
 
 def test_paired_f1_difference_and_two_sample_difference() -> None:
     first = [(0.0, 1.0, 1.0)] * 20
     second = [(1.0, 1.0, 1.0)] * 20
-    diff, interval = paired_f1_difference(first, second)
+    diff, interval = bootstrap_paired_f1_difference(first, second)
     assert diff == 1.0 and interval.excludes_zero()
-    diff, interval = two_sample_mean_difference([0.0] * 10, [1.0] * 10)
+    diff, interval = bootstrap_two_sample_difference([0.0] * 10, [1.0] * 10)
     assert diff == 1.0 and interval.excludes_zero()
-    diff, interval = two_sample_mean_difference([0.0, 1.0] * 5, [1.0, 0.0] * 5)
+    diff, interval = bootstrap_two_sample_difference([0.0, 1.0] * 5, [1.0, 0.0] * 5)
     assert diff == 0.0 and not interval.excludes_zero()

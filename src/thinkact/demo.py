@@ -21,7 +21,7 @@ from transformers import TrainerCallback
 
 from thinkact.config import save_config
 from thinkact.eval.compare import CompareConfig, run_compare
-from thinkact.eval.tables import summary_table
+from thinkact.eval.tables import build_summary_table
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SFTRunConfig, run_sft
@@ -140,7 +140,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["stage_started"] = {name: round(at - started, 1) for name, at in timings.items()}
     (out / "results.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    console.print(summary_table(comparison))
+    console.print(build_summary_table(comparison))
     written = ", ".join(str(out / name) for name in ("report.md", "report.html", "results.json"))
     console.print(f"wrote {written} in {summary['seconds']:.0f} s")
     return summary

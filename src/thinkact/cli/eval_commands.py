@@ -58,16 +58,16 @@ def evaluate(
     eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
     console = Console()
     results = run_eval(eval_config, progress=_progress(console))
-    console.print(metrics_table(results, "turn"))
+    console.print(build_metrics_table(results, "turn"))
     if any("episodes" in block for block in results["splits"].values()):
-        console.print(metrics_table(results, "episode"))
+        console.print(build_metrics_table(results, "episode"))
     if any(block.get("thinking") for block in results["splits"].values()):
-        console.print(thinking_table(results))
+        console.print(build_thinking_table(results))
     if eval_config.out:
         console.print(f"results written to {eval_config.out}")
 
 
-def metrics_table(results: dict[str, Any], view: str) -> Table:
+def build_metrics_table(results: dict[str, Any], view: str) -> Table:
     """One row per metric, one column per split: `value [low, high] (n=…)`."""
     from thinkact.eval.tables import VIEW_METRICS, format_metric
 
@@ -85,16 +85,16 @@ def metrics_table(results: dict[str, Any], view: str) -> Table:
     return table
 
 
-def thinking_table(results: dict[str, Any]) -> Table:
+def build_thinking_table(results: dict[str, Any]) -> Table:
     """Per split: share of turns with thinking, mean words, `correct` with and without thinking."""
-    from thinkact.eval.tables import thinking_cells
+    from thinkact.eval.tables import format_thinking
 
     table = Table(title=f"thinking: {results['model']}")
     for column in ("split", "thinking share", "mean words", "correct with", "correct without", "Δ"):
         table.add_column(column, justify="left" if column == "split" else "right")
     for split, block in results["splits"].items():
         if block.get("thinking"):
-            table.add_row(split, *thinking_cells(block["thinking"]))
+            table.add_row(split, *format_thinking(block["thinking"]))
     return table
 
 
@@ -123,7 +123,7 @@ def compare(
 ) -> None:
     """Compare models on the same splits: a table with differences beyond noise, and an HTML report."""
     from thinkact.eval.compare import CompareConfig, run_compare
-    from thinkact.eval.tables import summary_table
+    from thinkact.eval.tables import build_summary_table
 
     _quiet_libraries()
     flags: dict[str, object] = {
@@ -144,7 +144,7 @@ def compare(
             console.print(f"  {model} on {split}: {total} done")
 
     comparison = run_compare(compare_config, progress=report)
-    console.print(summary_table(comparison))
+    console.print(build_summary_table(comparison))
     written = ["comparison.json", "report.md", *(["report.html"] if compare_config.html else [])]
     console.print(f"wrote {', '.join(f'{compare_config.out}/{file}' for file in written)}")
 

@@ -36,36 +36,36 @@ class Interval:
         return self.low > 0.0 or self.high < 0.0
 
 
-def resample_indices(n: int, *, resamples: int = RESAMPLES, seed: int = SEED) -> npt.NDArray[np.int64]:
+def draw_resamples(n: int, *, resamples: int = RESAMPLES, seed: int = SEED) -> npt.NDArray[np.int64]:
     """A (resamples, n) matrix of indices drawn with replacement."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, n, size=(resamples, n))
 
 
-def percentile_interval(estimates: FloatArray, point: float) -> Interval:
+def take_percentile_interval(estimates: FloatArray, point: float) -> Interval:
     """The central `CONFIDENCE` percentile interval of bootstrap estimates, widened to contain `point`."""
     tail = (1.0 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(estimates, [tail, 100 - tail])
     return Interval(min(float(low), point), max(float(high), point))
 
 
-def mean_interval(values: list[float], *, resamples: int = RESAMPLES, seed: int = SEED) -> Interval:
+def bootstrap_mean(values: list[float], *, resamples: int = RESAMPLES, seed: int = SEED) -> Interval:
     """95% interval of the mean of `values`.
 
-    >>> mean_interval([1.0, 1.0, 1.0])
+    >>> bootstrap_mean([1.0, 1.0, 1.0])
     Interval(low=1.0, high=1.0)
-    >>> interval = mean_interval([0.0, 1.0] * 50)
+    >>> interval = bootstrap_mean([0.0, 1.0] * 50)
     >>> 0.39 < interval.low < 0.5 < interval.high < 0.61
     True
     """
     if not values:
         return Interval(float("nan"), float("nan"))
     array = np.asarray(values, dtype=np.float64)
-    means = array[resample_indices(len(array), resamples=resamples, seed=seed)].mean(axis=1)
-    return percentile_interval(means, float(array.mean()))
+    means = array[draw_resamples(len(array), resamples=resamples, seed=seed)].mean(axis=1)
+    return take_percentile_interval(means, float(array.mean()))
 
 
-def f1_from_counts(correct: FloatArray, predicted: FloatArray, expected: FloatArray) -> FloatArray:
+def compute_f1(correct: FloatArray, predicted: FloatArray, expected: FloatArray) -> FloatArray:
     """Micro F1 per row of summed counts (vectorised over resamples).
 
     Precision is 1 when nothing was predicted and nothing expected, 0 when something was expected; recall is 1
@@ -77,29 +77,29 @@ def f1_from_counts(correct: FloatArray, predicted: FloatArray, expected: FloatAr
     return np.where(total > 0, 2 * precision * recall / np.maximum(total, 1e-12), 0.0)
 
 
-def f1_interval(
+def bootstrap_f1(
     counts: list[tuple[float, float, float]], *, resamples: int = RESAMPLES, seed: int = SEED
 ) -> Interval:
     """95% interval of micro F1 over turns, each given as (correct, predicted, expected) argument counts."""
     if not counts:
         return Interval(float("nan"), float("nan"))
     array = np.asarray(counts, dtype=np.float64)
-    sums = array[resample_indices(len(array), resamples=resamples, seed=seed)].sum(axis=1)
-    estimates = f1_from_counts(sums[:, 0], sums[:, 1], sums[:, 2])
+    sums = array[draw_resamples(len(array), resamples=resamples, seed=seed)].sum(axis=1)
+    estimates = compute_f1(sums[:, 0], sums[:, 1], sums[:, 2])
     totals = array.sum(axis=0)
-    point = float(f1_from_counts(totals[:1], totals[1:2], totals[2:3])[0])
-    return percentile_interval(estimates, point)
+    point = float(compute_f1(totals[:1], totals[1:2], totals[2:3])[0])
+    return take_percentile_interval(estimates, point)
 
 
-def paired_mean_difference(
+def bootstrap_paired_difference(
     first: list[float], second: list[float], *, resamples: int = RESAMPLES, seed: int = SEED
 ) -> tuple[float, Interval]:
     """mean(second) − mean(first) over paired values, and its paired-bootstrap 95% interval.
 
-    >>> diff, interval = paired_mean_difference([0.0, 1.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0])
+    >>> diff, interval = bootstrap_paired_difference([0.0, 1.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0])
     >>> diff, interval, interval.excludes_zero()
     (0.0, Interval(low=0.0, high=0.0), False)
-    >>> diff, interval = paired_mean_difference([0.0] * 40, [1.0] * 30 + [0.0] * 10)
+    >>> diff, interval = bootstrap_paired_difference([0.0] * 40, [1.0] * 30 + [0.0] * 10)
     >>> diff, interval.excludes_zero()
     (0.75, True)
     """
@@ -109,11 +109,11 @@ def paired_mean_difference(
     b = np.asarray(second, dtype=np.float64)
     difference = b - a
     point = float(difference.mean())
-    means = difference[resample_indices(len(difference), resamples=resamples, seed=seed)].mean(axis=1)
-    return point, percentile_interval(means, point)
+    means = difference[draw_resamples(len(difference), resamples=resamples, seed=seed)].mean(axis=1)
+    return point, take_percentile_interval(means, point)
 
 
-def paired_f1_difference(
+def bootstrap_paired_f1_difference(
     first: list[tuple[float, float, float]],
     second: list[tuple[float, float, float]],
     *,
@@ -123,20 +123,20 @@ def paired_f1_difference(
     """Micro F1(second) − micro F1(first) over the same turns, and its paired-bootstrap 95% interval."""
     a = np.asarray(first, dtype=np.float64)
     b = np.asarray(second, dtype=np.float64)
-    indices = resample_indices(len(a), resamples=resamples, seed=seed)
+    indices = draw_resamples(len(a), resamples=resamples, seed=seed)
     sums_a, sums_b = a[indices].sum(axis=1), b[indices].sum(axis=1)
-    estimates = f1_from_counts(sums_b[:, 0], sums_b[:, 1], sums_b[:, 2]) - f1_from_counts(
+    estimates = compute_f1(sums_b[:, 0], sums_b[:, 1], sums_b[:, 2]) - compute_f1(
         sums_a[:, 0], sums_a[:, 1], sums_a[:, 2]
     )
     total_a, total_b = a.sum(axis=0), b.sum(axis=0)
     point = float(
-        f1_from_counts(total_b[:1], total_b[1:2], total_b[2:3])[0]
-        - f1_from_counts(total_a[:1], total_a[1:2], total_a[2:3])[0]
+        compute_f1(total_b[:1], total_b[1:2], total_b[2:3])[0]
+        - compute_f1(total_a[:1], total_a[1:2], total_a[2:3])[0]
     )
-    return point, percentile_interval(estimates, point)
+    return point, take_percentile_interval(estimates, point)
 
 
-def two_sample_mean_difference(
+def bootstrap_two_sample_difference(
     first: list[float], second: list[float], *, resamples: int = RESAMPLES, seed: int = SEED
 ) -> tuple[float, Interval]:
     """mean(second) − mean(first) for two independent samples (each resampled on its own), with its interval.
@@ -147,7 +147,7 @@ def two_sample_mean_difference(
         return float("nan"), Interval(float("nan"), float("nan"))
     a = np.asarray(first, dtype=np.float64)
     b = np.asarray(second, dtype=np.float64)
-    means_a = a[resample_indices(len(a), resamples=resamples, seed=seed)].mean(axis=1)
-    means_b = b[resample_indices(len(b), resamples=resamples, seed=seed + 1)].mean(axis=1)
+    means_a = a[draw_resamples(len(a), resamples=resamples, seed=seed)].mean(axis=1)
+    means_b = b[draw_resamples(len(b), resamples=resamples, seed=seed + 1)].mean(axis=1)
     point = float(b.mean() - a.mean())
-    return point, percentile_interval(means_b - means_a, point)
+    return point, take_percentile_interval(means_b - means_a, point)

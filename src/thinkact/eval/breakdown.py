@@ -17,24 +17,24 @@ from thinkact.eval.metrics import aggregate_turns
 BREAKDOWNS = ("domain", "phenomenon", "action")
 
 
-def reference_kind(reference: dict[str, Any]) -> str:
+def classify_reference(reference: dict[str, Any]) -> str:
     """The action type of a reference message.
 
-    >>> reference_kind({"role": "assistant", "content": "Hi"}), reference_kind({"tool_calls": [{}, {}]})
+    >>> classify_reference({"role": "assistant", "content": "Hi"}), classify_reference({"tool_calls": [{}, {}]})
     ('answer', 'parallel_calls')
     """
     calls = reference.get("tool_calls") or []
     return "answer" if not calls else "call" if len(calls) == 1 else "parallel_calls"
 
 
-def record_groups(record: dict[str, Any], by: str) -> list[str]:
+def group_record(record: dict[str, Any], by: str) -> list[str]:
     """The groups of `record` under breakdown `by` (a record may be in several phenomena, or in none)."""
     if by == "domain":
         return [str(record.get("domain") or "unknown")]
     if by == "phenomenon":
         return [str(name) for name in record.get("phenomena") or []]
     if by == "action":
-        return [reference_kind(record["reference"])] if "reference" in record else []
+        return [classify_reference(record["reference"])] if "reference" in record else []
     raise ValueError(f"unknown breakdown {by!r}")
 
 
@@ -53,7 +53,7 @@ def break_down(
     for by in BREAKDOWNS:
         groups: dict[str, list[dict[str, float]]] = {}
         for record in records:
-            for group in record_groups(record, by):
+            for group in group_record(record, by):
                 groups.setdefault(group, []).append(record["metrics"])
         table[by] = {
             group: {

@@ -21,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
-from thinkact.eval.bootstrap import RESAMPLES, SEED, Interval, paired_f1_difference, paired_mean_difference
+from thinkact.eval.bootstrap import (
+    RESAMPLES,
+    SEED,
+    Interval,
+    bootstrap_paired_difference,
+    bootstrap_paired_f1_difference,
+)
 from thinkact.eval.breakdown import break_down
 from thinkact.eval.episodes import DEFAULT_MAX_STEPS
-from thinkact.eval.metrics import ARG_COUNTS, argument_count_rows, micro_f1
-from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, eval_fingerprint, run_eval
+from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
+from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.rewards.combine import RewardConfig
 
@@ -126,8 +132,10 @@ def resolve_input(text: str) -> Source:
     if path.suffix == ".json":
         if not path.is_file():
             raise UserError(f"{text}: no such results file; write one with `thinkact eval --out {text}`")
-        model = str(_load_results(path).get("config", {}).get("model", ""))
-        return Source(_results_name(path), text, results_file=text, run=_run_of(Path(model)) if model else "")
+        document = _load_results(path)
+        model = str((document.get("config") or {}).get("model", ""))
+        run = _run_of(Path(model)) if model else ""
+        return Source(_name_results(document, path), text, results_file=text, run=run)
     if path.is_dir() and (path / "model" / "config.json").is_file():
         return Source(path.resolve().name, text, model=str(path / "model"), run=str(path))
     if path.is_dir() and not (path / "config.json").is_file():
@@ -146,8 +154,9 @@ def _run_of(model: Path) -> str:
     return str(parent) if model.name == "model" and (parent / "metrics.jsonl").is_file() else ""
 
 
-def _results_name(path: Path) -> str:
-    name = str(_load_results(path).get("model") or path.stem)
+def _name_results(document: dict[str, Any], path: Path) -> str:
+    """The results' model label, or the run's name when the label is a `<run>/model` path."""
+    name = str(document.get("model") or path.stem)
     return Path(name).parent.name if Path(name).name == "model" else name
 
 
@@ -186,7 +195,7 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
     )
     if stored.is_file():
         previous = _load_results(stored)
-        if previous.get("config") == eval_fingerprint(eval_config) and _same_data(previous, config.data):
+        if previous.get("config") == fingerprint_eval(eval_config) and _same_data(previous, config.data):
             return previous
 
     def report(split: str, done: int, total: int) -> None:
@@ -258,7 +267,7 @@ def compare_results(
             if blocks[split]["turns"]
         }
         comparison["breakdown"][name] = {split: _view_breakdowns(blocks[split]) for split in splits}
-    for first, second in model_pairs(names, baseline):
+    for first, second in pair_models(names, baseline):
         for split in splits:
             for view, records in (("turn", _records), ("episode", _episode_records)):
                 comparison["differences"].extend(
@@ -272,10 +281,10 @@ def compare_results(
     return comparison
 
 
-def model_pairs(names: list[str], baseline: str) -> list[tuple[str, str]]:
+def pair_models(names: list[str], baseline: str) -> list[tuple[str, str]]:
     """Every pair of models once: the baseline first in its pairs, otherwise in table order.
 
-    >>> model_pairs(["a", "b", "c"], "b")
+    >>> pair_models(["a", "b", "c"], "b")
     [('b', 'a'), ('b', 'c'), ('a', 'c')]
     """
     pairs = [(baseline, name) for name in names if name != baseline]
@@ -296,16 +305,22 @@ def compare_pair(
     for name in names:
         values_a = [a[name] for a, b in pairs if name in a and name in b]
         values_b = [b[name] for a, b in pairs if name in a and name in b]
-        value, interval = paired_mean_difference(values_a, values_b, resamples=resamples, seed=config.seed)
+        value, interval = bootstrap_paired_difference(
+            values_a, values_b, resamples=resamples, seed=config.seed
+        )
         rows.append(
             _difference(labels, name, value, interval, values_a, sum(values_a) / len(values_a), config)
         )
     call_pairs = [(a, b) for a, b in pairs if "arg_correct" in a and "arg_correct" in b]
     if call_pairs:
-        counts_a = argument_count_rows([a for a, _ in call_pairs])
-        counts_b = argument_count_rows([b for _, b in call_pairs])
-        value, interval = paired_f1_difference(counts_a, counts_b, resamples=resamples, seed=config.seed)
-        rows.append(_difference(labels, "arg_f1", value, interval, counts_a, micro_f1(counts_a), config))
+        counts_a = collect_argument_counts([a for a, _ in call_pairs])
+        counts_b = collect_argument_counts([b for _, b in call_pairs])
+        value, interval = bootstrap_paired_f1_difference(
+            counts_a, counts_b, resamples=resamples, seed=config.seed
+        )
+        rows.append(
+            _difference(labels, "arg_f1", value, interval, counts_a, compute_micro_f1(counts_a), config)
+        )
     return rows
 
 

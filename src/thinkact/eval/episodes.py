@@ -154,7 +154,7 @@ def score_episode(episode: Episode, *, answer_metric: str) -> dict[str, float]:
     exact = sum(1 for _, _, score in matches if score == 1.0)
     call_recall = exact / len(expected_calls) if expected_calls else 1.0
     answer = score_final_answer(episode, answer_metric)
-    state_match = not diff_states(episode.environment.snapshot(), expected_final_state(conversation))
+    state_match = not diff_states(episode.environment.snapshot(), find_expected_state(conversation))
     steps = [m for m in episode.messages if m["role"] == "assistant"]
     values = {
         "calls_made": float(call_recall == 1.0),
@@ -183,16 +183,16 @@ def score_final_answer(episode: Episode, answer_metric: str) -> float:
     return c.score_answer(episode.last_action, action_from_message(references[-1]), [], metric=answer_metric)
 
 
-def expected_final_state(conversation: Conversation) -> dict[str, Any]:
+def find_expected_state(conversation: Conversation) -> dict[str, Any]:
     """`meta["final_state"]`, or the state the reference calls leave when the conversation records none."""
     final_state = conversation.meta.get("final_state")
     return dict(final_state) if isinstance(final_state, dict) else replay_reference(conversation)
 
 
-def episode_record(episode: Episode, metrics: dict[str, float]) -> dict[str, Any]:
+def record_episode(episode: Episode, metrics: dict[str, float]) -> dict[str, Any]:
     """A JSON-ready record of one episode for the results document and the report."""
     conversation = episode.conversation
-    expected = expected_final_state(conversation)
+    expected = find_expected_state(conversation)
     return {
         "id": conversation.id,
         "domain": conversation.meta.get("domain", ""),

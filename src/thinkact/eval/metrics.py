@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from thinkact.eval.bootstrap import RESAMPLES, SEED, f1_interval, mean_interval
+from thinkact.eval.bootstrap import RESAMPLES, SEED, bootstrap_f1, bootstrap_mean
 from thinkact.parse import Action
 from thinkact.rewards import components as c
 from thinkact.rewards.combine import Reward, RewardConfig, score_action
@@ -161,18 +161,18 @@ def aggregate_turns(
         values = [turn[name] for turn in turns if name in turn]
         metrics[name] = Metric(sum(values) / len(values), len(values))
         if resamples:
-            interval = mean_interval(values, resamples=resamples, seed=seed)
+            interval = bootstrap_mean(values, resamples=resamples, seed=seed)
             metrics[name].ci_low, metrics[name].ci_high = interval.low, interval.high
-    counts = argument_count_rows(turns)
+    counts = collect_argument_counts(turns)
     if counts:
-        metrics["arg_f1"] = Metric(micro_f1(counts), len(counts))
+        metrics["arg_f1"] = Metric(compute_micro_f1(counts), len(counts))
         if resamples:
-            interval = f1_interval(counts, resamples=resamples, seed=seed)
+            interval = bootstrap_f1(counts, resamples=resamples, seed=seed)
             metrics["arg_f1"].ci_low, metrics["arg_f1"].ci_high = interval.low, interval.high
     return metrics
 
 
-def argument_count_rows(turns: list[dict[str, float]]) -> list[tuple[float, float, float]]:
+def collect_argument_counts(turns: list[dict[str, float]]) -> list[tuple[float, float, float]]:
     """(correct, predicted, expected) argument counts of the call turns among `turns`."""
     return [
         (turn["arg_correct"], turn["arg_predicted"], turn["arg_expected"])
@@ -181,12 +181,12 @@ def argument_count_rows(turns: list[dict[str, float]]) -> list[tuple[float, floa
     ]
 
 
-def micro_f1(counts: list[tuple[float, float, float]]) -> float:
+def compute_micro_f1(counts: list[tuple[float, float, float]]) -> float:
     """F1 of argument values summed over turns; precision 1 when nothing was predicted nor expected.
 
-    >>> micro_f1([(1.0, 2.0, 1.0), (1.0, 1.0, 2.0)])
+    >>> compute_micro_f1([(1.0, 2.0, 1.0), (1.0, 1.0, 2.0)])
     0.6666666666666666
-    >>> micro_f1([(0.0, 0.0, 0.0)]), micro_f1([(0.0, 0.0, 1.0)])
+    >>> compute_micro_f1([(0.0, 0.0, 0.0)]), compute_micro_f1([(0.0, 0.0, 1.0)])
     (1.0, 0.0)
     """
     correct = sum(row[0] for row in counts)

@@ -34,8 +34,8 @@ from thinkact.eval.episodes import (
     DEFAULT_MAX_STEPS,
     Episode,
     EpisodePolicy,
-    episode_record,
     oracle_policy,
+    record_episode,
     run_episodes,
     score_episode,
 )
@@ -122,7 +122,7 @@ def run_eval(
         predictor, policy = predictor or loaded[0], policy or loaded[1]
     results: dict[str, Any] = {
         "model": config.name or ("oracle" if config.oracle else config.model),
-        "config": eval_fingerprint(config),
+        "config": fingerprint_eval(config),
         "data": {split.name: describe_data(split.path, len(split.conversations)) for split in splits},
         "bootstrap": {
             "method": "percentile",
@@ -174,7 +174,7 @@ def _check_episodic(path: str, conversations: list[Conversation]) -> None:
             )
 
 
-def eval_fingerprint(config: EvalConfig) -> dict[str, Any]:
+def fingerprint_eval(config: EvalConfig) -> dict[str, Any]:
     """What decides the numbers: the model (and its files), decoding and scoring settings."""
     return {
         "model": "oracle" if config.oracle else config.model,
@@ -235,7 +235,7 @@ def _evaluate_episodes(
             progress(label, finished, total)
 
     episodes = run_episodes(split.episodes, policy, max_steps=config.max_steps, on_step=on_step)
-    records = [episode_record(e, score_episode(e, answer_metric=_answer_metric(e, config))) for e in episodes]
+    records = [record_episode(e, score_episode(e, answer_metric=_answer_metric(e, config))) for e in episodes]
     metrics = aggregate_turns(
         [record["metrics"] for record in records], resamples=config.resamples, seed=config.seed
     )

@@ -62,7 +62,7 @@ def format_difference(row: dict[str, Any] | None) -> str:
     return f"{text} {BEYOND_NOISE}" if row.get("beyond_noise") else text
 
 
-def shown_metrics(comparison: dict[str, Any], view: str) -> list[str]:
+def list_shown_metrics(comparison: dict[str, Any], view: str) -> list[str]:
     """The metrics of `view` that some model has, in table order."""
     present = {
         name
@@ -101,7 +101,7 @@ def render_markdown(comparison: dict[str, Any]) -> str:
         "interval that excludes 0. At 95%, about 1 in 20 differences is marked by chance alone.",
     ]
     for view, title in (("turn", "Turn view"), ("episode", "Episode view")):
-        names = shown_metrics(comparison, view)
+        names = list_shown_metrics(comparison, view)
         if not names:
             continue
         lines += ["", f"## {title}", "", _row(["model", "split", *names]), _rule(2 + len(names))]
@@ -127,7 +127,7 @@ def _difference_section(comparison: dict[str, Any]) -> list[str]:
     lines.append(_rule(3 + len(others)))
     for split in comparison["splits"]:
         for view in ("turn", "episode"):
-            for metric in shown_metrics(comparison, view):
+            for metric in list_shown_metrics(comparison, view):
                 cells = [
                     format_difference(
                         find_difference(comparison, split, view, metric, comparison["baseline"], other)
@@ -160,11 +160,11 @@ def _thinking_section(comparison: dict[str, Any]) -> list[str]:
     lines = ["", "## Thinking", "", _row(header), _rule(len(header))]
     for model in comparison["models"]:
         for split, analysis in comparison["thinking"].get(model, {}).items():
-            lines.append(_row([model, split, *thinking_cells(analysis)]))
+            lines.append(_row([model, split, *format_thinking(analysis)]))
     return lines
 
 
-def thinking_cells(analysis: dict[str, Any]) -> list[str]:
+def format_thinking(analysis: dict[str, Any]) -> list[str]:
     """Share of turns with thinking, mean words, accuracy with and without thinking, and their difference."""
     return [
         format_metric(analysis.get("share")),
@@ -179,7 +179,7 @@ def _breakdown_section(comparison: dict[str, Any]) -> list[str]:
     lines = ["", "## Breakdowns (turn view: `correct`; episode view: `success`)"]
     for split in comparison["splits"]:
         for view, metric in (("turn", "correct"), ("episode", "success")):
-            groups = breakdown_groups(comparison, split, view)
+            groups = list_breakdown_groups(comparison, split, view)
             if not groups:
                 continue
             lines += ["", f"### {split}, {view} view", "", _row(["group", *comparison["models"]])]
@@ -196,7 +196,7 @@ def _breakdown_section(comparison: dict[str, Any]) -> list[str]:
     return lines
 
 
-def breakdown_groups(comparison: dict[str, Any], split: str, view: str) -> list[tuple[str, str]]:
+def list_breakdown_groups(comparison: dict[str, Any], split: str, view: str) -> list[tuple[str, str]]:
     """Every (breakdown, group) some model has for this split and view, in a stable order."""
     found = {
         (by, group)
@@ -216,11 +216,11 @@ def _rule(columns: int) -> str:
     return "|" + "---|" * columns
 
 
-def summary_table(comparison: dict[str, Any]) -> Table:
+def build_summary_table(comparison: dict[str, Any]) -> Table:
     """A compact terminal table: per split, the headline turn metrics and episode success, one column per model;
     ✱ marks a difference from the baseline beyond noise."""
-    rows = [("turn", name) for name in HEADLINE if name in shown_metrics(comparison, "turn")]
-    rows += [("episode", "success")] if "success" in shown_metrics(comparison, "episode") else []
+    rows = [("turn", name) for name in HEADLINE if name in list_shown_metrics(comparison, "turn")]
+    rows += [("episode", "success")] if "success" in list_shown_metrics(comparison, "episode") else []
     table = Table(title=f"comparison (value (n); ✱ beyond noise vs {comparison['baseline']})")
     table.add_column("split")
     table.add_column("metric")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinkact.eval.bootstrap import RESAMPLES, SEED, two_sample_mean_difference
+from thinkact.eval.bootstrap import RESAMPLES, SEED, bootstrap_two_sample_difference
 from thinkact.eval.metrics import aggregate_turns
 
 ACCURACY_METRICS = ("correct", "action_type", "exact_call", "answer", "reward")
@@ -45,7 +45,9 @@ def analyse_thinking(
         second = [turn[name] for turn in with_thinking if name in turn]
         if not first or not second:
             continue
-        value, interval = two_sample_mean_difference(first, second, resamples=max(resamples, 1), seed=seed)
+        value, interval = bootstrap_two_sample_difference(
+            first, second, resamples=max(resamples, 1), seed=seed
+        )
         result["difference"][name] = {
             "diff": value,
             "ci_low": interval.low if resamples else None,

@@ -18,11 +18,11 @@ from thinkact.eval.report.plots import plot_metrics, plot_thinking, plot_trainin
 from thinkact.eval.report.samples import select_episode_samples, select_turn_samples
 from thinkact.eval.tables import (
     BEYOND_NOISE,
-    breakdown_groups,
     find_difference,
     format_difference,
-    shown_metrics,
-    thinking_cells,
+    format_thinking,
+    list_breakdown_groups,
+    list_shown_metrics,
 )
 
 
@@ -103,7 +103,7 @@ def _metrics_section(comparison: dict[str, Any]) -> str:
     head += "".join(f"<th>Δ {escape(model)}</th>" for model in others)
     for split in comparison["splits"]:
         for view in ("turn", "episode"):
-            names = shown_metrics(comparison, view)
+            names = list_shown_metrics(comparison, view)
             if not names:
                 continue
             rows = []
@@ -174,7 +174,7 @@ def _thinking_section(comparison: dict[str, Any]) -> str:
     rows = []
     for model in comparison["models"]:
         for split, analysis in comparison["thinking"].get(model, {}).items():
-            cells = "".join(f"<td>{escape(cell)}</td>" for cell in thinking_cells(analysis))
+            cells = "".join(f"<td>{escape(cell)}</td>" for cell in format_thinking(analysis))
             rows.append(f"<tr>{_labels(model, split)}{cells}</tr>")
     return (
         '<section id="thinking"><h2>Thinking</h2><p class="note">Share of turns with a non-empty think block, '
@@ -190,7 +190,7 @@ def _breakdown_section(comparison: dict[str, Any]) -> str:
     head = "".join(f"<th>{escape(model)}</th>" for model in comparison["models"])
     for split in comparison["splits"]:
         for view, metric in (("turn", "correct"), ("episode", "success")):
-            groups = breakdown_groups(comparison, split, view)
+            groups = list_breakdown_groups(comparison, split, view)
             if not groups:
                 continue
             rows = []

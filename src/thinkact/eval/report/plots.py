@@ -16,7 +16,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from thinkact.eval.tables import EPISODE_METRICS, shown_metrics
+from thinkact.eval.tables import EPISODE_METRICS, list_shown_metrics
 
 RATES = {
     "turn": (
@@ -58,7 +58,7 @@ def plot_metrics(comparison: dict[str, Any], split: str) -> bytes:
 
 
 def _rates(comparison: dict[str, Any], view: str) -> list[str]:
-    return [name for name in shown_metrics(comparison, view) if name in RATES[view]]
+    return [name for name in list_shown_metrics(comparison, view) if name in RATES[view]]
 
 
 def _grouped_bars(ax: Axes, names: list[str], blocks: dict[str, dict[str, Any]], models: list[str]) -> None:
