@@ -157,6 +157,9 @@ def test_run_directories_bring_their_training_curves(tiny_model_dir: Path, tmp_p
         source = resolve_input(text)
         assert (source.name, source.run, source.model) == ("grpo", str(run), str(run / "model"))
     assert read_training(str(run)) == [rows[0], {"step": 2, "reward": 0.4, "kl": 0.01}]
+    unlogged = tmp_path / "sft-nothink" / "model"
+    shutil.copytree(tiny_model_dir, unlogged)
+    assert (resolve_input(str(unlogged)).name, resolve_input(str(unlogged)).run) == ("sft-nothink", "")
     with pytest.raises(UserError, match="neither a model directory"):
         resolve_input(str(tmp_path))
     with pytest.raises(UserError, match="no such results file"):

@@ -143,9 +143,12 @@ def resolve_input(text: str) -> Source:
             f"{text}: neither a model directory (config.json) nor a run directory (model/config.json); "
             "pass a model saved with save_pretrained, a run directory, or a results JSON"
         )
-    run = _run_of(path)
-    name = Path(run).name if run else path.resolve().name if path.is_dir() else text
-    return Source(name, text, model=text, run=run)
+    if not path.is_dir():
+        return Source(text, text, model=text)
+    resolved = path.resolve()
+    # `<run>/model` is named after its run (runs/sft-nothink/model → sft-nothink), logged or not
+    name = resolved.parent.name if resolved.name == "model" else resolved.name
+    return Source(name, text, model=text, run=_run_of(path))
 
 
 def _run_of(model: Path) -> str:
@@ -178,7 +181,7 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
         raise UserError(
             f"compare: {source.input} is a model; give --data FILE to evaluate it, or pass its results JSON"
         )
-    stored = Path(config.out) / "eval" / f"{source.name}.json"
+    stored = stored_path(config, source.name)
     eval_config = EvalConfig(
         model=source.model,
         data=list(config.data),
@@ -205,6 +208,11 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
     return run_eval(eval_config, progress=report)
 
 
+def stored_path(config: CompareConfig, name: str) -> Path:
+    """Where a model's results are stored: `<out>/eval/<name>.json` (a hub id's slashes become `__`)."""
+    return Path(config.out) / "eval" / f"{name.replace('/', '__')}.json"
+
+
 def _same_data(results: dict[str, Any], paths: list[str]) -> bool:
     """Whether stored results were computed on exactly these data files (same split names, same bytes)."""
     recorded = {split: record.get("sha256") for split, record in (results.get("data") or {}).items()}
@@ -219,7 +227,7 @@ def check_comparable(
     splits = set(results[first.name]["splits"])
     expected = {Path(path).stem: describe_data(path, 0)["sha256"] for path in config.data}
     for source in sources:
-        where = source.results_file or str(Path(config.out) / "eval" / f"{source.name}.json")
+        where = source.results_file or str(stored_path(config, source.name))
         own = set(results[source.name]["splits"])
         if own != splits:
             raise UserError(
