@@ -40,8 +40,8 @@ def group_advantages(
 ) -> torch.Tensor:
     """Rewards centred on their group's mean, scaled as `scale` says.
 
-    >>> group_advantages(torch.tensor([1.0, 0.0, 0.5, 0.5]), 2).tolist()
-    [0.7070568799972534, -0.7070568799972534, 0.0, 0.0]
+    >>> [round(a, 4) for a in group_advantages(torch.tensor([1.0, 0.0, 0.5, 0.5]), 2).tolist()]  # 0.5 / std 0.7071
+    [0.707, -0.707, 0.0, 0.0]
     """
     rewards_GS = rewards_B.view(-1, group_size)
     centred_GS = rewards_GS - rewards_GS.mean(dim=1, keepdim=True)
@@ -124,8 +124,8 @@ def aggregate(
     """Reduce per-token losses to a scalar.
 
     >>> x, m = torch.tensor([[1.0, 1.0, 1.0], [4.0, 0.0, 0.0]]), torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
-    >>> [aggregate(x, m, a, 3).item() for a in ("grpo", "dapo", "dr_grpo")]
-    [2.5, 1.75, 1.1666666666666667]
+    >>> [round(aggregate(x, m, a, 3).item(), 4) for a in ("grpo", "dapo", "dr_grpo")]  # 2.5, 7/4, 7/6
+    [2.5, 1.75, 1.1667]
     """
     aggregation = LossAggregation(aggregation)
     masked_BT = per_token_BT * mask_BT
