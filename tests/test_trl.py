@@ -18,7 +18,8 @@ from thinkact.cli import commands  # noqa: F401  (registers the commands)
 from thinkact.cli.apps import app as typer_app
 from thinkact.data.conversations import read_conversations, turn_examples
 from thinkact.envs.base import Environment
-from thinkact.envs.registry import get_domain
+from thinkact.envs.episodes import reference_calls, tool_messages
+from thinkact.envs.registry import get_domain, make_environment
 from thinkact.errors import UserError
 from thinkact.integrations.trl_data import dataset_rows
 from thinkact.integrations.trl_envs import environment_class
@@ -219,3 +220,66 @@ def test_trl_engine_runs_two_steps_in_environments_with_lora(
     assert set(_weights(final)) == set(_weights(tiny_model_dir))
     lines = [json.loads(line) for line in (tmp_path / "trl-env" / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [1, 2] and "tools/call_frequency" in lines[0]
+
+
+@pytest.mark.slow
+def test_trl_tool_loop_runs_the_reference_call_in_its_domain(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generation scripted (as TRL's own tool-loop tests do): the policy emits the reference call, TRL parses it,
+    runs it through the domain environment, and the turn's reward scores that first action."""
+    from thinkact.integrations.trl import MetricsCallback, build_trainer, make_grpo_config
+
+    conversation = next(
+        c for c in read_conversations(data_dir / "train.jsonl") if c.messages[2].get("tool_calls")
+    )
+    data = tmp_path / "one-turn.jsonl"
+    record = {"id": conversation.id, "tools": conversation.tools, "messages": conversation.messages[:3]}
+    data.write_text(json.dumps({**record, "meta": conversation.meta}) + "\n", encoding="utf-8")
+    config = _config(
+        model=str(tiny_model_dir),
+        data=str(data),
+        out=str(tmp_path / "run"),
+        steps=1,
+        prompts_per_step=1,
+        group_size=2,
+        max_new_tokens=256,
+        max_turns=2,
+        sample_steps=1,
+    )
+    (tmp_path / "run").mkdir()
+    trainer = build_trainer(
+        config,
+        make_grpo_config(config, {}, environments=True),
+        environments=True,
+        callbacks=[MetricsCallback(tmp_path / "run", 2, 1, None)],
+    )
+    _, tokenizer = load_policy(tiny_model_dir)
+    turn = turn_examples(read_conversations(data))[0]
+    _, call_ids = encode_turn(tokenizer, turn)
+    answer_ids = list(tokenizer("<think>ok</think>Done.<|im_end|>", add_special_tokens=False)["input_ids"])
+    calls: list[list[list[int]]] = []
+
+    def scripted(
+        prompt_ids: list[list[int]], *args: object, **kwargs: object
+    ) -> tuple[list[list[int]], None]:
+        calls.append(prompt_ids)
+        return [list(call_ids) if len(calls) == 1 else list(answer_ids) for _ in prompt_ids], None
+
+    monkeypatch.setattr(trainer, "_generate_single_turn", scripted)
+    trainer.train()
+    metrics = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert len(calls) == 2  # the action, then the answer after the tool results
+    # the second generation continues from the call and the domain's own result for it
+    expected = tool_messages(make_environment(turn.meta), reference_calls(turn.reference))
+    continued = tokenizer.decode(calls[1][0], skip_special_tokens=False)
+    assert all(
+        f"<tool_response>\n{message['content']}\n</tool_response>" in continued for message in expected
+    )
+    assert metrics["tools/call_frequency"] > 0 and metrics["tools/failure_frequency"] == 0
+    assert metrics["reward"] == 1.0 and metrics["reward/tool_exact"] == 1.0
+    sample = json.loads((tmp_path / "run" / "samples.jsonl").read_text().splitlines()[0])
+    assert sample["tool_calls"] == [
+        {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+        for c in turn.reference["tool_calls"]
+    ]
