@@ -25,7 +25,7 @@ from thinkact.integrations.trl_data import dataset_rows
 from thinkact.integrations.trl_envs import environment_class
 from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import split_engine_settings, trl_arguments
-from thinkact.models.chat import encode_turn, render
+from thinkact.models.chat import encode_prompt, encode_turn, render
 from thinkact.models.load import load_policy
 from thinkact.parse import ToolCall
 from thinkact.rewards.combine import RewardConfig
@@ -104,6 +104,9 @@ def test_turn_rows_carry_the_engine_prompt_and_episode_rows_render_the_same(
     assert rows[3]["prompt"] == render(
         tokenizer, turns[3].messages, turns[3].tools, add_generation_prompt=True
     )
+    # TRL tokenises text prompts with the tokenizer's defaults: the same ids thinkact's engine generates from
+    trl_ids = tokenizer(text=[rows[3]["prompt"]])["input_ids"][0]
+    assert trl_ids == encode_prompt(tokenizer, turns[3].messages, turns[3].tools)
     episodes, _ = dataset_rows(tokenizer, path, max_prompt_tokens=100_000, environments=True)
     # through Arrow (as TRL reads it), the history renders to the same text with the same tools
     for row, turn in zip(Dataset.from_list(episodes), turns, strict=True):
