@@ -3,6 +3,7 @@ thinkact's, and TRL's GRPOTrainer runs two steps with it (with and without execu
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -81,6 +82,15 @@ def test_trl_settings_cannot_shadow_mapped_fields() -> None:
         split_engine_settings("verl", [])
     with pytest.raises(UserError, match="--resume: the TRL engine keeps no checkpoints"):
         split_engine_settings("trl", [], resume=True)
+
+
+def test_vllm_without_vllm_installed_is_a_user_error() -> None:
+    from thinkact.integrations.trl import make_grpo_config
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here")
+    with pytest.raises(UserError, match="vLLM is not installed"):
+        make_grpo_config(_config(), {"use_vllm": True})
 
 
 def test_cli_refuses_trl_engine_settings_it_cannot_honour(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from peft import LoraConfig, PeftModel
 from torch.utils.tensorboard import SummaryWriter
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from trl import GRPOConfig, GRPOTrainer
+from trl.import_utils import is_vllm_available
 
 from thinkact.config import save_config
 from thinkact.errors import UserError
@@ -128,6 +129,11 @@ def make_grpo_config(
 ) -> GRPOConfig:
     """TRL's config for `config` plus the `extra` GRPOConfig fields; a `UserError` for anything TRL cannot do."""
     check_trl_fields(extra)
+    if extra.get("use_vllm") and not is_vllm_available():
+        raise UserError(
+            "--set trl.use_vllm=true: vLLM is not installed; on a CUDA machine `pip install vllm` "
+            "(TRL 1.16 supports vLLM 0.22-0.31), or leave use_vllm off to generate with transformers"
+        )
     arguments = trl_arguments(
         config,
         num_processes=int(os.environ.get("WORLD_SIZE", "1")),
