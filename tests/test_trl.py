@@ -1,5 +1,6 @@
 """The TRL engine: settings map or are refused, rows and tools render as thinkact renders them, the reward is
-thinkact's, and TRL's GRPOTrainer runs two steps with it (with and without executing tools)."""
+thinkact's, TRL's loss on a batch equals thinkact's under the mapped config, TRL's tool loop runs a call in its
+domain, and TRL's GRPOTrainer runs two steps (with and without executing tools)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ from thinkact.models.load import load_policy
 from thinkact.parse import ToolCall
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rollout.generation import stop_token_ids
-from thinkact.train.grpo import GRPORunConfig
+from thinkact.train.batches import layout
+from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+from thinkact.train.losses import policy_loss
 from thinkact.train.sft import LoraOptions
 
 
@@ -296,3 +299,67 @@ def test_trl_tool_loop_runs_the_reference_call_in_its_domain(
         {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
         for c in turn.reference["tool_calls"]
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["grpo", "dapo", "dr_grpo"])
+def test_trl_loss_equals_thinkacts_on_the_same_batch(
+    loss: str, tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The mapped GRPOConfig makes TRL compute thinkact's loss: same clipping, KL, temperature and aggregation."""
+    from thinkact.integrations.trl import build_trainer, make_grpo_config
+
+    config = _config(
+        model=str(tiny_model_dir),
+        data=str(data_dir / "train.jsonl"),
+        out=str(tmp_path / "run"),
+        prompts_per_step=2,
+        group_size=2,
+        max_new_tokens=8,
+        temperature=0.7,
+        kl_coef=0.05,
+        clip_low=0.2,
+        clip_high=0.28,
+        loss=loss,
+        mask_truncated=False,
+    )
+    model, tokenizer = load_policy(tiny_model_dir)
+    ours = GRPOTrainer(config, model, tokenizer)
+    ours.load_data(config.data)
+    rollouts = ours.rollout(0, [0, 1])
+    rollouts[1].loss_mask = [1] * (len(rollouts[1].loss_mask) - 2) + [0, 0]  # a masked tail counts nowhere
+    batch = layout(rollouts, tokenizer.pad_token_id)
+    with torch.no_grad():
+        logp_BT = ours._forward_logprobs(ours.model, batch)
+    steps_BT = torch.linspace(-0.5, 0.5, logp_BT.numel()).view_as(logp_BT)
+    old_BT, ref_BT = logp_BT + steps_BT, logp_BT - 0.3 * steps_BT.flip(1)  # ratios on both sides of the clip
+    advantages_B = torch.tensor([1.0, -0.5, 0.25, -0.75])
+    expected = policy_loss(
+        logp_BT,
+        old_BT,
+        advantages_B,
+        batch["mask_BC"],
+        clip_low=config.clip_low,
+        clip_high=config.clip_high,
+        aggregation=loss,
+        ref_logp_BT=ref_BT,
+        kl_coef=config.kl_coef,
+        max_completion_length=config.max_new_tokens,
+    ).loss
+
+    trl = build_trainer(config, make_grpo_config(config, {}))
+    trl.current_gradient_accumulation_steps = 1  # set by TRL's training loop; one micro-batch here
+    width = batch["input_ids_BL"].shape[1] - batch["completion_ids_BC"].shape[1]
+    inputs = {
+        "prompt_ids": batch["input_ids_BL"][:, :width],
+        "prompt_mask": batch["attention_BL"][:, :width],
+        "completion_ids": batch["completion_ids_BC"],
+        "completion_mask": batch["mask_BC"].long(),
+        "advantages": advantages_B,
+        "old_per_token_logps": old_BT,
+        "ref_per_token_logps": ref_BT,
+        "num_items_in_batch": batch["mask_BC"].sum(),
+    }
+    with torch.no_grad():
+        actual = trl._compute_loss(trl.model, inputs)
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-6)

@@ -38,7 +38,8 @@ from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import ADAPTER_SETTINGS, trl_arguments
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import stop_token_ids
-from thinkact.train.grpo import GRPORunConfig, StepCallback, scheduled_rewards
+from thinkact.train.grpo import StepCallback
+from thinkact.train.grpo_config import GRPORunConfig, scheduled_rewards
 from thinkact.train.sft import LoraOptions
 
 # TRL's metric names → thinkact's (the rest are kept under TRL's names).

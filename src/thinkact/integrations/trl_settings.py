@@ -5,7 +5,8 @@ TRL step is one thinkact step: `prompts_per_step × group_size` completions are 
 optimiser steps are taken over them (TRL's `num_iterations`), in micro-batches of at most `micro_batch`
 completions per process. `unsupported` names every field set to something TRL cannot reproduce, with the reason;
 `split_engine_settings` separates `--set trl.<field>=<value>` overrides (extra GRPOConfig fields, e.g.
-`use_vllm`) from thinkact's own. This module does not import TRL, so the CLI can check settings cheaply.
+`use_vllm`) from thinkact's own. The mapping is plain data and a pure function, checked without building TRL's
+config or trainer.
 
 Decisions (read from TRL 1.16's `GRPOConfig`/`GRPOTrainer` source):
 - `loss` grpo/dr_grpo/dapo and `advantage_scale` group/none have the same definitions in TRL. TRL's "batch"
@@ -29,7 +30,7 @@ from typing import Any
 import yaml
 
 from thinkact.errors import UserError
-from thinkact.train.grpo import GRPORunConfig
+from thinkact.train.grpo_config import GRPORunConfig
 
 ENGINES = ("thinkact", "trl")
 
