@@ -16,6 +16,8 @@ Decisions (read from TRL 1.16's `GRPOConfig`/`GRPOTrainer` source):
   advantage, which still count in the loss normaliser and the KL term.
 - TRL multiplies the KL term by the importance ratio by default (`use_bias_correction_kl`); thinkact does not, so
   the adapter turns it off. The learning rate is constant in thinkact, so the scheduler is "constant".
+- With `weight_decay > 0` TRL (through transformers' Trainer) leaves biases and norm weights undecayed;
+  thinkact's engine decays every parameter. With the default 0 the optimisers are the same AdamW.
 - TRL has no prompt-length limit; prompts over `max_prompt_tokens` are left out of the dataset, as thinkact does.
 - `mode: episode` and `save_steps` are refused (TRL's tool loop is reachable with `trl.environments=true`, scored
   per turn); `lora` becomes TRL's `peft_config`, `weight_schedule` is applied by the reward function.
