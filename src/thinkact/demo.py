@@ -54,6 +54,7 @@ class DemoConfig:
             max_new_tokens=96,
             learning_rate=1e-4,
             clip_high=0.28,
+            drop_equal_groups=True,
             sample_steps=4,
         )
     )

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import gather_object
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch.utils.tensorboard import SummaryWriter
@@ -69,6 +70,15 @@ class GRPOTrainer:
         self.config = config
         self.tokenizer = tokenizer
         self.accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        processes = self.accelerator.num_processes
+        if config.prompts_per_step % processes:
+            raise UserError(
+                f"grpo.prompts_per_step: {config.prompts_per_step} does not split evenly over {processes} processes; "
+                f"use a multiple of {processes}"
+            )
+        deepspeed = self.accelerator.state.deepspeed_plugin
+        if deepspeed is not None:  # accelerate needs it without a dataloader; one micro-batch per backward
+            deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         if config.lora.enabled:
@@ -251,6 +261,9 @@ class GRPOTrainer:
             # A process whose groups were all dropped still joins the gradient sync, with a zero-weight loss.
             batch["advantages_B"] = advantages_B[chosen] if keep_B.any() else torch.zeros(1)
             batch["weight_B"] = torch.full((int(chosen.sum()),), 1.0 if keep_B.any() else 0.0)
+            local = float(batch["mask_BC"].sum() if config.loss == "dapo" else batch["mask_BC"].shape[0])
+            scale = self._rank_scale(local if keep_B.any() else 0.0)  # a collective: every process calls it
+            batch["rank_scale"] = torch.full((int(chosen.sum()),), scale)
             old_logp_BT = self._logprobs(batch, self.model) if config.passes > 1 else None
             ref_logp_BT = self._reference_logprobs(batch)
             for _ in range(config.passes):
@@ -260,7 +273,26 @@ class GRPOTrainer:
                 clips.append(clip)
         metrics = step_metrics(rollouts, keep_B, config)
         metrics.update(loss=mean(losses), kl=mean(kls), clip_fraction=mean(clips))
-        return metrics
+        return self._mean_over_processes(metrics)
+
+    def _rank_scale(self, local: float) -> float:
+        """Scale of this process's loss so that the processes' averaged gradient equals one big batch's.
+
+        Each process normalises over its own kept sequences (grpo, dr_grpo) or tokens (dapo) and DDP averages
+        the processes, so a process holding a share `local / total` of the batch is scaled by
+        `processes * local / total`.
+        """
+        if self.accelerator.num_processes == 1:
+            return 1.0 if local else 0.0
+        total = float(self.accelerator.reduce(torch.tensor(local), reduction="sum"))
+        return self.accelerator.num_processes * local / total if total else 0.0
+
+    def _mean_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
+        if self.accelerator.num_processes == 1:
+            return metrics
+        everyone = gather_object([metrics])
+        names = sorted({name for entry in everyone for name in entry})
+        return {name: mean([entry[name] for entry in everyone if name in entry]) for name in names}
 
     def _optimise(
         self,
@@ -295,10 +327,13 @@ class GRPOTrainer:
                     aggregation=config.loss,
                     ref_logp_BT=ref_logp_BT[part] if ref_logp_BT is not None else None,
                     kl_coef=config.kl_coef,
-                    max_completion_length=config.max_new_tokens * config.max_turns,
+                    max_completion_length=config.max_new_tokens
+                    * (config.max_turns if config.mode == "episode" else 1),
                 )
-                weight = micro_weight(config.loss, micro["mask_BC"], total_tokens, size) * float(
-                    micro["weight_B"][0]
+                weight = (
+                    micro_weight(config.loss, micro["mask_BC"], total_tokens, size)
+                    * float(micro["weight_B"][0])
+                    * float(micro["rank_scale"][0])
                 )
                 self.accelerator.backward(parts.loss * weight)
             loss_sum += float(parts.loss.detach()) * weight
@@ -409,9 +444,10 @@ def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resu
     """Train with GRPO; writes config, metrics.jsonl, TensorBoard, samples, checkpoints and the final model."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
     trainer = GRPOTrainer(config, model, tokenizer)
+    if trainer.accelerator.is_main_process:
+        save_config(config, out / "config.yaml")
     trainer.load_data(config.data)
     done = trainer.restore(out) if resume else 0
     main = trainer.accelerator.is_main_process

@@ -44,8 +44,9 @@ class GRPORunConfig:
     """Loss aggregation: grpo (per-sequence mean), dr_grpo (constant normaliser) or dapo (token-level)."""
     advantage_scale: str = "group"
     """Advantage scaling: group (GRPO), batch, or none (Dr. GRPO)."""
-    drop_equal_groups: bool = True
-    """Leave out groups whose rewards are all equal (DAPO's dynamic sampling)."""
+    drop_equal_groups: bool = False
+    """Leave out groups whose rewards are all equal (DAPO's dynamic sampling): with group scaling and no KL
+    they carry no gradient anyway, so this saves their forward and backward passes."""
     passes: int = 1
     """Optimisation passes over each rollout batch (importance ratios against the sampling policy)."""
     mask_truncated: bool = True
