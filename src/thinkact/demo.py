@@ -34,13 +34,13 @@ class DemoConfig:
     train_conversations: int = 600
     test_conversations: int = 50
     """Conversations per test split (test_id and test_ood)."""
-    sft_steps: int = 120
+    sft_steps: int = 180
     sft_batch_size: int = 8
     sft_learning_rate: float = 3e-3
     eval_max_new_tokens: int = 128
     eval_limit: int = 0
     """At most this many turns (and conversations, episode view) per split (0: all)."""
-    eval_view: str = "both"
+    eval_view: str = "turn"
     """turn, episode or both: the turn view predicts each reference turn; the episode view plays whole
     conversations with tools executed."""
     report_samples: int = 40
@@ -48,11 +48,11 @@ class DemoConfig:
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
-            steps=24,
+            steps=40,
             prompts_per_step=6,
             group_size=4,
             max_new_tokens=96,
-            learning_rate=1e-4,
+            learning_rate=2e-4,
             clip_high=0.28,
             drop_equal_groups=True,
             sample_steps=4,
