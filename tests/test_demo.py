@@ -22,6 +22,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         sft_steps=2,
         sft_batch_size=2,
         eval_max_new_tokens=8,
+        eval_view="both",
         model=TEST_MODEL,
         grpo=GRPORunConfig(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, micro_batch=4),
     )

@@ -137,7 +137,9 @@ def _check_calls(calls: Any, where: str, declared: set[str] | None) -> list[str]
     for index, call in enumerate(calls):
         function = call.get("function", call) if isinstance(call, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            problems.append(f'{where}[{index}]: expected {{"function": {{"name": ..., "arguments": {{...}}}}}}')
+            problems.append(
+                f'{where}[{index}]: expected {{"function": {{"name": ..., "arguments": {{...}}}}}}'
+            )
             continue
         name = function["name"]
         if declared is not None and name not in declared:
@@ -163,7 +165,10 @@ def normalise_record(record: dict[str, Any]) -> Conversation:
             message["tool_calls"] = [_normalise_call(call) for call in message["tool_calls"]]
         messages.append(message)
     return Conversation(
-        id=record["id"], messages=messages, tools=list(record.get("tools", [])), meta=dict(record.get("meta", {}))
+        id=record["id"],
+        messages=messages,
+        tools=list(record.get("tools", [])),
+        meta=dict(record.get("meta", {})),
     )
 
 
@@ -179,7 +184,9 @@ def read_conversations(path: str | Path) -> list[Conversation]:
     """Load a chat-format JSONL file; a bad line stops with its file, line number, field and the fix."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such data file; run `thinkact data generate --out DIR` or pass an existing file")
+        raise UserError(
+            f"{path}: no such data file; run `thinkact data generate --out DIR` or pass an existing file"
+        )
     conversations = []
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as handle:
@@ -189,7 +196,9 @@ def read_conversations(path: str | Path) -> list[Conversation]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise UserError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})") from None
+                raise UserError(
+                    f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
+                ) from None
             problems = check_record(record)
             if problems:
                 listed = "; ".join(problems[:5])
