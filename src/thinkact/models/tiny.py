@@ -53,7 +53,9 @@ def qwen3_chat_template() -> str:
     return resources.files("thinkact.models").joinpath("templates/qwen3.jinja").read_text(encoding="utf-8")
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, max_token_chars: int = 16) -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, max_token_chars: int = 16
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer with Qwen3's special tokens, each encoding to a single id.
 
     Merges may cross spaces and punctuation (no GPT-2 pre-split): on this narrow corpus the tool schemas and the
