@@ -10,11 +10,12 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from transformers import TrainerCallback
 
 from thinkact.cli.apps import app
 from thinkact.config import load_config
@@ -81,8 +82,25 @@ def sft(
     _quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "think": think, "max_steps": steps}
     run_config = load_config(SFTRunConfig, config, _overrides(flags, set_))
-    path = run_sft(run_config)
-    Console().print(f"model written to {path}")
+    console = Console()
+    with training_progress(
+        console, "SFT", run_config.max_steps if run_config.max_steps > 0 else None
+    ) as report:
+        path = run_sft(run_config, callbacks=[LossReporter(report)])
+    console.print(f"model written to {path}")
+
+
+class LossReporter(TrainerCallback):
+    """Hands the trainer's logged loss to a progress callback."""
+
+    def __init__(self, report: Callable[[int, dict[str, float]], None]) -> None:
+        self.report = report
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
+    ) -> None:
+        if logs and "loss" in logs:
+            self.report(state.global_step, {"loss": float(logs["loss"])})
 
 
 @app.command("grpo")
@@ -125,9 +143,9 @@ def grpo(
 
 @contextlib.contextmanager
 def training_progress(
-    console: Console, title: str, steps: int
+    console: Console, title: str, steps: int | None
 ) -> Iterator[Callable[[int, dict[str, float]], None]]:
-    """A progress bar with step, ETA, mean reward, KL and tokens/s; yields the per-step callback."""
+    """A progress bar with step, ETA and the latest loss, reward, KL and tokens/s; yields the per-step callback."""
     columns = (
         TextColumn(f"[bold]{title}"),
         BarColumn(),
@@ -139,10 +157,13 @@ def training_progress(
         task = progress.add_task(title, total=steps, status="")
 
         def report(step: int, metrics: dict[str, float]) -> None:
-            status = (
-                f"reward {metrics.get('reward', 0.0):.3f}  kl {metrics.get('kl', 0.0):.4f}"
-                f"  {metrics.get('tokens_per_second', 0.0):.0f} tok/s"
-            )
+            shown = {
+                "loss": "loss {:.3f}",
+                "reward": "reward {:.3f}",
+                "kl": "kl {:.4f}",
+                "tokens_per_second": "{:.0f} tok/s",
+            }
+            status = "  ".join(form.format(metrics[key]) for key, form in shown.items() if key in metrics)
             progress.update(task, completed=step, status=status)
 
         yield report

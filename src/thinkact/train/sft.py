@@ -18,7 +18,7 @@ from typing import Any
 
 from datasets import Dataset
 from peft import LoraConfig
-from transformers import PreTrainedTokenizerBase, TrainerCallback
+from transformers import PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from thinkact.config import save_config
@@ -193,6 +193,8 @@ def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None
         peft_config=peft_config,
         callbacks=callbacks,
     )
+    if callbacks:  # the caller reports progress; TRL's printer would repeat every log line as a dict
+        trainer.remove_callback(PrinterCallback)
     trainer.train()
     final: Any = trainer.model
     if config.lora.enabled:
