@@ -98,7 +98,8 @@ def test_vllm_without_vllm_installed_is_a_user_error() -> None:
 
 def test_cli_refuses_trl_engine_settings_it_cannot_honour(tmp_path: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(typer_app, ["grpo", "--engine", "trl", "--out", str(tmp_path / "run")])
+    args = ["grpo", "--engine", "trl", "--out", str(tmp_path / "run"), "--set", "drop_equal_groups=true"]
+    result = runner.invoke(typer_app, args)
     assert isinstance(result.exception, UserError)
     assert "set drop_equal_groups=false to use --engine trl" in str(result.exception)
     assert not (tmp_path / "run").exists()
