@@ -2,7 +2,7 @@
 
 The task: a prompt whose SFT data answered "yes" half the time and "no" the other half, so the policy samples
 both; the reward (exact-match answer) wants "yes". After a few GRPO steps the policy must prefer "yes" clearly
-more than before, measured exactly with log-probabilities rather than by sampling.
+more than before, measured exactly with log-probabilities and also in sampled answers.
 """
 
 from __future__ import annotations
