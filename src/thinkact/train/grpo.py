@@ -138,6 +138,18 @@ class GRPOTrainer:
             return self._rollout_episodes(step, indices)
         return self._rollout_turns(step, indices)
 
+    def _sampling(self, step: int) -> dict[str, Any]:
+        """Generation settings shared by both modes; seeds derive from (seed, process, step)."""
+        config = self.config
+        return {
+            "max_new_tokens": config.max_new_tokens,
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "batch_size": config.micro_batch * 2,
+            "seed": config.seed * 7919 + self.accelerator.process_index,
+            "step": step,
+        }
+
     def _rollout_turns(self, step: int, indices: list[int]) -> list[Rollout]:
         config = self.config
         groups = sample(
@@ -145,12 +157,7 @@ class GRPOTrainer:
             self.tokenizer,
             [self.prompt_ids[i] for i in indices],
             num_samples=config.group_size,
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            batch_size=config.micro_batch * 2,
-            seed=config.seed * 7919 + self.accelerator.process_index,
-            step=step,
+            **self._sampling(step),
         )
         rewards = scheduled_rewards(config, step)
         rollouts = []
@@ -186,12 +193,7 @@ class GRPOTrainer:
             [self.starts[i] for i in indices],
             group_size=config.group_size,
             max_turns=config.max_turns,
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            batch_size=config.micro_batch * 2,
-            seed=config.seed * 7919 + self.accelerator.process_index,
-            step=step,
+            **self._sampling(step),
         )
         weights = scheduled_episode_rewards(config, step)
         rollouts = []
