@@ -59,3 +59,23 @@ def test_saved_config_loads_back(tmp_path: Path) -> None:
     config = load_config(GRPORunConfig, None, ["steps=5", "clip_high=0.28"])
     save_config(config, tmp_path / "config.yaml")
     assert load_config(GRPORunConfig, tmp_path / "config.yaml") == config
+
+
+def test_nested_override_keeps_the_parents_defaults() -> None:
+    from thinkact.demo import DemoConfig
+
+    demo = load_config(DemoConfig, None, ["grpo.steps=60", "model.hidden_size=128"])
+    default = DemoConfig()
+    assert demo.grpo.steps == 60
+    # the demo's own GRPO defaults survive, not GRPORunConfig's class defaults
+    assert (demo.grpo.prompts_per_step, demo.grpo.learning_rate) == (
+        default.grpo.prompts_per_step,
+        default.grpo.learning_rate,
+    )
+    assert demo.grpo.drop_equal_groups is True
+    assert demo.model.hidden_size == 128 and demo.model.num_layers == default.model.num_layers
+    # a mapping inside is replaced as given
+    weights = load_config(
+        GRPORunConfig, None, ["rewards.weights={answer: 1.0, tool_exact: 1.0}"]
+    ).rewards.weights
+    assert weights == {"answer": 1.0, "tool_exact": 1.0}

@@ -57,11 +57,43 @@ def build(cls: type[T], raw: dict[str, Any], *, source: str = "config", prefix: 
             f"{source}: unknown field {prefix}{unknown[0]}; valid fields of {prefix.rstrip('.') or 'the config'}: "
             f"{', '.join(sorted(fields))}"
         )
-    values = {name: _convert(hints[name], value, source, f"{prefix}{name}") for name, value in raw.items()}
+    values = {
+        name: _convert(hints[name], _over_default(fields[name], value), source, f"{prefix}{name}")
+        for name, value in raw.items()
+    }
     try:
         return cls(**values)
     except TypeError as error:
         raise UserError(f"{source}: {prefix.rstrip('.') or 'config'}: {error}") from None
+
+
+def _over_default(field: dataclasses.Field[Any], value: Any) -> Any:
+    """A partial mapping for a nested config, laid over that field's own default (not the class defaults).
+
+    A parent may default a nested config to non-default values (the demo's GRPO settings); overriding one of them
+    must keep the others. Mappings inside (such as reward weights) are replaced, not merged.
+    """
+    if not isinstance(value, dict) or field.default_factory is dataclasses.MISSING:
+        return value
+    return _lay_over(field.default_factory(), value)
+
+
+def _lay_over(default: Any, value: Any) -> Any:
+    if not (dataclasses.is_dataclass(default) and not isinstance(default, type) and isinstance(value, dict)):
+        return value
+    merged = {}
+    for item in dataclasses.fields(default):
+        current = getattr(default, item.name)
+        if item.name in value:
+            merged[item.name] = _lay_over(current, value[item.name])
+        elif dataclasses.is_dataclass(current) and not isinstance(current, type):
+            merged[item.name] = dataclasses.asdict(current)
+        else:
+            merged[item.name] = current
+    merged.update(
+        {key: item for key, item in value.items() if key not in merged}
+    )  # unknown keys: build refuses
+    return merged
 
 
 def _convert(hint: Any, value: Any, source: str, where: str) -> Any:
