@@ -34,7 +34,7 @@ class DemoConfig:
     train_conversations: int = 600
     test_conversations: int = 50
     """Conversations per test split (test_id and test_ood)."""
-    sft_steps: int = 180
+    sft_steps: int = 360
     sft_batch_size: int = 8
     sft_learning_rate: float = 3e-3
     eval_max_new_tokens: int = 128
@@ -45,17 +45,19 @@ class DemoConfig:
     conversations with tools executed."""
     report_samples: int = 40
     """Sample conversations per split in report.html."""
-    model: TinyModelConfig = field(default_factory=TinyModelConfig)
+    model: TinyModelConfig = field(
+        default_factory=lambda: TinyModelConfig(hidden_size=128, intermediate_size=384, head_dim=32)
+    )
+    """The demo's tiny model: hidden 128 takes half the time per step of the default 256, and in the demo's
+    minutes that buys more than the larger model's faster learning per step (docs/benchmarks.md)."""
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
-            steps=40,
-            prompts_per_step=6,
+            steps=60,
+            prompts_per_step=8,
             group_size=4,
-            max_new_tokens=96,
-            learning_rate=2e-4,
-            clip_high=0.28,
-            drop_equal_groups=True,
-            sample_steps=4,
+            max_new_tokens=128,
+            learning_rate=2e-5,
+            sample_steps=10,
         )
     )
     """GRPO settings; model, data and out are filled in by the demo."""
