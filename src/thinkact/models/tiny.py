@@ -59,8 +59,9 @@ def train_tokenizer(
     """A byte-level BPE tokenizer with Qwen3's special tokens, each encoding to a single id.
 
     Merges may cross spaces and punctuation (no GPT-2 pre-split): on this narrow corpus the tool schemas and the
-    template's fixed text then become a few tokens each, so prompts are about 2.5 times shorter (509 → 208 tokens
-    on test_id), which is what lets a model trained from scratch learn in minutes on a CPU.
+    template's fixed text then become a few tokens each, so prompts are about 2.5 times shorter (511 → 209 tokens
+    on test_id, `benchmarks/tokenizer_lengths.py`), which is what lets a model trained from scratch learn in
+    minutes on a CPU.
     """
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
