@@ -1,7 +1,9 @@
-"""Prompt and completion lengths of the tiny tokenizer, with and without GPT-2 pre-splitting (not a test).
+"""Prompt and completion lengths of the tiny tokenizer under three pre-splits (not a test).
 
-Trains the tiny model's tokenizer on the bundled corpus both ways and prints the mean token counts of the first
-150 `test_id` turns (prompt = rendered history with tools, completion = think block and action).
+Trains the tiny model's tokenizer on the bundled corpus three ways (the default: capitalised words and digits
+split off, the rest merging freely; merges across everything, the default until 2026-12-01; GPT-2's pre-split),
+prints the mean token counts of the first 150 `test_id` turns (prompt = rendered history with tools,
+completion = think block and action) and whether an entity is cut the same in prose and in JSON.
 
     .venv/bin/python benchmarks/tokenizer_lengths.py
 """
@@ -26,10 +28,10 @@ from thinkact.models.tiny import (
 )
 
 
-def gpt2_split_tokenizer(corpus: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """The same BPE with GPT-2's pre-split (merges never cross spaces or punctuation)."""
+def other_tokenizer(corpus: list[str], vocab_size: int, gpt2: bool) -> PreTrainedTokenizerFast:
+    """The same BPE with GPT-2's pre-split (merges never cross spaces or punctuation), or with none at all."""
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=gpt2)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
@@ -37,6 +39,7 @@ def gpt2_split_tokenizer(corpus: list[str], vocab_size: int) -> PreTrainedTokeni
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
+        max_token_length=16,
     )
     tokenizer.train_from_iterator(corpus, trainer=trainer)
     return PreTrainedTokenizerFast(
@@ -54,16 +57,31 @@ def main() -> None:
     generate_benchmark(data, seed=0, train=0, test_id=60, test_ood=0)
     turns = turn_examples(read_conversations(data / "test_id.jsonl"))[:150]
     candidates = {
-        "merges across spaces (default)": train_tokenizer(corpus, config.vocab_size, config.max_token_chars),
-        "GPT-2 pre-split": gpt2_split_tokenizer(corpus, config.vocab_size),
+        "entities split off (default)": train_tokenizer(corpus, config.vocab_size, config.max_token_chars),
+        "merges across everything": other_tokenizer(corpus, config.vocab_size, gpt2=False),
+        "GPT-2 pre-split": other_tokenizer(corpus, config.vocab_size, gpt2=True),
     }
     for name, tokenizer in candidates.items():
         lengths = [encode_turn(tokenizer, turn) for turn in turns]
         prompt = sum(len(p) for p, _ in lengths) / len(lengths)
         completion = sum(len(c) for _, c in lengths) / len(lengths)
+        same = all(_contains(tokenizer, text, entity) for entity, texts in ENTITIES for text in texts)
         print(
-            f"{name}: vocabulary {len(tokenizer)}, prompt {prompt:.0f} tokens, completion {completion:.0f} tokens"
+            f"{name}: vocabulary {len(tokenizer)}, prompt {prompt:.0f} tokens, completion {completion:.0f} tokens, "
+            f"entities cut the same in prose and JSON: {same}"
         )
+
+
+ENTITIES = (
+    ("Paris", ("weather in Paris tomorrow", '"city": "Paris"')),
+    ("250", ("Send 250 euros", '"amount": 250')),
+)
+
+
+def _contains(tokenizer: PreTrainedTokenizerFast, text: str, entity: str) -> bool:
+    pieces = tokenizer(entity, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return any(ids[i : i + len(pieces)] == pieces for i in range(len(ids)))
 
 
 if __name__ == "__main__":

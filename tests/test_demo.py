@@ -23,8 +23,11 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         sft_batch_size=2,
         eval_max_new_tokens=8,
         eval_view="both",
+        base="random",
         model=TEST_MODEL,
-        grpo=GRPORunConfig(steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, micro_batch=4),
+        grpo=GRPORunConfig(
+            steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, micro_batch=4, eval_steps=1, eval_limit=2
+        ),
     )
     summary = run_demo(config, console=Console(quiet=True))
     out = tmp_path / "demo"
@@ -39,10 +42,13 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     assert "| grpo | test_ood |" in report
     comparison = json.loads((out / "comparison.json").read_text())
     assert comparison["models"] == ["base", "sft-nothink", "sft-think", "grpo"] and comparison["differences"]
-    assert [row["step"] for row in comparison["training"]["grpo"]] == [1, 2]
+    assert [row["step"] for row in comparison["training"]["grpo"]] == [0, 1, 2]  # 0: held-out at the start
+    assert [row["step"] for row in summary["heldout_during_grpo"]] == [0, 1, 2]
+    assert len(summary["claims"]) == 6 and all(isinstance(claim["holds"], bool) for claim in summary["claims"])
+    assert report.startswith("# The demo") and "GRPO beats SFT without thinking" in report
     page = (out / "report.html").read_text()
     assert "<table class='metrics'" in page and 'class="sample"' in page
     assert (out / "plots" / "training.png").is_file()
     for stage in ("base", "sft-nothink/model", "sft-think/model", "grpo/model"):
         assert (out / stage / "config.json").is_file()
-    assert len((out / "grpo" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert len((out / "grpo" / "metrics.jsonl").read_text().splitlines()) == 3

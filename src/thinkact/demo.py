@@ -1,7 +1,9 @@
 """The demo: the paper's comparison, end to end, on the embedded default (tiny model, bundled benchmark).
 
-Stages, each a real run in `runs/demo/<stage>`: generate the benchmark → build the tiny model → SFT without
-thinking (the paper's baseline) → think-SFT (the warm-up) → GRPO from the warm-up → evaluate base, SFT-no-think,
+Stages, each a real run in `runs/demo/<stage>`: generate the benchmark → the base model (the shipped pretrained
+tiny base, `train/pretrain.py`: it knows the tool-call format and copies entities, and has never seen the
+benchmark's domains, tools or phrasings) → SFT without thinking (the paper's baseline) → think-SFT (the ReFT-style
+warm-up) → GRPO from the warm-up, watched on held-out turns → evaluate base, SFT-no-think,
 think-SFT and GRPO on `test_id` and `test_ood` (`thinkact compare`: turn and episode views, paired-bootstrap
 differences) → a comparison table printed and written to `report.md`, `results.json`, `comparison.json` and
 `report.html` (plots, the GRPO run's reward and KL, sample conversations). Sizes are small so that it runs in
@@ -20,9 +22,10 @@ from rich.console import Console
 from transformers import TrainerCallback
 
 from thinkact.config import save_config
+from thinkact.errors import UserError
 from thinkact.eval.compare import CompareConfig, run_compare
 from thinkact.eval.tables import build_summary_table
-from thinkact.models.tiny import TinyModelConfig, build_tiny_model
+from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SFTRunConfig, run_sft
 
@@ -32,12 +35,16 @@ class DemoConfig:
     out: str = "runs/demo"
     seed: int = 0
     train_conversations: int = 600
-    test_conversations: int = 50
-    """Conversations per test split (test_id and test_ood)."""
+    test_conversations: int = 120
+    """Conversations per test split (test_id and test_ood): about 300 assistant turns each."""
+    base: str = "pretrained"
+    """pretrained (the shipped tiny base), random (a freshly initialised tiny model of `model`'s shape), or a
+    model directory."""
     sft_steps: int = 360
     sft_batch_size: int = 8
     sft_learning_rate: float = 3e-3
     eval_max_new_tokens: int = 128
+    eval_batch_size: int = 64
     eval_limit: int = 0
     """At most this many turns (and conversations, episode view) per split (0: all)."""
     eval_view: str = "turn"
@@ -48,8 +55,7 @@ class DemoConfig:
     model: TinyModelConfig = field(
         default_factory=lambda: TinyModelConfig(hidden_size=128, intermediate_size=384, head_dim=32)
     )
-    """The demo's tiny model: hidden 128 takes half the time per step of the default 256, and in the demo's
-    minutes that buys more than the larger model's faster learning per step (docs/benchmarks.md)."""
+    """The shape of the tiny model when `base: random` (the shipped pretrained base has this shape too)."""
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
             steps=60,
@@ -58,6 +64,8 @@ class DemoConfig:
             max_new_tokens=128,
             learning_rate=2e-5,
             sample_steps=10,
+            eval_steps=10,
+            eval_limit=48,
         )
     )
     """GRPO settings; model, data and out are filled in by the demo."""
@@ -94,9 +102,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     )
     console.print({name: str(path) for name, path in paths.items()})
 
-    stage("tiny model")
-    base = build_tiny_model(out / "base", seed=config.seed, config=config.model)
-    console.print(f"built {base}")
+    stage("base model")
+    base = _base_model(config, out / "base")
+    console.print(f"base model: {base}")
 
     sft_runs = {}
     for name, think in (("sft-nothink", False), ("sft-think", True)):
@@ -119,6 +127,10 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     grpo_config.data = str(paths["train"])
     grpo_config.out = str(out / "grpo")
     grpo_config.seed = config.seed
+    if (
+        grpo_config.eval_steps and not grpo_config.eval_data
+    ):  # watched on test_id turns; nothing is chosen by it
+        grpo_config.eval_data = str(paths["test_id"])
     grpo_model = run_grpo(grpo_config, on_step=_grpo_progress(console, grpo_config.steps))
 
     stage("evaluation")
@@ -136,17 +148,35 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         view=config.eval_view,
         max_new_tokens=config.eval_max_new_tokens,
         limit=config.eval_limit,
+        batch_size=config.eval_batch_size,
         samples=config.report_samples,
     )
     comparison = run_compare(compare_config, progress=_eval_progress(console))
     summary = summarise(comparison)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["stage_started"] = {name: round(at - started, 1) for name, at in timings.items()}
+    summary["base"] = describe_base(base)
+    summary["claims"] = check_claims(comparison)
+    summary["heldout_during_grpo"] = read_heldout(Path(grpo_config.out) / "metrics.jsonl")
     (out / "results.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    report = out / "report.md"
+    report.write_text(render_preamble(summary) + report.read_text(encoding="utf-8"), encoding="utf-8")
     console.print(build_summary_table(comparison))
+    for claim in summary["claims"]:
+        console.print(f"  {'[green]holds' if claim['holds'] else '[red]does not hold'}[/]: {claim['claim']}")
     written = ", ".join(str(out / name) for name in ("report.md", "report.html", "results.json"))
     console.print(f"wrote {written} in {summary['seconds']:.0f} s")
     return summary
+
+
+def _base_model(config: DemoConfig, out: Path) -> Path:
+    if config.base == "pretrained":
+        return copy_pretrained_base(out)
+    if config.base == "random":
+        return build_tiny_model(out, seed=config.seed, config=config.model)
+    if not Path(config.base).is_dir():
+        raise UserError(f"demo.base: {config.base!r} is not pretrained, random or a model directory")
+    return Path(config.base)
 
 
 def summarise(comparison: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +200,114 @@ def summarise(comparison: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+CLAIMS = (
+    # (claim, model, split, metric, threshold) and (claim, a, b, split, metric): b − a beyond noise, above 0
+    ("GRPO writes exact calls on test_id (>= 0.30)", "grpo", "test_id", "exact_call", 0.30),
+    ("GRPO writes exact calls on test_ood (>= 0.20)", "grpo", "test_ood", "exact_call", 0.20),
+)
+DIFFERENCES = (
+    (
+        "GRPO beats SFT without thinking on exact calls, test_ood",
+        "sft-nothink",
+        "grpo",
+        "test_ood",
+        "exact_call",
+    ),
+    ("GRPO beats SFT without thinking on the reward, test_ood", "sft-nothink", "grpo", "test_ood", "reward"),
+    (
+        "GRPO beats its think-SFT start on exact calls, test_ood",
+        "sft-think",
+        "grpo",
+        "test_ood",
+        "exact_call",
+    ),
+    (
+        "SFT without thinking beats the base on the reward, test_ood",
+        "base",
+        "sft-nothink",
+        "test_ood",
+        "reward",
+    ),
+)
+
+
+def check_claims(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+    """The paper's claims as the demo measures them (turn view): each with its figure and whether it holds.
+    A difference holds when its paired-bootstrap 95% interval lies above 0."""
+    claims = []
+    metrics = comparison["metrics"]
+    for claim, model, split, metric, threshold in CLAIMS:
+        block = metrics.get(model, {}).get(split, {}).get("turn", {}).get(metric)
+        value = block["value"] if block else None
+        claims.append({"claim": claim, "value": value, "holds": value is not None and value >= threshold})
+    for claim, a, b, split, metric in DIFFERENCES:
+        row = next(
+            (
+                r
+                for r in comparison["differences"]
+                if (r["a"], r["b"], r["split"], r["view"], r["metric"]) == (a, b, split, "turn", metric)
+            ),
+            None,
+        )
+        holds = bool(row and row["beyond_noise"] and row["diff"] > 0)
+        shown = {key: row[key] for key in ("diff", "ci_low", "ci_high", "n")} if row else {}
+        claims.append({"claim": claim, **shown, "holds": holds})
+    return claims
+
+
+def describe_base(base: Path) -> dict[str, Any]:
+    """What the base model is: the shipped pretrained base names its recipe."""
+    recipe_path = base / "recipe.json"
+    if not recipe_path.is_file():
+        return {"path": str(base), "what": "a model directory without a pretraining recipe"}
+    recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+    keys = ("what", "command", "seconds", "tokens_seen", "final_loss", "weights_sha256")
+    return {"path": str(base), **{key: recipe.get(key) for key in keys}}
+
+
+def read_heldout(path: Path) -> list[dict[str, float]]:
+    """The held-out rows GRPO logged (`grpo.eval_steps`)."""
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        {"step": row["step"], **{k: v for k, v in row.items() if k.startswith("heldout_")}}
+        for row in rows
+        if any(key.startswith("heldout_") for key in row)
+    ]
+
+
+def render_preamble(summary: dict[str, Any]) -> str:
+    """The demo's own section of report.md: the base model, the claims and the held-out curve."""
+    base = summary["base"]
+    lines = ["# The demo", "", f"Base model: `{base['path']}`: {base.get('what')}"]
+    if base.get("command"):
+        lines.append(
+            f"(rebuilt by `{base['command']}`; {base.get('tokens_seen')} tokens; weights SHA-256 "
+            f"`{str(base.get('weights_sha256'))[:16]}…`)."
+        )
+    lines += ["", f"Ran in {summary['seconds']:.0f} s.", "", "| claim | figure | holds |", "|---|---|---|"]
+    for claim in summary["claims"]:
+        if "diff" in claim:
+            figure = (
+                f"{claim['diff']:+.3f} [{claim['ci_low']:+.3f}, {claim['ci_high']:+.3f}] (n={claim['n']})"
+            )
+        else:
+            figure = "—" if claim.get("value") is None else f"{claim['value']:.3f}"
+        lines.append(f"| {claim['claim']} | {figure} | {'yes' if claim['holds'] else 'no'} |")
+    rows = summary["heldout_during_grpo"]
+    if rows:
+        names = [
+            name for name in ("heldout_reward", "heldout_exact_call", "heldout_format") if name in rows[0]
+        ]
+        lines += ["", "Held-out turns during GRPO (greedy):", "", "| step | " + " | ".join(names) + " |"]
+        lines.append("|---" * (len(names) + 1) + "|")
+        lines += [
+            f"| {row['step']} | " + " | ".join(f"{row.get(n, 0):.3f}" for n in names) + " |" for row in rows
+        ]
+    return "\n".join(lines) + "\n\n"
+
+
 class _SFTProgress(TrainerCallback):
     """Prints the SFT loss as training goes."""
 
@@ -186,9 +324,17 @@ class _SFTProgress(TrainerCallback):
 
 def _grpo_progress(console: Console, steps: int) -> Any:
     def report(step: int, metrics: dict[str, float]) -> None:
+        heldout = (
+            f"  held-out reward {metrics['heldout_reward']:.3f} exact calls {metrics.get('heldout_exact_call', 0):.3f}"
+            if "heldout_reward" in metrics
+            else ""
+        )
+        if "reward" not in metrics:  # the held-out evaluation of the starting point
+            console.print(f"  step {step}/{steps}{heldout}")
+            return
         console.print(
             f"  step {step}/{steps}  reward {metrics['reward']:.3f}  kept groups {metrics['kept_groups']:.0f}"
-            f"  {metrics['tokens_per_second']:.0f} tok/s  {metrics['step_seconds']:.1f} s"
+            f"  {metrics['tokens_per_second']:.0f} tok/s  {metrics['step_seconds']:.1f} s{heldout}"
         )
 
     return report

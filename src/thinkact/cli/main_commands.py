@@ -19,6 +19,7 @@ from transformers import TrainerCallback
 
 from thinkact.cli.apps import app
 from thinkact.config import load_config
+from thinkact.errors import UserError
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML config file (see configs/).")]
 SetOption = Annotated[
@@ -51,16 +52,56 @@ def _quiet_libraries() -> None:
 def init_model(
     out: Annotated[Path, typer.Option(help="Directory to write the tokenizer and model to.")],
     seed: Annotated[int, typer.Option(help="Seed for the corpus and the weights.")] = 0,
+    pretrained: Annotated[
+        bool,
+        typer.Option(
+            "--pretrained/--random",
+            help="Copy the shipped pretrained tiny base (the demo's), or build a randomly initialised one.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
     """Build the tiny local Qwen3-architecture model and its BPE tokenizer (offline, seconds)."""
-    from thinkact.models.tiny import TinyModelConfig, build_tiny_model
+    from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 
     _quiet_libraries()
+    if pretrained:
+        if config or set_:
+            raise UserError("init-model --pretrained copies the shipped base as it is; drop --config/--set")
+        path = copy_pretrained_base(out)
+        Console().print(f"pretrained tiny base copied to {path} (recipe: {path / 'recipe.json'})")
+        return
     model_config = load_config(TinyModelConfig, config, set_)
     path = build_tiny_model(out, seed=seed, config=model_config)
     Console().print(f"tiny model written to {path}")
+
+
+@app.command("pretrain")
+def pretrain(
+    out: Annotated[str | None, typer.Option(help="Directory for the pretrained model.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for the corpus, the tokenizer and the weights.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Pretrain the tiny base on generated tool-use text that shares no tool or phrasing with the benchmark.
+
+    With the defaults this rebuilds the shipped base (`init-model --pretrained`) bit for bit on the same
+    software and thread count; compare `weights_sha256` in the two recipe.json files.
+    """
+    from thinkact.train.pretrain import PretrainConfig, run_pretrain
+
+    _quiet_libraries()
+    run_config = load_config(
+        PretrainConfig, config, _overrides({"out": out, "seed": seed, "steps": steps}, set_)
+    )
+    console = Console()
+    with training_progress(console, "pretrain", run_config.steps) as report:
+        path = run_pretrain(run_config, on_log=report)
+    console.print(f"pretrained model written to {path}")
 
 
 @app.command("sft")
@@ -162,6 +203,8 @@ def training_progress(
                 "reward": "reward {:.3f}",
                 "kl": "kl {:.4f}",
                 "tokens_per_second": "{:.0f} tok/s",
+                "heldout_reward": "held-out reward {:.3f}",
+                "heldout_exact_call": "exact calls {:.3f}",
             }
             status = "  ".join(form.format(metrics[key]) for key, form in shown.items() if key in metrics)
             progress.update(task, completed=step, status=status)

@@ -4,19 +4,26 @@
 Qwen3's own chat template, so the merges cover JSON schemas, tool calls and think blocks), declares Qwen3's special
 tokens, and initialises a seeded Qwen3 causal LM of a few million parameters. Both are saved with
 `save_pretrained`, so `AutoTokenizer`/`AutoModelForCausalLM.from_pretrained(DIR)` load them and every code path
-is the one Qwen3-1.7B takes. Left out: pre-training; the tiny model knows nothing until SFT teaches it.
+is the one Qwen3-1.7B takes. This model knows nothing until it is trained; `train/pretrain.py` pretrains it
+into the shipped base (`pretrained_base`), which the demo starts from.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+from thinkact.errors import UserError
+
+ENTITY_SPLIT = r"\p{Lu}\p{L}*|\p{N}"
+"""Pre-split: capitalised words and single digits are pieces of their own; everything between them merges freely."""
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -58,13 +65,22 @@ def train_tokenizer(
 ) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer with Qwen3's special tokens, each encoding to a single id.
 
-    Merges may cross spaces and punctuation (no GPT-2 pre-split): on this narrow corpus the tool schemas and the
-    template's fixed text then become a few tokens each, so prompts are about 2.5 times shorter (511 → 209 tokens
-    on test_id, `benchmarks/tokenizer_lengths.py`), which is what lets a model trained from scratch learn in
-    minutes on a CPU.
+    Capitalised words and digits are split off before BPE (`ENTITY_SPLIT`), so a name or a number is cut into
+    the same tokens wherever it appears: "Paris" in "weather in Paris tomorrow" and in `"city": "Paris"`, and
+    250 as `2` `5` `0` in prose and in JSON. Copying an entity from the request into a call is then copying
+    tokens, which a small model learns, instead of a learned mapping between two segmentations. Everything else
+    (lower-case words, spaces, punctuation) merges freely, across spaces too: on this narrow corpus the tool
+    schemas and the template's fixed text become a few tokens each, which keeps prompts short (about 260 tokens
+    per `test_id` turn against 510 with GPT-2's pre-split, `benchmarks/tokenizer_lengths.py`). Lower-case values
+    (enum members such as `savings`) may still be cut differently in prose; they come from closed sets.
     """
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(ENTITY_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
@@ -112,6 +128,31 @@ def build_model(tokenizer: PreTrainedTokenizerFast, config: TinyModelConfig, see
     return model
 
 
+PRETRAINED_DIR = "pretrained"
+"""Package folder (under thinkact/models) of the shipped pretrained tiny base: weights, tokenizer, recipe.json."""
+
+
+def pretrained_base() -> Path:
+    """The shipped pretrained tiny base (`thinkact pretrain` with its defaults; see its recipe.json)."""
+    path = Path(str(resources.files("thinkact.models").joinpath(PRETRAINED_DIR)))
+    if not (path / "model.safetensors").is_file():
+        raise UserError(
+            f"{path}: the pretrained tiny base is missing from this installation; rebuild it with "
+            "`thinkact pretrain --out DIR` and pass that directory instead"
+        )
+    return path
+
+
+def copy_pretrained_base(out_dir: str | Path) -> Path:
+    """Copy the shipped pretrained base to `out_dir` (a model directory like any other); returns it."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for file in sorted(pretrained_base().iterdir()):
+        if file.is_file() and file.suffix in (".json", ".safetensors", ".jinja"):
+            shutil.copy2(file, out / file.name)
+    return out
+
+
 def build_tiny_model(
     out_dir: str | Path,
     *,
@@ -131,15 +172,18 @@ def build_tiny_model(
     return out
 
 
-def bundled_corpus(conversations: int, seed: int) -> list[str]:
-    """Text for the tokenizer: bundled-benchmark conversations rendered with Qwen3's chat template."""
+def bundled_corpus(
+    conversations: int, seed: int, splits: tuple[str, ...] = ("train", "test_id", "test_ood")
+) -> list[str]:
+    """Text for the tokenizer: bundled-benchmark conversations rendered with Qwen3's chat template (test splits
+    get a tenth as many)."""
     from thinkact.bench.synthetic import generate_split  # the benchmark is only needed when no text is given
     from thinkact.models.chat import render
 
     # A merge-free byte-level tokenizer, just to render the template through transformers' own renderer.
     renderer = train_tokenizer(["bootstrap"], vocab_size=len(SPECIAL_TOKENS) + 256)
     texts = []
-    for split in ("train", "test_id", "test_ood"):
+    for split in splits:
         count = conversations if split == "train" else max(conversations // 10, 1)
         for conversation in generate_split(split, count, seed):
             texts.append(

@@ -52,6 +52,7 @@ from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout, mean, micro_weight, step_metrics
 from thinkact.train.checkpoints import latest_checkpoint, load_optimizer, load_state, save_checkpoint
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_episode_rewards, scheduled_rewards
+from thinkact.train.heldout import HeldOut
 from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
 from thinkact.train.sft import LoraOptions
 
@@ -444,6 +445,8 @@ def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
 
 def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resume: bool = False) -> Path:
     """Train with GRPO; writes config, metrics.jsonl, TensorBoard, samples, checkpoints and the final model."""
+    if config.eval_steps and not config.eval_data:
+        raise UserError("grpo.eval_steps: set grpo.eval_data to the held-out conversations to evaluate on")
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
@@ -457,15 +460,18 @@ def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resu
     if main:
         _truncate_metrics(metrics_path, done)
     writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    heldout = _heldout(config) if main else None
+    if heldout is not None and done == 0:  # where the run starts from, as step 0
+        start = heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer)
+        _log_metrics(metrics_path, writer, 0, start)
+        if on_step is not None:
+            on_step(0, start)
     for step in range(done, config.steps):
         metrics, rollouts = trainer.step(step)
+        if heldout is not None and (step + 1) % config.eval_steps == 0:
+            metrics.update(heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer))
         if main:
-            with metrics_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"step": step + 1, **metrics}) + "\n")
-            if writer is not None:
-                for name, value in metrics.items():
-                    if math.isfinite(value):
-                        writer.add_scalar(name, value, step + 1)
+            _log_metrics(metrics_path, writer, step + 1, metrics)
             if config.sample_steps and (step + 1) % config.sample_steps == 0:
                 _write_samples(out / "samples.jsonl", step + 1, rollouts[: config.group_size])
             if on_step is not None:
@@ -475,6 +481,27 @@ def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resu
     if writer is not None:
         writer.close()
     return trainer.save(out / "model")
+
+
+def _heldout(config: GRPORunConfig) -> HeldOut | None:
+    if not config.eval_steps:
+        return None
+    return HeldOut(
+        config.eval_data,
+        limit=config.eval_limit,
+        max_new_tokens=config.max_new_tokens,
+        rewards=config.rewards,
+        batch_size=config.micro_batch * 4,
+    )
+
+
+def _log_metrics(path: Path, writer: SummaryWriter | None, step: int, metrics: dict[str, float]) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"step": step, **metrics}) + "\n")
+    if writer is not None:
+        for name, value in metrics.items():
+            if math.isfinite(value):
+                writer.add_scalar(name, value, step)
 
 
 def _truncate_metrics(path: Path, steps: int) -> None:

@@ -60,6 +60,13 @@ class GRPORunConfig:
     """Checkpoint every N steps (0: only the final model)."""
     sample_steps: int = 10
     """Write the first group's rollouts to samples.jsonl every N steps (0: never)."""
+    eval_data: str = ""
+    """Held-out conversations evaluated greedily during training (empty: none), e.g. runs/data/test_id.jsonl."""
+    eval_steps: int = 0
+    """Evaluate on `eval_data` before the first step and every N steps (0: never); the `heldout_*` metrics go
+    to metrics.jsonl, TensorBoard and the progress bar."""
+    eval_limit: int = 48
+    """The first N scored turns of `eval_data` (0: all)."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
     episode_rewards: EpisodeRewardConfig = field(default_factory=EpisodeRewardConfig)
     weight_schedule: dict[str, list[float]] = field(default_factory=dict)
@@ -84,6 +91,8 @@ class GRPORunConfig:
             "clip_low": 0 <= self.clip_low < 1,
             "clip_high": self.clip_high >= 0,
             "save_steps": self.save_steps >= 0,
+            "eval_steps": self.eval_steps >= 0,
+            "eval_limit": self.eval_limit >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -118,29 +118,42 @@ def _model_bars(ax: Axes, metrics: dict[str, dict[str, Any] | None], models: lis
     ax.grid(axis="y", alpha=0.3)
 
 
+PANELS = (
+    ("training reward per step", ("reward",)),
+    ("held-out turns, greedy", ("heldout_reward", "heldout_exact_call")),
+    ("KL to the reference policy", ("kl",)),
+)
+"""(title, metrics) of each training panel; a panel is drawn when some run logged one of its metrics."""
+
+
 def plot_training(training: dict[str, list[dict[str, float]]]) -> bytes | None:
-    """Reward and KL against the step, one line per run; None when no run logged them."""
-    series = {
-        key: {run: rows for run, rows in training.items() if any(key in row for row in rows)}
-        for key in ("reward", "kl")
-    }
-    if not any(series.values()):
+    """Training reward, held-out reward and exact calls (`grpo.eval_steps`) and KL against the step, one
+    colour per run; None when no run logged any of them."""
+    panels = [
+        (title, keys)
+        for title, keys in PANELS
+        if any(key in row for rows in training.values() for row in rows for key in keys)
+    ]
+    if not panels:
         return None
-    figure = Figure(figsize=(11, 3.4), layout="constrained")
-    axes = figure.subplots(1, 2)
-    for ax, key in zip(axes, ("reward", "kl"), strict=True):
-        for index, (run, rows) in enumerate(series[key].items()):
-            points = [(row["step"], row[key]) for row in rows if key in row and "step" in row]
-            ax.plot(
-                [p[0] for p in points],
-                [p[1] for p in points],
-                marker=".",
-                label=run,
-                color=COLOURS[index % len(COLOURS)],
-            )
+    figure = Figure(figsize=(5.5 * len(panels), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, keys) in zip(axes, panels, strict=True):
+        for index, (run, rows) in enumerate(training.items()):
+            for style, key in zip(("-", "--"), keys, strict=False):
+                points = [(row["step"], row[key]) for row in rows if key in row and "step" in row]
+                if not points:
+                    continue
+                ax.plot(
+                    [p[0] for p in points],
+                    [p[1] for p in points],
+                    style,
+                    marker=".",
+                    label=f"{run} {key.removeprefix('heldout_')}" if len(keys) > 1 else run,
+                    color=COLOURS[index % len(COLOURS)],
+                )
         ax.set_xlabel("training step")
-        ax.set_title("mean reward per step" if key == "reward" else "KL to the reference policy", fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
-        if series[key]:
-            ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False)
     return render_png(figure)
