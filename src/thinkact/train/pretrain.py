@@ -49,14 +49,14 @@ class PretrainConfig:
     tokenizer_benchmark_conversations: int = 600
     """Bundled-benchmark `train` conversations added to the tokenizer's text, so that the vocabulary covers the
     benchmark's words as a real base's vocabulary covers English; the model never trains on them here."""
-    steps: int = 1600
+    steps: int = 1200
     batch_size: int = 8
     sequence_length: int = 512
     """Tokens per packed training sequence."""
     learning_rate: float = 2e-3
     warmup_steps: int = 60
     weight_decay: float = 0.01
-    threads: int = 2
+    threads: int = 1
     """torch threads; part of the recipe, since the float sums (and so the bits) depend on it."""
     log_steps: int = 50
 
