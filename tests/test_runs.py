@@ -294,3 +294,8 @@ def test_eval_marks_completions_cut_at_the_token_limit(tmp_path: Path, data_dir:
     turns = run_eval(config, predictor=predict)["splits"]["test_id"]["turns"]
     assert [turn["metrics"]["format"] for turn in turns] == [0.0, 1.0, 1.0, 1.0]
     assert "cut at max_new_tokens" in turns[0]["problems"]
+
+
+def test_missing_hub_model_says_how_to_download_it() -> None:
+    with pytest.raises(UserError, match=r"hf download Qwen/Qwen3-1\.7B"):
+        load_policy("Qwen/Qwen3-1.7B")

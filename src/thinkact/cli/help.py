@@ -16,7 +16,6 @@ import re
 import textwrap
 from typing import Any
 
-import click
 from rich.markup import escape
 from typer.core import TyperCommand
 
@@ -99,7 +98,7 @@ def help_with_config(command: str, config_class: str | None) -> type[TyperComman
     """
 
     class Command(TyperCommand):
-        def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        def format_help(self, ctx: Any, formatter: Any) -> None:  # click's Context, HelpFormatter
             if config_class is None:
                 self.epilog = "\n".join(
                     ["[bold]Examples[/]", *(f"  {escape(e)}" for e in EXAMPLES.get(command, []))]
