@@ -38,7 +38,10 @@ def evaluate(
     model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
     out: Annotated[str | None, typer.Option(help="Write the results JSON here.")] = None,
     oracle: Annotated[
-        bool, typer.Option(help="Replay the reference actions (a harness self-check: scores 1.0).")
+        bool,
+        typer.Option(
+            help="Replay the reference actions (a harness self-check: 1.0 on the bundled benchmark)."
+        ),
     ] = False,
     view: ViewOption = None,
     limit: LimitOption = None,

@@ -4,7 +4,8 @@ Turn view: every scored assistant turn is predicted from its reference history (
 with the KV cache), parsed and scored with `eval/metrics.py`. Turns whose reference message has
 `"score": false` are skipped, and a conversation's `meta.answer_metric` overrides the answer metric. Episode view:
 whole conversations played with tools executed (`eval/episodes.py`). `oracle` replays the reference actions
-instead of a model: a self-check of the harness that must score 1.0 in both views.
+instead of a model: a self-check of the harness that must score 1.0 in both views (on references without
+reasoning, `format` is 0 unless `rewards.require_think` is off; docs/evaluation.md).
 
 The results document, per split (a data file, named by its stem)::
 
@@ -57,7 +58,7 @@ class EvalConfig:
     out: str = ""
     """Where to write the results JSON (empty: do not write)."""
     oracle: bool = False
-    """Replay the reference actions instead of generating (must score 1.0)."""
+    """Replay the reference actions instead of generating (a harness self-check; docs/evaluation.md)."""
     view: str = "turn"
     """turn (reference history, predict the next action), episode (tools executed, multi-turn) or both."""
     max_new_tokens: int = 160

@@ -5,7 +5,9 @@ the reference action is the completion, which alone carries loss (TRL's completi
 completion is `<think>reference reasoning</think>` then the action (think-SFT, the warm-up before GRPO); without,
 the think block is empty (the paper's "SFT without explicit thinking" baseline, Qwen3's no-think rendering).
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
-TRL the ids. LoRA comes through peft. Left out: packing (turn examples are short and of mixed length).
+TRL the ids. LoRA comes through peft. Runs checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues
+the last complete checkpoint through the Trainer's `resume_from_checkpoint`; the final model is written to a
+temporary directory and renamed. Left out: packing (turn examples are short and of mixed length).
 """
 
 from __future__ import annotations
