@@ -299,3 +299,30 @@ def test_eval_marks_completions_cut_at_the_token_limit(tmp_path: Path, data_dir:
 def test_missing_hub_model_says_how_to_download_it() -> None:
     with pytest.raises(UserError, match=r"hf download Qwen/Qwen3-1\.7B"):
         load_policy("Qwen/Qwen3-1.7B")
+
+
+def test_failed_conversion_leaves_no_partial_file(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thinkact.data.readers import convert
+
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous conversion")
+
+    def failing(path: Path, conversations: Any) -> int:
+        Path(path).write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(convert.WRITERS, "chat", failing)
+    with pytest.raises(KeyboardInterrupt):
+        convert.run_convert(
+            data_dir / "test_id.jsonl",
+            source_format="chat",
+            out=out,
+            target_format="chat",
+            skip_invalid=False,
+            rejects=tmp_path / "rejects.jsonl",
+            apis=None,
+        )
+    assert out.read_text() == "previous conversion"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
