@@ -212,6 +212,8 @@ class StepReport:
             "reward": "reward {:.3f}",
             "kl": "kl {:.4f}",
             "tokens_per_second": "{:.0f} tok/s",
+            "heldout_reward": "held-out reward {:.3f}",
+            "heldout_exact_call": "exact calls {:.3f}",
         }
         status = "  ".join(form.format(metrics[key]) for key, form in shown.items() if key in metrics)
         self.progress.update(self.task, completed=step, status=status)
