@@ -175,7 +175,9 @@ def test_cli_generate_and_stats(tmp_path: Path) -> None:
 def test_cli_stats_names_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
-        '{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n{not json\n', encoding="utf-8"
+        '{"id": "a", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hi"}]}'
+        "\n{not json\n",
+        encoding="utf-8",
     )
     result = CliRunner().invoke(data_app, ["stats", str(bad)])
     assert isinstance(result.exception, UserError)

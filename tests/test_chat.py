@@ -97,6 +97,26 @@ def test_reset_starts_over_and_end_of_input_leaves() -> None:
     assert calls == 2 and "started over" in console.export_text()
 
 
+def test_ctrl_c_ends_the_turn_and_cut_output_is_marked() -> None:
+    calls = 0
+
+    def policy(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, bool]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the first reply is generated
+        return "<think>long</think>The answer is", True
+
+    console = Console(record=True, width=120)
+    messages = run_chat(ChatConfig(domain="banking"), policy, read=scripted(["hi", "again"]), console=console)
+    shown = console.export_text()
+    assert "interrupted: the agent's turn ends here" in shown
+    assert (
+        calls == 2 and messages[-1]["content"] == "The answer is"
+    )  # the session went on to the next message
+    assert "cut off at max_new_tokens" in shown
+
+
 def test_chat_config_errors_name_the_fix() -> None:
     with pytest.raises(UserError, match="--domain 'moon' is not a bundled domain; use one of weather"):
         ChatConfig(domain="moon")

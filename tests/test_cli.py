@@ -23,7 +23,10 @@ def test_missing_data_file(tmp_path: Path) -> None:
 
 def test_malformed_data_names_file_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    good = {"id": "a", "messages": [{"role": "user", "content": "hi"}]}
+    good = {
+        "id": "a",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    }
     path.write_text(json.dumps(good) + "\n" + json.dumps({"id": "b", "messages": [{"role": "robot"}]}) + "\n")
     result = thinkact("eval", "--oracle", "--data", str(path))
     assert result.returncode == 2

@@ -173,6 +173,10 @@ def test_compare_command(stored: dict[str, str], tiny_model_dir: Path, tmp_path:
     assert result.exit_code == 0, result.output
     assert "strong" in result.output and "✱" in result.output
     assert (tmp_path / "report.md").is_file() and (tmp_path / "comparison.json").is_file()
-    result = CliRunner().invoke(app, ["compare", stored["weak"], str(tiny_model_dir), "--out", str(tmp_path)])
+    again = CliRunner().invoke(app, ["compare", stored["weak"], stored["strong"], "--out", str(tmp_path)])
+    assert isinstance(again.exception, UserError) and "--overwrite" in str(again.exception)
+    result = CliRunner().invoke(
+        app, ["compare", stored["weak"], str(tiny_model_dir), "--out", str(tmp_path), "--overwrite"]
+    )
     assert isinstance(result.exception, UserError)
     assert "is a model; give --data FILE" in str(result.exception)

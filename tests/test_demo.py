@@ -26,7 +26,13 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         base="random",
         model=TEST_MODEL,
         grpo=GRPORunConfig(
-            steps=2, prompts_per_step=2, group_size=2, max_new_tokens=8, micro_batch=4, eval_steps=1, eval_limit=2
+            steps=2,
+            prompts_per_step=2,
+            group_size=2,
+            max_new_tokens=8,
+            micro_batch=4,
+            eval_steps=1,
+            eval_limit=2,
         ),
     )
     summary = run_demo(config, console=Console(quiet=True))
@@ -44,7 +50,9 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     assert comparison["models"] == ["base", "sft-nothink", "sft-think", "grpo"] and comparison["differences"]
     assert [row["step"] for row in comparison["training"]["grpo"]] == [0, 1, 2]  # 0: held-out at the start
     assert [row["step"] for row in summary["heldout_during_grpo"]] == [0, 1, 2]
-    assert len(summary["claims"]) == 6 and all(isinstance(claim["holds"], bool) for claim in summary["claims"])
+    assert len(summary["claims"]) == 6 and all(
+        isinstance(claim["holds"], bool) for claim in summary["claims"]
+    )
     assert report.startswith("# The demo") and "GRPO beats SFT without thinking" in report
     page = (out / "report.html").read_text()
     assert "<table class='metrics'" in page and 'class="sample"' in page

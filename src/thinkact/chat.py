@@ -55,8 +55,8 @@ class ChatConfig:
                 raise UserError(f"chat: today {self.today!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-ChatPolicy = Callable[[list[dict[str, Any]], list[dict[str, Any]]], str]
-"""(messages, tools) → the completion text of the next assistant step."""
+ChatPolicy = Callable[[list[dict[str, Any]], list[dict[str, Any]]], "str | tuple[str, bool]"]
+"""(messages, tools) → the completion text of the next assistant step, or (text, cut at max_new_tokens)."""
 ReadLine = Callable[[str], str]
 """Shows a prompt and returns the user's line; raises EOFError at the end of input."""
 
@@ -69,10 +69,10 @@ def load_chat_policy(config: ChatConfig) -> ChatPolicy:
     model, tokenizer = load_policy(config.model)
     calls = 0
 
-    def act(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
+    def act(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, bool]:
         nonlocal calls
         calls += 1
-        [(text, _)] = generate_with_lengths(
+        [(text, tokens)] = generate_with_lengths(
             model,
             tokenizer,
             [messages],
@@ -81,7 +81,7 @@ def load_chat_policy(config: ChatConfig) -> ChatPolicy:
             temperature=config.temperature,
             seed=calls,
         )
-        return text
+        return text, tokens >= config.max_new_tokens
 
     return act
 
@@ -148,12 +148,22 @@ def respond(
     *,
     max_steps: int,
 ) -> None:
-    """The agent's steps for one user message, shown as they happen; messages are appended in place."""
+    """The agent's steps for one user message, shown as they happen; messages are appended in place.
+
+    Ctrl-C while the agent generates ends this turn (what it did so far stays), not the session.
+    """
     for _ in range(max_steps):
-        with console.status("[dim]generating…[/]"):
-            text = policy(messages, environment.tools)
+        try:
+            with console.status("[dim]generating…[/]"):
+                reply = policy(messages, environment.tools)
+        except KeyboardInterrupt:
+            console.print("[yellow]  (interrupted: the agent's turn ends here; type your next message)[/]")
+            return
+        text, truncated = reply if isinstance(reply, tuple) else (reply, False)
         action = parse_action(text)
         show_action(action, console)
+        if truncated:
+            console.print("  [yellow](cut off at max_new_tokens; raise it with --set max_new_tokens=N)[/]")
         message: dict[str, Any] = {"role": "assistant", "content": action.content}
         if action.think is not None:
             message["reasoning_content"] = action.think

@@ -11,12 +11,16 @@ from rich.console import Console
 from thinkact.cli import commands  # noqa: F401  (registers the commands)
 from thinkact.cli.apps import app as typer_app
 from thinkact.errors import UserError
+from thinkact.train.checkpoints import RunInterrupted
 
 
 def app() -> None:
     """Entry point of the `thinkact` script."""
     try:
         typer_app()
+    except RunInterrupted as stopped:  # Ctrl-C: the run saved a checkpoint and says how to resume
+        Console(stderr=True).print(f"[bold yellow]stopped:[/] {stopped}", highlight=False, soft_wrap=True)
+        sys.exit(130)
     except UserError as error:
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(2)

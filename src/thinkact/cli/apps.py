@@ -2,6 +2,8 @@
 
 import typer
 
+from thinkact import __version__
+
 app = typer.Typer(
     name="thinkact",
     help="Teach conversational agents to think before they act: SFT, GRPO, evaluation and comparison.",
@@ -17,3 +19,18 @@ bfcl_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(bfcl_app, name="bfcl")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"thinkact {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Teach conversational agents to think before they act: SFT, GRPO, evaluation and comparison."""

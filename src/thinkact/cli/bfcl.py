@@ -11,6 +11,8 @@ from thinkact.bench.bfcl.checker import supported_categories
 from thinkact.bench.bfcl.evaluate import run_bfcl_eval
 from thinkact.bench.bfcl.score import format_report, read_results, score_results, write_verdicts
 from thinkact.cli.apps import bfcl_app
+from thinkact.cli.main_commands import OverwriteOption
+from thinkact.files import check_output_dir, check_output_file
 
 DataDirOption = Annotated[
     Path,
@@ -30,8 +32,11 @@ def score(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write one verdict per result here (JSONL).")
     ] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Decide each result's validity exactly as BFCL's AST checker does; print accuracy per category."""
+    if out is not None:
+        check_output_file(out, overwrite=overwrite)
     model_results = read_results(results)
     report = score_results(data_dir, model_results, source=str(results))
     if out is not None:
@@ -55,8 +60,10 @@ def evaluate(
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per answer.")] = 512,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 8,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Answer BFCL questions with a model (greedy), then score the answers as BFCL does."""
+    check_output_dir(out, overwrite=overwrite)
     names = [name.strip() for value in categories for name in value.split(",") if name.strip()]
     report = run_bfcl_eval(
         model, data_dir, names, out, limit=limit, max_new_tokens=max_new_tokens, batch_size=batch_size

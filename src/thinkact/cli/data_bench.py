@@ -12,10 +12,13 @@ from rich.console import Console
 from thinkact.bench.synthetic import DEFAULT_SIZES, generate_benchmark
 from thinkact.bench.synthetic.stats import compute_stats, render_stats
 from thinkact.cli.apps import data_app
+from thinkact.cli.help import help_with_config
+from thinkact.cli.main_commands import OverwriteOption
 from thinkact.data.conversations import read_conversations
+from thinkact.files import check_output_dir, replace_dir
 
 
-@data_app.command("generate")
+@data_app.command("generate", cls=help_with_config("data generate", None))
 def generate(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for train.jsonl, test_id.jsonl and test_ood.jsonl.")
@@ -28,15 +31,19 @@ def generate(
     test_ood: Annotated[
         int, typer.Option(min=0, help="Conversations in test_ood (held-out phrasings and domain).")
     ] = DEFAULT_SIZES["test_ood"],
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Write the bundled benchmark's three splits as chat-format JSONL."""
+    check_output_dir(out, overwrite=overwrite)
+    if overwrite:
+        replace_dir(out)
     paths = generate_benchmark(out, seed=seed, train=train, test_id=test_id, test_ood=test_ood)
     sizes = {"train": train, "test_id": test_id, "test_ood": test_ood}
     for split, path in paths.items():
         typer.echo(f"{path}: {sizes[split]} conversations")
 
 
-@data_app.command("stats")
+@data_app.command("stats", cls=help_with_config("data stats", None))
 def stats(
     file: Annotated[Path, typer.Argument(help="A chat-format JSONL file.")],
     as_json: Annotated[

@@ -6,16 +6,22 @@ overrides, and calls one `run_…` function; the tables it prints are also writt
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from thinkact.cli.apps import app
-from thinkact.cli.main_commands import ConfigOption, SetOption, _overrides, _quiet_libraries
+from thinkact.cli.help import help_with_config
+from thinkact.cli.main_commands import ConfigOption, OverwriteOption, SetOption, _overrides, _quiet_libraries
 from thinkact.config import load_config
 from thinkact.errors import UserError
+from thinkact.files import check_output_dir, check_output_file
 
 ViewOption = Annotated[
     str | None,
@@ -26,18 +32,22 @@ LimitOption = Annotated[
 ]
 
 
-@app.command("eval")
+@app.command("eval", cls=help_with_config("eval", "thinkact.eval.runner:EvalConfig"))
 def evaluate(
     data: Annotated[list[str], typer.Option(help="Data file(s); each is a split named by its file stem.")],
     model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
     out: Annotated[str | None, typer.Option(help="Write the results JSON here.")] = None,
     oracle: Annotated[
-        bool, typer.Option(help="Replay the reference actions (a harness self-check: scores 1.0).")
+        bool,
+        typer.Option(
+            help="Replay the reference actions (a harness self-check: 1.0 on the bundled benchmark)."
+        ),
     ] = False,
     view: ViewOption = None,
     limit: LimitOption = None,
     max_steps: Annotated[int | None, typer.Option(help="Episode view: steps per user turn.")] = None,
     name: Annotated[str | None, typer.Option(help="Label of the model in reports.")] = None,
+    overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -56,8 +66,11 @@ def evaluate(
         "name": name,
     }
     eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
+    if eval_config.out:
+        check_output_file(eval_config.out, overwrite=overwrite)
     console = Console()
-    results = run_eval(eval_config, progress=_progress(console))
+    with split_progress(console) as report:
+        results = run_eval(eval_config, progress=lambda split, done, total: report(split, done, total))
     console.print(build_metrics_table(results, "turn"))
     if any("episodes" in block for block in results["splits"].values()):
         console.print(build_metrics_table(results, "episode"))
@@ -98,15 +111,22 @@ def build_thinking_table(results: dict[str, Any]) -> Table:
     return table
 
 
-def _progress(console: Console) -> Any:
-    def report(split: str, done: int, total: int) -> None:
-        if done == total:
-            console.print(f"  {split}: {total} done")
+@contextlib.contextmanager
+def split_progress(console: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar per split (or model and split), moved as its turns or episodes finish."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[str, TaskID] = {}
 
-    return report
+        def report(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done, total=total)
+
+        yield report
 
 
-@app.command("compare")
+@app.command("compare", cls=help_with_config("compare", "thinkact.eval.compare:CompareConfig"))
 def compare(
     inputs: Annotated[
         list[str], typer.Argument(help="Results JSON files, run directories or model directories.")
@@ -118,6 +138,13 @@ def compare(
     view: ViewOption = None,
     limit: LimitOption = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="Write report.html and plots.")] = True,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace the report in an existing --out (stored evaluations there are reused when they match).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -137,19 +164,24 @@ def compare(
         "html": None if html else False,
     }
     compare_config = load_config(CompareConfig, config, _overrides(flags, set_))
+    if (Path(compare_config.out) / "comparison.json").exists() and not overwrite:
+        raise UserError(
+            f"--out {compare_config.out}: already holds a comparison; pass --overwrite to replace its report "
+            "(matching stored evaluations are reused), or choose another directory"
+        )
+    check_output_dir(compare_config.out, overwrite=True)  # a file where the directory should be
     console = Console()
-
-    def report(model: str, split: str, done: int, total: int) -> None:
-        if done == total:
-            console.print(f"  {model} on {split}: {total} done")
-
-    comparison = run_compare(compare_config, progress=report)
+    with split_progress(console) as report:
+        comparison = run_compare(
+            compare_config,
+            progress=lambda model, split, done, total: report(f"{model} on {split}", done, total),
+        )
     console.print(build_summary_table(comparison))
     written = ["comparison.json", "report.md", *(["report.html"] if compare_config.html else [])]
     console.print(f"wrote {', '.join(f'{compare_config.out}/{file}' for file in written)}")
 
 
-@app.command("chat")
+@app.command("chat", cls=help_with_config("chat", "thinkact.chat:ChatConfig"))
 def chat(
     model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
     domain: Annotated[str | None, typer.Option(help="Bundled domain whose tools the agent uses.")] = None,

@@ -14,17 +14,30 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from transformers import TrainerCallback
 
 from thinkact.cli.apps import app
+from thinkact.cli.help import help_with_config
 from thinkact.config import load_config
 from thinkact.errors import UserError
+from thinkact.files import check_output_dir, replace_dir
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML config file (see configs/).")]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a config field: --set grpo.kl_coef=0.001 (repeatable)."),
+    typer.Option(
+        "--set", help="Override a config field, FIELD=VALUE (repeatable; the fields are listed below)."
+    ),
+]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the existing output instead of refusing to touch it.")
+]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        help="Continue the run in --out from its last checkpoint (same config; same data order, seeds)."
+    ),
 ]
 
 
@@ -48,7 +61,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers|trl|accelerate|peft")
 
 
-@app.command("init-model")
+@app.command("init-model", cls=help_with_config("init-model", "thinkact.models.tiny:TinyModelConfig"))
 def init_model(
     out: Annotated[Path, typer.Option(help="Directory to write the tokenizer and model to.")],
     seed: Annotated[int, typer.Option(help="Seed for the corpus and the weights.")] = 0,
@@ -59,6 +72,7 @@ def init_model(
             help="Copy the shipped pretrained tiny base (the demo's), or build a randomly initialised one.",
         ),
     ] = False,
+    overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -69,21 +83,28 @@ def init_model(
     if pretrained:
         if config or set_:
             raise UserError("init-model --pretrained copies the shipped base as it is; drop --config/--set")
+        check_output_dir(out, overwrite=overwrite)
+        if overwrite:
+            replace_dir(out)
         path = copy_pretrained_base(out)
         Console().print(f"pretrained tiny base copied to {path} (recipe: {path / 'recipe.json'})")
         return
     model_config = load_config(TinyModelConfig, config, set_)
+    check_output_dir(out, overwrite=overwrite)
+    if overwrite:
+        replace_dir(out)
     path = build_tiny_model(out, seed=seed, config=model_config)
     Console().print(f"tiny model written to {path}")
 
 
-@app.command("pretrain")
+@app.command("pretrain", cls=help_with_config("pretrain", "thinkact.train.pretrain:PretrainConfig"))
 def pretrain(
     out: Annotated[str | None, typer.Option(help="Directory for the pretrained model.")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed for the corpus, the tokenizer and the weights.")
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -98,13 +119,16 @@ def pretrain(
     run_config = load_config(
         PretrainConfig, config, _overrides({"out": out, "seed": seed, "steps": steps}, set_)
     )
+    check_output_dir(run_config.out, overwrite=overwrite)
+    if overwrite:
+        replace_dir(run_config.out)
     console = Console()
     with training_progress(console, "pretrain", run_config.steps) as report:
         path = run_pretrain(run_config, on_log=report)
     console.print(f"pretrained model written to {path}")
 
 
-@app.command("sft")
+@app.command("sft", cls=help_with_config("sft", "thinkact.train.sft:SFTRunConfig"))
 def sft(
     model: Annotated[str | None, typer.Option(help="Model directory to fine-tune.")] = None,
     data: Annotated[str | None, typer.Option(help="Training conversations (chat-format JSONL).")] = None,
@@ -114,6 +138,8 @@ def sft(
         typer.Option("--think/--no-think", help="Train with the reference reasoning (default) or without."),
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -122,29 +148,58 @@ def sft(
 
     _quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "think": think, "max_steps": steps}
-    run_config = load_config(SFTRunConfig, config, _overrides(flags, set_))
+    run_config = load_config(SFTRunConfig, _resumed_config(config, out, resume), _overrides(flags, set_))
     console = Console()
     with training_progress(
         console, "SFT", run_config.max_steps if run_config.max_steps > 0 else None
     ) as report:
-        path = run_sft(run_config, callbacks=[LossReporter(report)])
+        path = run_sft(
+            run_config,
+            callbacks=[LossReporter(report)],
+            resume=resume,
+            overwrite=overwrite,
+            on_resume=_say_resuming(console),
+        )
     console.print(f"model written to {path}")
 
 
-class LossReporter(TrainerCallback):
-    """Hands the trainer's logged loss to a progress callback."""
+def _resumed_config(config: Path | None, out: str | None, resume: bool) -> Path | None:
+    """With --resume and no --config, the run directory's own config.yaml (so `--out DIR --resume` is enough)."""
+    if resume and config is None and out is not None and (Path(out) / "config.yaml").is_file():
+        return Path(out) / "config.yaml"
+    return config
 
-    def __init__(self, report: Callable[[int, dict[str, float]], None]) -> None:
+
+def _say_resuming(console: Console) -> Callable[[int, int], None]:
+    def say(done: int, steps: int) -> None:
+        console.print(f"resuming from step {done} of {steps if steps > 0 else '?'}")
+
+    return say
+
+
+class LossReporter(TrainerCallback):
+    """Hands the trainer's progress to a progress callback: every step, with the loss when it is logged."""
+
+    def __init__(self, report: StepReport) -> None:
         self.report = report
+        self.loss: dict[str, float] = {}
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.report.set_total(state.max_steps)
+        self.report(state.global_step, {})
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.report(state.global_step, self.loss)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
     ) -> None:
         if logs and "loss" in logs:
-            self.report(state.global_step, {"loss": float(logs["loss"])})
+            self.loss = {"loss": float(logs["loss"])}
+            self.report(state.global_step, self.loss)
 
 
-@app.command("grpo")
+@app.command("grpo", cls=help_with_config("grpo", "thinkact.train.grpo_config:GRPORunConfig"))
 def grpo(
     model: Annotated[str | None, typer.Option(help="Starting policy (model directory).")] = None,
     data: Annotated[str | None, typer.Option(help="Training conversations (chat-format JSONL).")] = None,
@@ -156,10 +211,8 @@ def grpo(
             help="thinkact, or trl: TRL's GRPOTrainer with thinkact's rewards (--set trl.use_vllm=true)."
         ),
     ] = "thinkact",
-    resume: Annotated[
-        bool,
-        typer.Option(help="Continue from the run directory's last checkpoint (same data order and seeds)."),
-    ] = False,
+    resume: ResumeOption = False,
+    overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -170,22 +223,52 @@ def grpo(
     _quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "steps": steps}
     own_sets, trl_args = split_engine_settings(engine, set_, resume=resume)
-    run_config = load_config(GRPORunConfig, config, _overrides(flags, own_sets))
+    run_config = load_config(GRPORunConfig, _resumed_config(config, out, resume), _overrides(flags, own_sets))
     console = Console()
     with training_progress(console, "GRPO", run_config.steps) as report:
         if engine == "trl":
             from thinkact.integrations.trl import run_trl_grpo
 
+            check_output_dir(run_config.out, overwrite=overwrite)
+            if overwrite:
+                replace_dir(run_config.out)
             path = run_trl_grpo(run_config, trl_args=trl_args, on_step=report)
         else:
-            path = run_grpo(run_config, on_step=report, resume=resume)
+            path = run_grpo(
+                run_config,
+                on_step=report,
+                resume=resume,
+                overwrite=overwrite,
+                on_resume=_say_resuming(console),
+            )
     console.print(f"model written to {path}")
 
 
+class StepReport:
+    """The per-step callback of `training_progress`: `report(step, metrics)`, and `set_total` once it is known."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self.progress = progress
+        self.task = task
+
+    def set_total(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def __call__(self, step: int, metrics: dict[str, float]) -> None:
+        shown = {
+            "loss": "loss {:.3f}",
+            "reward": "reward {:.3f}",
+            "kl": "kl {:.4f}",
+            "tokens_per_second": "{:.0f} tok/s",
+            "heldout_reward": "held-out reward {:.3f}",
+            "heldout_exact_call": "exact calls {:.3f}",
+        }
+        status = "  ".join(form.format(metrics[key]) for key, form in shown.items() if key in metrics)
+        self.progress.update(self.task, completed=step, status=status)
+
+
 @contextlib.contextmanager
-def training_progress(
-    console: Console, title: str, steps: int | None
-) -> Iterator[Callable[[int, dict[str, float]], None]]:
+def training_progress(console: Console, title: str, steps: int | None) -> Iterator[StepReport]:
     """A progress bar with step, ETA and the latest loss, reward, KL and tokens/s; yields the per-step callback."""
     columns = (
         TextColumn(f"[bold]{title}"),
@@ -195,26 +278,13 @@ def training_progress(
         TextColumn("{task.fields[status]}"),
     )
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task(title, total=steps, status="")
-
-        def report(step: int, metrics: dict[str, float]) -> None:
-            shown = {
-                "loss": "loss {:.3f}",
-                "reward": "reward {:.3f}",
-                "kl": "kl {:.4f}",
-                "tokens_per_second": "{:.0f} tok/s",
-                "heldout_reward": "held-out reward {:.3f}",
-                "heldout_exact_call": "exact calls {:.3f}",
-            }
-            status = "  ".join(form.format(metrics[key]) for key, form in shown.items() if key in metrics)
-            progress.update(task, completed=step, status=status)
-
-        yield report
+        yield StepReport(progress, progress.add_task(title, total=steps, status=""))
 
 
-@app.command("demo")
+@app.command("demo", cls=help_with_config("demo", "thinkact.demo:DemoConfig"))
 def demo(
     out: Annotated[str | None, typer.Option(help="Demo directory.")] = None,
+    overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -223,4 +293,7 @@ def demo(
 
     _quiet_libraries()
     demo_config = load_config(DemoConfig, config, _overrides({"out": out}, set_))
+    check_output_dir(demo_config.out, overwrite=overwrite)
+    if overwrite:
+        replace_dir(demo_config.out)
     run_demo(demo_config)

@@ -181,7 +181,13 @@ def _normalise_call(call: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_conversations(path: str | Path) -> list[Conversation]:
-    """Load a chat-format JSONL file; a bad line stops with its file, line number, field and the fix."""
+    """Load a chat-format JSONL file; a bad line stops with its file, line number, field and the fix.
+
+    Every record goes through `data.validate.validate_record`, the check `thinkact data validate` runs, so what
+    loads is exactly what validates.
+    """
+    from thinkact.data.validate import validate_record  # validate builds on this module's check_record
+
     path = Path(path)
     if not path.is_file():
         raise UserError(
@@ -199,7 +205,7 @@ def read_conversations(path: str | Path) -> list[Conversation]:
                 raise UserError(
                     f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
                 ) from None
-            problems = check_record(record)
+            problems = validate_record(record)
             if problems:
                 listed = "; ".join(problems[:5])
                 raise UserError(f"{path}:{number}: {listed} (check it with `thinkact data validate {path}`)")

@@ -15,6 +15,8 @@ environment checks a call when it runs.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +134,20 @@ def _check_tools(tools: list[dict[str, Any]]) -> list[str]:
                 f'{where}: expected a JSON Schema object ({{"type": "object", "properties": {{...}}}})'
             )
             continue
-        try:
-            jsonschema.validators.validator_for(parameters).check_schema(parameters)
-        except jsonschema.SchemaError as error:
-            path = "".join(f"[{part!r}]" for part in error.path)
-            problems.append(f"{where}{path}: not a valid JSON Schema ({error.message})")
+        problem = _schema_problem(json.dumps(parameters, sort_keys=True))
+        if problem:
+            problems.append(f"{where}{problem}")
     return problems
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_problem(parameters: str) -> str:
+    """'[path]: why' when the JSON Schema (as canonical JSON) is invalid, else ''; cached, since every
+    conversation of a dataset repeats the same few tool schemas and the meta-schema check is slow."""
+    schema = json.loads(parameters)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as error:
+        path = "".join(f"[{part!r}]" for part in error.path)
+        return f"{path}: not a valid JSON Schema ({error.message})"
+    return ""

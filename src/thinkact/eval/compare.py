@@ -33,6 +33,7 @@ from thinkact.eval.episodes import DEFAULT_MAX_STEPS
 from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
 from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
+from thinkact.files import atomic_write_text
 from thinkact.rewards.combine import RewardConfig
 
 
@@ -95,13 +96,14 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict
     from thinkact.eval.tables import render_markdown
 
     out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"compare: --out {out} is a file; give a directory for the report")
     sources = resolve_sources(config)
     results = {source.name: obtain_results(source, config, progress) for source in sources}
     check_comparable(sources, results, config)
     comparison = compare_results(sources, results, config)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.json").write_text(json.dumps(comparison, indent=1, ensure_ascii=False), "utf-8")
-    (out / "report.md").write_text(render_markdown(comparison), encoding="utf-8")
+    atomic_write_text(out / "comparison.json", json.dumps(comparison, indent=1, ensure_ascii=False))
+    atomic_write_text(out / "report.md", render_markdown(comparison))
     if config.html:
         write_report(comparison, results, out, samples=config.samples)
     return comparison
@@ -224,6 +226,7 @@ def check_comparable(
 ) -> None:
     """The same splits everywhere, from the same data when the results record it; a `UserError` otherwise."""
     first = sources[0]
+    _check_same_limit(sources, results, config)
     splits = set(results[first.name]["splits"])
     expected = {Path(path).stem: describe_data(path, 0)["sha256"] for path in config.data}
     for source in sources:
@@ -242,6 +245,21 @@ def check_comparable(
                     f"(the data's sha256 differs); re-evaluate it, or leave out --data {split}"
                 )
             expected.setdefault(split, digest)
+
+
+def _check_same_limit(
+    sources: list[Source], results: dict[str, dict[str, Any]], config: CompareConfig
+) -> None:
+    """Results evaluated with different `--limit` cover different turns: refuse to set them side by side."""
+    limits = {
+        source.name: (results[source.name].get("config") or {}).get("limit", 0) or 0 for source in sources
+    }
+    if len(set(limits.values())) > 1:
+        described = ", ".join(f"{name}: {limit or 'none'}" for name, limit in limits.items())
+        raise UserError(
+            f"compare: the results were evaluated with different --limit ({described}), so they cover different "
+            "turns; evaluate every model with the same --limit"
+        )
 
 
 def compare_results(

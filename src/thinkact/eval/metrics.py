@@ -10,7 +10,9 @@ and carries its own sample count:
 - `arg_precision`/`arg_recall`/`arg_f1` inputs: argument values matched within name-matched calls (call turns)
 - `answer`: the answer score of `rewards.components.score_answer` (answer turns)
 - `no_call`: no call made where the reference answers (answer turns)
-- `format`: the completion parsed without problems (all turns)
+- `format`: the reward's format component, one definition (`rewards.components.score_format`): the completion
+  parsed without problems, was not cut at `max_new_tokens`, and (with `rewards.require_think`, the default)
+  opens with a non-empty think block (all turns)
 - `thinking`: a non-empty think block (all turns)
 - `think_words`: words in the think block (turns that think: their mean is the mean thinking length)
 - `correct`: the turn is right as a whole: on call turns the exact calls, on answer turns no call and an answer
@@ -92,13 +94,16 @@ def score_turn_and_reward(
     completion_tokens: int,
     rewards: RewardConfig,
     answer_metric: str | None = None,
+    truncated: bool = False,
 ) -> tuple[dict[str, float], Reward]:
     """`score_turn`'s values, and the training reward with its components (for reports)."""
-    reward = score_action(action, reference, tools, rewards, answer_metric=answer_metric)
+    reward = score_action(action, reference, tools, rewards, answer_metric=answer_metric, truncated=truncated)
     think = (action.think or "").strip()
     values: dict[str, float] = {
         "action_type": float(action.is_call == reference.is_call),
-        "format": c.score_format(action, reference, tools, require_think=False),
+        "format": c.score_format(
+            action, reference, tools, require_think=rewards.require_think, truncated=truncated
+        ),
         "thinking": float(bool(think)),
         "completion_tokens": float(completion_tokens),
         "reward": reward.total,

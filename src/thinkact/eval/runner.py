@@ -4,7 +4,8 @@ Turn view: every scored assistant turn is predicted from its reference history (
 with the KV cache), parsed and scored with `eval/metrics.py`. Turns whose reference message has
 `"score": false` are skipped, and a conversation's `meta.answer_metric` overrides the answer metric. Episode view:
 whole conversations played with tools executed (`eval/episodes.py`). `oracle` replays the reference actions
-instead of a model: a self-check of the harness that must score 1.0 in both views.
+instead of a model: a self-check of the harness that must score 1.0 in both views (on references without
+reasoning, `format` is 0 unless `rewards.require_think` is off; docs/evaluation.md).
 
 The results document, per split (a data file, named by its stem)::
 
@@ -41,6 +42,7 @@ from thinkact.eval.episodes import (
 )
 from thinkact.eval.metrics import aggregate_turns, score_turn_and_reward
 from thinkact.eval.thinking import analyse_thinking
+from thinkact.files import atomic_write_text
 from thinkact.parse import action_from_message, parse_action, render_action
 from thinkact.rewards.combine import RewardConfig
 
@@ -56,7 +58,7 @@ class EvalConfig:
     out: str = ""
     """Where to write the results JSON (empty: do not write)."""
     oracle: bool = False
-    """Replay the reference actions instead of generating (must score 1.0)."""
+    """Replay the reference actions instead of generating (a harness self-check; docs/evaluation.md)."""
     view: str = "turn"
     """turn (reference history, predict the next action), episode (tools executed, multi-turn) or both."""
     max_new_tokens: int = 160
@@ -116,6 +118,8 @@ def run_eval(
     `predictor` (turn view) and `policy` (episode view) replace generation with `config.model`, which then only
     labels the results: for scripted tests and for models served elsewhere (an API, vLLM).
     """
+    if config.out and Path(config.out).is_dir():
+        raise UserError(f"eval: --out {config.out} is a directory; give a file path for the results JSON")
     splits = load_splits(config)
     if (predictor is None and config.view != "episode") or (policy is None and config.view != "turn"):
         loaded = _predictors(config)
@@ -141,8 +145,7 @@ def run_eval(
         block["conversations"] = {c.id: c.messages for c in split.conversations}
         results["splits"][split.name] = block
     if config.out:
-        Path(config.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(config.out).write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+        atomic_write_text(config.out, json.dumps(results, indent=1, ensure_ascii=False))
     return results
 
 
@@ -212,7 +215,13 @@ def _evaluate_turns(
 ) -> dict[str, Any]:
     predictions = predict(split.turns, split.name, progress)
     records = [
-        score_record(turn, text, tokens, config.rewards)
+        score_record(
+            turn,
+            text,
+            tokens,
+            config.rewards,
+            truncated=not config.oracle and tokens >= config.max_new_tokens,
+        )
         for turn, (text, tokens) in zip(split.turns, predictions, strict=True)
     ]
     values = [record["metrics"] for record in records]
@@ -299,13 +308,24 @@ def _oracle_predictions(
     return [(text, len(text.split())) for text in texts]
 
 
-def score_record(turn: TurnExample, text: str, tokens: int, rewards: RewardConfig) -> dict[str, Any]:
-    """One turn's record in the results document: its prediction, its metrics and its reward components."""
+def score_record(
+    turn: TurnExample, text: str, tokens: int, rewards: RewardConfig, *, truncated: bool = False
+) -> dict[str, Any]:
+    """One turn's record in the results document: its prediction, its metrics and its reward components.
+
+    `truncated`: the completion used all of `max_new_tokens` (format 0, as in the reward).
+    """
     action = parse_action(text)
     reference = action_from_message(turn.reference)
     metric = turn.meta.get("answer_metric")
     values, reward = score_turn_and_reward(
-        action, reference, turn.tools, completion_tokens=tokens, rewards=rewards, answer_metric=metric
+        action,
+        reference,
+        turn.tools,
+        completion_tokens=tokens,
+        rewards=rewards,
+        answer_metric=metric,
+        truncated=truncated,
     )
     return {
         "id": turn.id,
@@ -315,7 +335,7 @@ def score_record(turn: TurnExample, text: str, tokens: int, rewards: RewardConfi
         "phenomena": turn.meta.get("phenomena", []),
         "reference": turn.reference,
         "completion": text,
-        "problems": action.problems,
+        "problems": action.problems + (["cut at max_new_tokens"] if truncated else []),
         "metrics": values,
         "components": reward.components,
     }

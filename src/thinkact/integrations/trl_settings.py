@@ -83,9 +83,9 @@ REFUSED: dict[str, tuple[Any, str]] = {
         "first action); episode rewards need --engine thinkact",
     ),
     "save_steps": (
-        0,
+        GRPORunConfig.save_steps,
         "the TRL engine saves only the final model (TRL's checkpoints are not thinkact's and cannot be resumed "
-        "by thinkact); set save_steps=0 or use --engine thinkact",
+        "by thinkact); leave save_steps at its default (which the TRL engine ignores) or use --engine thinkact",
     ),
 }
 """Fields TRL cannot reproduce: the one value TRL's behaviour matches, and why any other is refused."""
@@ -109,7 +109,7 @@ def unsupported(config: GRPORunConfig) -> list[str]:
         value = getattr(config, field.name)
         if field.name in REFUSED:
             matching, why = REFUSED[field.name]
-            if value != matching:
+            if value != matching and not (field.name == "save_steps" and value == 0):
                 problems.append(f"grpo.{field.name}: {why}")
         elif field.name not in MAPPED and value != getattr(defaults, field.name):
             problems.append(

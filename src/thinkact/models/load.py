@@ -8,6 +8,7 @@ Qwen3's action format through the template.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +68,27 @@ def _check_directory(path: str | Path) -> None:
 
 
 def _missing_model_message(path: str | Path, error: OSError) -> str:
+    reason = str(error).splitlines()[0]
+    if _looks_like_hub_id(path):
+        return (
+            f"{path}: not in the local Hugging Face cache ({reason}); download it first with "
+            f"`hf download {path}` (thinkact never downloads by itself), or pass a model directory"
+        )
     return (
-        f"{path}: not a model directory, and not in the local Hugging Face cache ({str(error).splitlines()[0]}); "
-        f"build the tiny model with `thinkact init-model --out {path}`, or download the checkpoint yourself "
-        "(`hf download ...`) since thinkact never downloads by itself"
+        f"{path}: not a model directory, and not in the local Hugging Face cache ({reason}); "
+        f"build the tiny model with `thinkact init-model --out {path}`, or pass a directory saved with "
+        "save_pretrained"
     )
+
+
+def _looks_like_hub_id(path: str | Path) -> bool:
+    """`owner/name` as the hub spells ids, and no such local path.
+
+    >>> _looks_like_hub_id("Qwen/Qwen3-1.7B"), _looks_like_hub_id("runs/tiny-model/x"), _looks_like_hub_id("m")
+    (True, False, False)
+    """
+    text = str(path)
+    return not Path(text).exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", text) is not None
 
 
 __all__ = ["load_policy", "load_tokenizer", "qwen3_chat_template"]

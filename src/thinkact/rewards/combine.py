@@ -72,8 +72,11 @@ def score_action(
     config: RewardConfig,
     *,
     answer_metric: str | None = None,
+    truncated: bool = False,
 ) -> Reward:
     """Score one action against its reference; `components` holds only the components that apply.
+
+    `truncated` (cut at the token limit) sets the format component to 0.
 
     >>> from thinkact.parse import ToolCall
     >>> ref = Action(think="t", tool_calls=[ToolCall("w", {"city": "Oslo"})])
@@ -88,14 +91,18 @@ def score_action(
     metric = answer_metric or config.answer_metric
     if reference.tool_calls:
         components = {
-            "format": c.score_format(action, reference, tools, require_think=config.require_think),
+            "format": c.score_format(
+                action, reference, tools, require_think=config.require_think, truncated=truncated
+            ),
             "tool_name": c.score_tool_name(action, reference, tools),
             "tool_args": c.score_tool_args(action, reference, tools),
             "tool_exact": c.score_tool_exact(action, reference, tools),
         }
     else:
         components = {
-            "format": c.score_format(action, reference, tools, require_think=config.require_think),
+            "format": c.score_format(
+                action, reference, tools, require_think=config.require_think, truncated=truncated
+            ),
             "no_call": c.score_no_call(action, reference, tools),
             "answer": c.score_answer(action, reference, tools, metric=metric),
         }

@@ -34,17 +34,29 @@ _ROUGE = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 _NUMBER_RE = re.compile(r"-?\d+(?:[.,]\d+)?")
 
 
-def score_format(action: Action, reference: Action, tools: ToolSpecs, *, require_think: bool = True) -> float:
-    """1.0 when the action is well formed (and starts with a non-empty think block if required).
+def score_format(
+    action: Action,
+    reference: Action,
+    tools: ToolSpecs,
+    *,
+    require_think: bool = True,
+    truncated: bool = False,
+) -> float:
+    """1.0 when the action is complete and well formed (and starts with a non-empty think block if required).
+
+    The one definition of `format`: the reward's component and the evaluation metric both call it. A completion
+    cut off at the token limit scores 0 however it parses (the limit, not the model, ended it).
 
     >>> score_format(Action(think="plan", content="Hi"), Action(), [])
     1.0
+    >>> score_format(Action(think="plan", content="Hi"), Action(), [], truncated=True)
+    0.0
     >>> score_format(Action(think="", content="Hi"), Action(), [])
     0.0
     >>> score_format(Action(think=None, content="Hi"), Action(), [], require_think=False)
     1.0
     """
-    if action.problems:
+    if truncated or action.problems:
         return 0.0
     if require_think and not (action.think or "").strip():
         return 0.0

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
-import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,13 +32,13 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
-from torch.utils.tensorboard import SummaryWriter
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.config import save_config
 from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
 from thinkact.envs import diff_states
 from thinkact.errors import UserError
+from thinkact.files import check_output_dir, replace_dir
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, parse_action
@@ -50,10 +48,20 @@ from thinkact.rollout.episodes import EpisodeStart, episode_starts, run_episodes
 from thinkact.rollout.generation import decode, sample
 from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout, mean, micro_weight, step_metrics
-from thinkact.train.checkpoints import latest_checkpoint, load_optimizer, load_state, save_checkpoint
+from thinkact.train.checkpoints import (
+    RunInterrupted,
+    StopOnInterrupt,
+    check_resume,
+    latest_checkpoint,
+    load_optimizer,
+    load_state,
+    save_checkpoint,
+    save_model,
+)
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_episode_rewards, scheduled_rewards
 from thinkact.train.heldout import HeldOut
 from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
+from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
 from thinkact.train.sft import LoraOptions
 
 __all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
@@ -169,7 +177,14 @@ class GRPOTrainer:
             for completion in group:
                 text = decode(self.tokenizer, completion.completion_ids)
                 action = parse_action(text)
-                reward = score_action(action, reference, example.tools, rewards, answer_metric=metric)
+                reward = score_action(
+                    action,
+                    reference,
+                    example.tools,
+                    rewards,
+                    answer_metric=metric,
+                    truncated=completion.truncated,
+                )
                 keep = 0 if completion.truncated and config.mask_truncated else 1
                 rollouts.append(
                     Rollout(
@@ -389,14 +404,22 @@ class GRPOTrainer:
         directory = Path(directory)
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            self.policy().save_pretrained(directory)
-            self.tokenizer.save_pretrained(directory)
+            save_model(self.policy(), self.tokenizer, directory)
         return directory
 
     def checkpoint(self, run_dir: Path, step: int) -> None:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            save_checkpoint(run_dir, step, self.accelerator.unwrap_model(self.model), self.optimizer, {})
+            model = self.accelerator.unwrap_model(self.model)
+            state = {"steps": self.config.steps}
+            save_checkpoint(run_dir, step, model, self.optimizer, state, tokenizer=self.tokenizer)
+
+    def stop_requested(self, interrupt: StopOnInterrupt) -> bool:
+        """Whether any process was asked to stop (a collective: every process calls it each step)."""
+        if self.accelerator.num_processes == 1:
+            return interrupt.requested
+        flag = torch.tensor(int(interrupt.requested), device=self.accelerator.device)
+        return bool(self.accelerator.reduce(flag, reduction="sum"))
 
     def restore(self, run_dir: Path) -> int:
         """Load the latest checkpoint of `run_dir`; returns the number of steps already done (0 if none)."""
@@ -443,44 +466,102 @@ def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
     return reference
 
 
-def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resume: bool = False) -> Path:
-    """Train with GRPO; writes config, metrics.jsonl, TensorBoard, samples, checkpoints and the final model."""
+def run_grpo(
+    config: GRPORunConfig,
+    on_step: StepCallback | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_resume: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Train with GRPO; writes config, metrics.jsonl, TensorBoard, samples, checkpoints and the final model.
+
+    An existing run directory is refused unless `resume` (continue its latest checkpoint, same config) or
+    `overwrite` (replace it); nothing is written before the model and data have loaded. `on_resume(done, steps)`
+    hears where a resumed run starts. The first Ctrl-C finishes the step, checkpoints and raises `RunInterrupted`.
+    """
     if config.eval_steps and not config.eval_data:
         raise UserError("grpo.eval_steps: set grpo.eval_data to the held-out conversations to evaluate on")
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    trainer, done = _start_run(config, out, resume=resume, overwrite=overwrite, on_resume=on_resume)
+    tokenizer = trainer.tokenizer
+    main = trainer.accelerator.is_main_process
+    log = RunLog(out, done, config.sample_steps) if main else None
+    heldout = _heldout(config) if main else None
+    if log is not None and heldout is not None and done == 0:  # where the run starts from, as step 0
+        _log_heldout_start(heldout, trainer, log, on_step)
+    with StopOnInterrupt().installed() as interrupt:
+        for step in range(done, config.steps):
+            metrics, rollouts = trainer.step(step)
+            if heldout is not None and (step + 1) % config.eval_steps == 0:
+                metrics.update(heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer))
+            if log is not None:
+                log.write(step + 1, metrics, [r.summary() for r in rollouts[: config.group_size]])
+                warn_all_truncated(
+                    step + 1, metrics["truncated"], config.mask_truncated, config.max_new_tokens
+                )
+                if on_step is not None:
+                    on_step(step + 1, metrics)
+            stopping = trainer.stop_requested(interrupt) and step + 1 < config.steps
+            if stopping or (
+                config.save_steps and (step + 1) % config.save_steps == 0 and step + 1 < config.steps
+            ):
+                trainer.checkpoint(out, step + 1)
+            if stopping:
+                if log is not None:
+                    log.close()
+                raise RunInterrupted(
+                    f"interrupted after step {step + 1} of {config.steps}; the checkpoint is in {out}/checkpoints. "
+                    f"Continue with: thinkact grpo --out {out} --resume (and the same config)"
+                )
+    if log is not None:
+        log.close()
+    return trainer.save(out / "model")
+
+
+def _start_run(
+    config: GRPORunConfig,
+    out: Path,
+    *,
+    resume: bool,
+    overwrite: bool,
+    on_resume: Callable[[int, int], None] | None,
+) -> tuple[GRPOTrainer, int]:
+    """Check the run directory, load model and data, then write the config; returns the trainer and the steps
+    already done."""
+    check_output_dir(out, overwrite=overwrite, resume=resume)
+    if resume:
+        check_resume(out, config, config.steps, _checkpoint_step(out), "grpo")
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
     trainer = GRPOTrainer(config, model, tokenizer)
-    if trainer.accelerator.is_main_process:
-        save_config(config, out / "config.yaml")
-    trainer.load_data(config.data)
-    done = trainer.restore(out) if resume else 0
+    dropped = trainer.load_data(config.data)
     main = trainer.accelerator.is_main_process
-    metrics_path = out / "metrics.jsonl"
     if main:
-        _truncate_metrics(metrics_path, done)
-    writer = SummaryWriter(str(out / "tensorboard")) if main else None
-    heldout = _heldout(config) if main else None
-    if heldout is not None and done == 0:  # where the run starts from, as step 0
-        start = heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer)
-        _log_metrics(metrics_path, writer, 0, start)
-        if on_step is not None:
-            on_step(0, start)
-    for step in range(done, config.steps):
-        metrics, rollouts = trainer.step(step)
-        if heldout is not None and (step + 1) % config.eval_steps == 0:
-            metrics.update(heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer))
-        if main:
-            _log_metrics(metrics_path, writer, step + 1, metrics)
-            if config.sample_steps and (step + 1) % config.sample_steps == 0:
-                _write_samples(out / "samples.jsonl", step + 1, rollouts[: config.group_size])
-            if on_step is not None:
-                on_step(step + 1, metrics)
-        if config.save_steps and (step + 1) % config.save_steps == 0 and step + 1 < config.steps:
-            trainer.checkpoint(out, step + 1)
-    if writer is not None:
-        writer.close()
-    return trainer.save(out / "model")
+        warn_dropped_prompts(
+            dropped, dropped + len(trainer.prompt_ids), config.max_prompt_tokens, config.data
+        )
+        if overwrite:
+            replace_dir(out)
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(config, out / "config.yaml")
+    done = trainer.restore(out) if resume else 0
+    if resume and on_resume is not None:
+        on_resume(done, config.steps)
+    return trainer, done
+
+
+def _checkpoint_step(out: Path) -> int | None:
+    checkpoint = latest_checkpoint(out) if out.is_dir() else None
+    return None if checkpoint is None else int(load_state(checkpoint)["step"])
+
+
+def _log_heldout_start(
+    heldout: HeldOut, trainer: GRPOTrainer, log: RunLog, on_step: StepCallback | None
+) -> None:
+    start = heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), trainer.tokenizer)
+    log.write(0, start, [])
+    if on_step is not None:
+        on_step(0, start)
 
 
 def _heldout(config: GRPORunConfig) -> HeldOut | None:
@@ -493,27 +574,3 @@ def _heldout(config: GRPORunConfig) -> HeldOut | None:
         rewards=config.rewards,
         batch_size=config.micro_batch * 4,
     )
-
-
-def _log_metrics(path: Path, writer: SummaryWriter | None, step: int, metrics: dict[str, float]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps({"step": step, **metrics}) + "\n")
-    if writer is not None:
-        for name, value in metrics.items():
-            if math.isfinite(value):
-                writer.add_scalar(name, value, step)
-
-
-def _truncate_metrics(path: Path, steps: int) -> None:
-    """Keep the metrics of the first `steps` steps (a resumed run rewrites what came after its checkpoint)."""
-    if not path.is_file():
-        return
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    kept = [line for line in lines if json.loads(line)["step"] <= steps]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-
-
-def _write_samples(path: Path, step: int, rollouts: list[Rollout]) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        for rollout in rollouts:
-            handle.write(json.dumps({"step": step, **rollout.summary()}, ensure_ascii=False) + "\n")

@@ -56,8 +56,8 @@ class GRPORunConfig:
     max_prompt_tokens: int = 2048
     """Prompts longer than this are reported and left out."""
     seed: int = 0
-    save_steps: int = 0
-    """Checkpoint every N steps (0: only the final model)."""
+    save_steps: int = 10
+    """Checkpoint every N steps for `--resume` (0: only the final model; Ctrl-C still checkpoints)."""
     sample_steps: int = 10
     """Write the first group's rollouts to samples.jsonl every N steps (0: never)."""
     eval_data: str = ""

@@ -5,13 +5,18 @@ the reference action is the completion, which alone carries loss (TRL's completi
 completion is `<think>reference reasoning</think>` then the action (think-SFT, the warm-up before GRPO); without,
 the think block is empty (the paper's "SFT without explicit thinking" baseline, Qwen3's no-think rendering).
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
-TRL the ids. LoRA comes through peft. Left out: packing (turn examples are short and of mixed length).
+TRL the ids. LoRA comes through peft. Runs checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues
+the last complete checkpoint through the Trainer's `resume_from_checkpoint`; the final model is written to a
+temporary directory and renamed. Left out: packing (turn examples are short and of mixed length).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +29,10 @@ from trl import SFTConfig, SFTTrainer
 from thinkact.config import save_config
 from thinkact.data.conversations import read_conversations, split_turns
 from thinkact.errors import UserError
+from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
+from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
 
 
 @dataclass
@@ -63,8 +70,8 @@ class SFTRunConfig:
     """Examples longer than this (prompt + completion tokens) are reported and left out of training."""
     seed: int = 0
     logging_steps: int = 10
-    save_steps: int = 0
-    """Save a checkpoint every N steps (0: only the final model)."""
+    save_steps: int = 50
+    """Checkpoint every N steps for `--resume` (0: only the final model; Ctrl-C still checkpoints)."""
     bf16: bool = False
     gradient_checkpointing: bool = False
     lora: LoraOptions = field(default_factory=LoraOptions)
@@ -95,6 +102,7 @@ def build_dataset(
     """
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     too_long = 0
+    turns = 0
     for conversation in read_conversations(data):
         text = ""
         ids: list[int] = []
@@ -102,6 +110,7 @@ def build_dataset(
         for turn in split_turns(conversation):
             if turn.reference.get("score") is False:
                 continue
+            turns += 1
             prompt, completion = render_completion(tokenizer, turn, think=think)
             completion_ids = _encode(tokenizer, completion)
             history = (
@@ -122,6 +131,11 @@ def build_dataset(
             ids, mask = ids + completion_ids, mask + [1] * len(completion_ids)
             text = prompt + completion
         _append_row(rows, ids, mask)
+    if not turns:
+        raise UserError(
+            f"{data}: no assistant turn to train on (SFT learns the assistant messages, and turns marked "
+            '"score": false are left out); check that the file holds assistant replies'
+        )
     if not rows["input_ids"]:
         raise UserError(f"{data}: no turn fits in max_length={max_length} tokens; raise sft.max_length")
     return Dataset.from_dict(rows), too_long
@@ -137,10 +151,26 @@ def _append_row(rows: dict[str, list[list[int]]], ids: list[int], mask: list[int
         rows["completion_mask"].append(mask)
 
 
-def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None) -> Path:
-    """Fine-tune `config.model` on `config.data`; the final model (merged if LoRA) lands in `config.out`."""
+def run_sft(
+    config: SFTRunConfig,
+    callbacks: list[TrainerCallback] | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_resume: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Fine-tune `config.model` on `config.data`; the final model (merged if LoRA) lands in `config.out`.
+
+    An existing run directory is refused unless `resume` (continue its last checkpoint with the same config,
+    through the Trainer's `resume_from_checkpoint`) or `overwrite`; nothing is written before the model and data
+    have loaded. The first Ctrl-C finishes the step, checkpoints and raises `RunInterrupted`.
+    """
     out = Path(config.out)
-    save_config(config, out / "config.yaml")
+    check_output_dir(out, overwrite=overwrite, resume=resume)
+    checkpoint = last_trainer_checkpoint(out / "checkpoints") if resume else None
+    if resume:
+        done = None if checkpoint is None else int(checkpoint.name.split("-")[1])
+        check_resume(out, config, config.max_steps if config.max_steps > 0 else 10**12, done, "sft")
     model, tokenizer = load_policy(config.model)
     dataset, too_long = build_dataset(
         tokenizer, config.data, think=config.think, max_length=config.max_length
@@ -152,6 +182,10 @@ def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None
             too_long + len(dataset),
             config.max_length,
         )
+    if overwrite:
+        replace_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
     args = SFTConfig(
         output_dir=str(out / "checkpoints"),
         max_steps=config.max_steps,
@@ -163,8 +197,9 @@ def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None
         weight_decay=config.weight_decay,
         lr_scheduler_type="cosine",
         logging_steps=config.logging_steps,
-        save_strategy="steps" if config.save_steps > 0 else "no",
-        save_steps=config.save_steps or 500,
+        save_strategy="steps",
+        save_steps=config.save_steps or 10**9,  # 0: only the checkpoint a Ctrl-C asks for
+        save_total_limit=2,
         seed=config.seed,
         data_seed=config.seed,
         bf16=config.bf16,
@@ -185,24 +220,58 @@ def run_sft(config: SFTRunConfig, callbacks: list[TrainerCallback] | None = None
             target_modules=config.lora.target_modules,
             task_type="CAUSAL_LM",
         )
+    interrupt = StopOnInterrupt()
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=callbacks,
+        callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt)],
     )
     if callbacks:  # the caller reports progress; TRL's printer would repeat every log line as a dict
         trainer.remove_callback(PrinterCallback)
-    trainer.train()
+    if checkpoint is not None and on_resume is not None:
+        on_resume(int(checkpoint.name.split("-")[1]), config.max_steps)
+    with interrupt.installed():
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    if interrupt.requested and trainer.state.global_step < trainer.state.max_steps:
+        raise RunInterrupted(
+            f"interrupted after step {trainer.state.global_step} of {trainer.state.max_steps}; the checkpoint is "
+            f"in {out}/checkpoints. Continue with: thinkact sft --out {out} --resume (and the same config)"
+        )
     final: Any = trainer.model
     if config.lora.enabled:
         final = final.merge_and_unload()  # fold the adapter in, so the result loads like any model
-    final.save_pretrained(out / "model")
-    tokenizer.save_pretrained(out / "model")
-    trainer.state.save_to_json(str(out / "trainer_state.json"))
+    save_model(final, tokenizer, out / "model")
+    atomic_write_text(
+        out / "trainer_state.json",
+        json.dumps(dataclasses.asdict(trainer.state), indent=2, sort_keys=True) + "\n",
+    )
     return out / "model"
+
+
+def last_trainer_checkpoint(directory: Path) -> Path | None:
+    """The Trainer's newest complete checkpoint (`checkpoint-N` whose trainer_state.json, written last, is there)."""
+    if not directory.is_dir():
+        return None
+    complete = [path for path in directory.glob("checkpoint-*") if (path / "trainer_state.json").is_file()]
+    return max(complete, key=lambda path: int(path.name.split("-")[1]), default=None)
+
+
+class _SaveOnInterrupt(TrainerCallback):
+    """Turns a Ctrl-C into "save after this step and stop", and makes each checkpoint durable."""
+
+    def __init__(self, interrupt: StopOnInterrupt) -> None:
+        self.interrupt = interrupt
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.interrupt.requested and state.global_step < state.max_steps:
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        fsync_tree(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
 
 def _has_accelerator() -> bool:

@@ -22,6 +22,7 @@ from thinkact.bench.bfcl.data import Question, load_questions
 from thinkact.bench.bfcl.score import ModelResult, ScoreReport, score_results, write_verdicts
 from thinkact.data.readers.bfcl import bfcl_tool
 from thinkact.errors import UserError
+from thinkact.files import atomic_write, atomic_write_text
 from thinkact.parse import parse_action
 
 
@@ -80,7 +81,7 @@ def run_bfcl_eval(
     )
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.jsonl"
-    with results_path.open("w", encoding="utf-8") as handle:
+    with atomic_write(results_path) as handle:
         for question, completion in zip(questions, completions, strict=True):
             handle.write(json.dumps({"id": question.id, "completion": completion}, ensure_ascii=False) + "\n")
     results = [
@@ -90,5 +91,5 @@ def run_bfcl_eval(
     report = score_results(data_dir, results, source=str(results_path))
     write_verdicts(out / "verdicts.jsonl", report.verdicts)
     summary = {"model": model_dir, "categories": [asdict(score) for score in report.categories]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return report

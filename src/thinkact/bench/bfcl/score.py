@@ -22,6 +22,7 @@ from thinkact.bench.bfcl.checker import Verdict, check_relevance, check_result, 
 from thinkact.bench.bfcl.data import Question, load_questions
 from thinkact.data.readers.bfcl import bfcl_category
 from thinkact.errors import UserError
+from thinkact.files import atomic_write
 from thinkact.parse import ToolCall, parse_action
 
 
@@ -174,8 +175,7 @@ def _summarise(
 
 
 def write_verdicts(path: Path, verdicts: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         for verdict in verdicts:
             handle.write(json.dumps(verdict, ensure_ascii=False) + "\n")
 

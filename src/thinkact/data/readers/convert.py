@@ -9,6 +9,7 @@ a stopped run leaves no half-written file. Left out: streaming very large files 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,13 @@ def run_convert(
             + (f"; the reasons are in {rejects}" if rejected else "")
         )
     partial = out.with_name(out.name + ".partial")
-    written = WRITERS[target_format](partial, conversations)
-    partial.replace(out)
+    try:
+        written = WRITERS[target_format](partial, conversations)
+        with partial.open("rb") as handle:
+            os.fsync(handle.fileno())
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)  # a failed write leaves no *.partial behind
     skipped = sum(not alternates(c) for c in conversations) if target_format == "sharegpt" else 0
     return ConvertSummary(read, written, len(rejected), out, rejects, not_alternating=skipped)
 

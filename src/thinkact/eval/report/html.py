@@ -24,6 +24,7 @@ from thinkact.eval.tables import (
     list_breakdown_groups,
     list_shown_metrics,
 )
+from thinkact.files import atomic_write_text
 
 
 def write_report(
@@ -47,7 +48,7 @@ def write_report(
         chosen += select_turn_samples(results, split, samples)
         chosen += select_episode_samples(results, split, samples)
     path = out / "report.html"
-    path.write_text(render_page(comparison, plots, chosen), encoding="utf-8")
+    atomic_write_text(path, render_page(comparison, plots, chosen))
     return path
 
 

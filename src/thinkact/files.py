@@ -1,0 +1,118 @@
+"""Files a user keeps: written atomically, and never written over by surprise.
+
+`atomic_write(path)` yields a handle on a temporary file beside `path`; on success the file is flushed, fsynced
+and renamed over `path` (and the directory fsynced), so a reader or a crash sees the old file or the new one,
+never half of one. An exception inside the block removes the temporary file and leaves `path` as it was.
+
+`check_output_file` and `check_output_dir` run before a command does any work: an `--out` of the wrong kind (a
+directory where a file is wanted, or the reverse) and an existing output are refused with a `UserError` that
+names the way on (`--resume` where the command resumes, `--overwrite` to replace it). `replace_dir` empties a
+directory the user agreed to replace. Left out: locking against two commands writing the same output at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from thinkact.errors import UserError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[str]]:
+    """A text handle whose contents replace `path` only once the block finishes without an exception."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
+        with os.fdopen(descriptor, mode, encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Replace `path` with `text` atomically (see `atomic_write`)."""
+    with atomic_write(path) as handle:
+        handle.write(text)
+
+
+def fsync_dir(directory: str | Path) -> None:
+    """Make a rename or a new entry in `directory` durable (a no-op where directories cannot be opened)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def fsync_tree(directory: str | Path) -> None:
+    """fsync every file under `directory`, then each directory, deepest first."""
+    root = Path(directory)
+    for file in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if file.is_file():
+            with file.open("rb") as handle:
+                os.fsync(handle.fileno())
+        elif file.is_dir():
+            fsync_dir(file)
+    fsync_dir(root)
+
+
+def check_output_file(path: str | Path, *, overwrite: bool, option: str = "--out") -> Path:
+    """Refuse an output file that is a directory, or that exists without `--overwrite`."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a directory; give a file path (e.g. {path / 'results.json'})")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UserError(f"{option} {path}: {path.parent} is a file, not a directory")
+    if path.exists() and not overwrite:
+        raise UserError(f"{option} {path}: exists; pass --overwrite to replace it, or choose another path")
+    return path
+
+
+def check_output_dir(
+    path: str | Path, *, overwrite: bool, resume: bool | None = None, option: str = "--out"
+) -> Path:
+    """Refuse an output directory that is a file, or that holds files, unless resuming or overwriting.
+
+    `resume` is None for commands that cannot resume; the message then offers only `--overwrite`.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path}: is a file; give a directory path")
+    if resume and overwrite:
+        raise UserError(f"{option} {path}: give --resume or --overwrite, not both")
+    if path.is_dir() and any(path.iterdir()) and not overwrite and not resume:
+        ways = "pass --resume to continue it, --overwrite" if resume is not None else "pass --overwrite"
+        raise UserError(f"{option} {path}: already holds files; {ways} to replace it, or choose another path")
+    return path
+
+
+def replace_dir(path: str | Path) -> None:
+    """Remove a directory the user asked to replace (`--overwrite`), so no file of the old run remains."""
+    path = Path(path)
+    if path.is_dir():
+        shutil.rmtree(path)

@@ -1,0 +1,78 @@
+"""The per-step logs of a training run: metrics.jsonl, samples.jsonl and TensorBoard, each step exactly once.
+
+`RunLog(out, done)` opens the logs of a run that has `done` steps behind it: on a resume it first cuts
+metrics.jsonl and samples.jsonl back to those steps (a torn last line from a kill is dropped) and tells
+TensorBoard to purge events after them, so a resumed run's logs hold every step once, as an uninterrupted run's
+would. It also says out loud what would otherwise pass silently: prompts dropped for length, and steps whose
+completions were all cut at `max_new_tokens` (masked, so the step learned nothing). Left out: log rotation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from torch.utils.tensorboard import SummaryWriter
+
+from thinkact.train.checkpoints import truncate_steps
+
+log = logging.getLogger("thinkact.train")
+
+
+class RunLog:
+    """Appends one line per step to metrics.jsonl (and samples.jsonl every `sample_steps`), and to TensorBoard."""
+
+    def __init__(self, out: Path, done: int, sample_steps: int) -> None:
+        self.metrics_path = out / "metrics.jsonl"
+        self.samples_path = out / "samples.jsonl"
+        self.sample_steps = sample_steps
+        truncate_steps(self.metrics_path, done)
+        truncate_steps(self.samples_path, done)
+        if not done:  # a fresh run starts fresh files
+            self.metrics_path.write_text("", encoding="utf-8")
+            self.samples_path.unlink(missing_ok=True)
+        self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=done + 1 if done else None)
+
+    def write(self, step: int, metrics: dict[str, float], samples: list[dict[str, Any]]) -> None:
+        """Log step `step` (1-based): its metrics and, on sample steps, `samples`."""
+        with self.metrics_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, **metrics}) + "\n")
+        for name, value in metrics.items():
+            if math.isfinite(value):
+                self.writer.add_scalar(name, value, step)
+        if self.sample_steps and step % self.sample_steps == 0:
+            with self.samples_path.open("a", encoding="utf-8") as handle:
+                for sample in samples:
+                    handle.write(json.dumps({"step": step, **sample}, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def warn_dropped_prompts(dropped: int, total: int, limit: int, path: str) -> None:
+    """Say how many prompts were left out for exceeding `max_prompt_tokens` (nothing when none were)."""
+    if dropped:
+        log.warning(
+            "%s: %d of %d prompts exceed max_prompt_tokens=%d and were left out; raise it to train on them",
+            path,
+            dropped,
+            total,
+            limit,
+        )
+
+
+def warn_all_truncated(step: int, truncated: float, masked: bool, max_new_tokens: int) -> None:
+    """Say so when every completion of a step hit `max_new_tokens`: with masking, the step's loss is 0."""
+    if truncated >= 1.0:
+        consequence = (
+            "all are masked, so this step learned nothing" if masked else "all are scored as cut off"
+        )
+        log.warning(
+            "step %d: every completion reached max_new_tokens=%d (%s); raise max_new_tokens",
+            step,
+            max_new_tokens,
+            consequence,
+        )

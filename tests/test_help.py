@@ -1,0 +1,70 @@
+"""--help is true: it lists each command's config fields with defaults, and every example it shows runs."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from thinkact.cli.apps import app
+from thinkact.cli.help import EXAMPLES
+
+SHRINK = {
+    "data generate": ["--train", "24", "--test-id", "4", "--test-ood", "4"],
+    "init-model": [
+        "--set",
+        "hidden_size=32",
+        "--set",
+        "intermediate_size=64",
+        "--set",
+        "num_layers=1",
+        "--set",
+        "corpus_conversations=20",
+        "--set",
+        "vocab_size=600",
+    ],
+    "sft": ["--steps", "1", "--set", "batch_size=2"],
+    "grpo": [
+        "--steps",
+        "1",
+        "--set",
+        "prompts_per_step=1",
+        "--set",
+        "group_size=2",
+        "--set",
+        "max_new_tokens=4",
+    ],
+    "eval": ["--limit", "2", "--set", "max_new_tokens=4"],
+    "compare": ["--limit", "2", "--set", "max_new_tokens=4", "--no-html", "--set", "resamples=0"],
+}
+"""Options appended to each example so that it runs in seconds on the test machine (sizes only)."""
+
+
+def _help(*command: str) -> str:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_help_lists_config_fields_with_defaults() -> None:
+    text = _help("grpo")
+    assert "kl_coef = 0.0" in text and "rewards.weights = {" in text and "lora.rank = 16" in text
+    assert "save_steps = 10" in text
+    assert "grpo.kl_coef" not in text  # fields are named as --set takes them
+    assert "max_steps = 200" in _help("sft")
+    assert "view = 'turn'" in _help("eval")
+
+
+@pytest.mark.slow
+def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for command, examples in EXAMPLES.items():
+        shown = _help(*command.split())
+        for example in examples:
+            assert " ".join(example.split()) in " ".join(shown.split()), f"{command} --help misses {example}"
+            args = shlex.split(example)[1:] + SHRINK.get(command, [])
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, f"{example}: {result.output}\n{result.exception!r}"
