@@ -43,7 +43,10 @@ WEATHER = {
     },
 }
 USER = {"role": "user", "content": "What is the weather in Paris?"}
-CALL_TEXT = '<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+CALL_TEXT = (
+    "<think>\nThe user wants the weather.\n</think>\n\n"
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+)
 ANSWER_TEXT = "<think>\nThe tool says sunny.\n</think>\n\nIt is sunny in Paris today, at 21 degrees."
 
 

@@ -106,7 +106,8 @@ class BatchEngine:
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
         """The first job and those that arrive within the wait window; streamed ones wait their turn."""
-        batch, later = [first], []
+        batch: list[_Job] = [first]
+        later: list[_Job] = []
         while len(batch) < self.max_batch:
             try:
                 job = self._jobs.get(timeout=self.wait_s)
