@@ -25,6 +25,16 @@ LimitOption = Annotated[
     int | None, typer.Option(help="At most this many turns (and conversations, episode view) per split.")
 ]
 
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(help="OpenAI-compatible API to evaluate instead of --model, e.g. http://127.0.0.1:8000/v1."),
+]
+ServedModelOption = Annotated[str | None, typer.Option(help="With --endpoint: the served model's name.")]
+ApiKeyEnvOption = Annotated[
+    str | None,
+    typer.Option(help="With --endpoint: environment variable holding the API key (OPENAI_API_KEY)."),
+]
+
 
 @app.command("eval")
 def evaluate(
@@ -38,10 +48,13 @@ def evaluate(
     limit: LimitOption = None,
     max_steps: Annotated[int | None, typer.Option(help="Episode view: steps per user turn.")] = None,
     name: Annotated[str | None, typer.Option(help="Label of the model in reports.")] = None,
+    endpoint: EndpointOption = None,
+    served_model: ServedModelOption = None,
+    api_key_env: ApiKeyEnvOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Evaluate a model (or the oracle) and print each metric with its 95% interval and sample count."""
+    """Evaluate a model (local, behind an API, or the oracle): each metric with its 95% interval and count."""
     from thinkact.eval.runner import EvalConfig, run_eval
 
     _quiet_libraries()
@@ -54,6 +67,9 @@ def evaluate(
         "limit": limit,
         "max_steps": max_steps,
         "name": name,
+        "endpoint.url": endpoint,
+        "endpoint.model": served_model,
+        "endpoint.api_key_env": api_key_env,
     }
     eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
     console = Console()
@@ -109,8 +125,8 @@ def _progress(console: Console) -> Any:
 @app.command("compare")
 def compare(
     inputs: Annotated[
-        list[str], typer.Argument(help="Results JSON files, run directories or model directories.")
-    ],
+        list[str] | None, typer.Argument(help="Results JSON files, run directories or model directories.")
+    ] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data file(s) to evaluate models on.")] = None,
     out: Annotated[str | None, typer.Option(help="Directory for the report and results.")] = None,
     name: Annotated[list[str] | None, typer.Option(help="Label of each input, in order.")] = None,
@@ -118,6 +134,14 @@ def compare(
     view: ViewOption = None,
     limit: LimitOption = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="Write report.html and plots.")] = True,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(help="OpenAI-compatible API to compare as one more model (repeatable)."),
+    ] = None,
+    served_model: Annotated[
+        list[str] | None, typer.Option(help="The served model's name at each --endpoint, in order.")
+    ] = None,
+    api_key_env: ApiKeyEnvOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -135,6 +159,9 @@ def compare(
         "view": view,
         "limit": limit,
         "html": None if html else False,
+        "endpoints": endpoint,
+        "served_models": served_model,
+        "endpoint.api_key_env": api_key_env,
     }
     compare_config = load_config(CompareConfig, config, _overrides(flags, set_))
     console = Console()
