@@ -96,7 +96,10 @@ def test_rendered_conversation_matches_tiktoken_on_qwens_ranks(tokenizer: Any) -
 
 
 def test_generated_ids_parse_into_the_action(tokenizer: Any) -> None:
-    completion = '<think>\nRain?\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Zürich"}}\n</tool_call><|im_end|>'
+    completion = (
+        "<think>\nRain?\n</think>\n\n"
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Zürich"}}\n</tool_call><|im_end|>'
+    )
     ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
     assert ids[0] == 151667 and ids[-1] == 151645
     action = parse_action(tokenizer.decode(ids, skip_special_tokens=False))

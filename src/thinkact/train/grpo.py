@@ -23,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import math
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
-from torch.utils.tensorboard import SummaryWriter
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.config import save_config
@@ -54,6 +53,7 @@ from thinkact.train.checkpoints import latest_checkpoint, load_optimizer, load_s
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_episode_rewards, scheduled_rewards
 from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
 from thinkact.train.sft import LoraOptions
+from thinkact.train.tracking import Tracker, check_report_to
 
 __all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
 
@@ -456,25 +456,29 @@ def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resu
     metrics_path = out / "metrics.jsonl"
     if main:
         _truncate_metrics(metrics_path, done)
-    writer = SummaryWriter(str(out / "tensorboard")) if main else None
+    tracker = open_tracker(config, out) if main else None
     for step in range(done, config.steps):
         metrics, rollouts = trainer.step(step)
         if main:
             with metrics_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": step + 1, **metrics}) + "\n")
-            if writer is not None:
-                for name, value in metrics.items():
-                    if math.isfinite(value):
-                        writer.add_scalar(name, value, step + 1)
+            if tracker is not None:
+                tracker.log(metrics, step + 1)
             if config.sample_steps and (step + 1) % config.sample_steps == 0:
                 _write_samples(out / "samples.jsonl", step + 1, rollouts[: config.group_size])
             if on_step is not None:
                 on_step(step + 1, metrics)
         if config.save_steps and (step + 1) % config.save_steps == 0 and step + 1 < config.steps:
             trainer.checkpoint(out, step + 1)
-    if writer is not None:
-        writer.close()
+    if tracker is not None:
+        tracker.close()
     return trainer.save(out / "model")
+
+
+def open_tracker(config: GRPORunConfig, out: Path) -> Tracker:
+    """The run's experiment trackers (`report_to`), shared by thinkact's engine and the TRL adapter."""
+    names = check_report_to(config.report_to, "grpo.report_to")
+    return Tracker(names, out, run_name=out.name, config=asdict(config), offline=config.report_offline)
 
 
 def _truncate_metrics(path: Path, steps: int) -> None:
