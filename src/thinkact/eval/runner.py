@@ -14,7 +14,8 @@ The results document, per split (a data file, named by its stem)::
                         "episodes": {"metrics", "breakdown", "records"}}}}
 
 `config` and the data hashes are the fingerprint `thinkact compare` checks before reusing stored results.
-Left out: sampling (evaluation decodes greedily) and vLLM.
+With `endpoint.url` set, every prompt goes to an OpenAI-compatible API instead (`eval/endpoint.py`) and the results
+record `"endpoint": {"url", "model"}`. Left out: sampling (evaluation decodes greedily).
 """
 
 from __future__ import annotations

@@ -49,10 +49,14 @@ def check_report_to(report_to: str, where: str) -> list[str]:
 
 def prepare_trainer_reporting(names: list[str], out: Path, offline: bool) -> list[str] | str:
     """The `report_to` value for a transformers/TRL trainer, with wandb's offline mode and directory set."""
+    # transformers' integrations read their settings from the environment; a user's own values win.
     if "wandb" in names:
+        os.environ.setdefault("WANDB_PROJECT", "thinkact")
         os.environ.setdefault("WANDB_DIR", str(out))
         if offline:
             os.environ.setdefault("WANDB_MODE", "offline")
+    if "trackio" in names:
+        os.environ.setdefault("TRACKIO_PROJECT", "thinkact")
     return names or "none"
 
 
