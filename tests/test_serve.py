@@ -47,7 +47,7 @@ CALL_TEXT = (
     "<think>\nThe user wants the weather.\n</think>\n\n"
     '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 )
-ANSWER_TEXT = "<think>\nThe tool says sunny.\n</think>\n\nIt is sunny in Paris today, at 21 degrees."
+ANSWER_TEXT = "<think>\nThe tool says sunny.\n</think>\n\nIt is sunny in Paris today, at 21 °C (like Zürich)."
 
 
 def start_server(served: ServedModel) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -175,7 +175,7 @@ def test_tool_round_trip_call_then_result_then_answer(scripted: Any, policy: Any
     }
     history = [USER, choice.message.model_dump(exclude_none=True), tool_result]
     second = client.chat.completions.create(model="scripted", messages=history, tools=[WEATHER])
-    assert second.choices[0].message.content == "It is sunny in Paris today, at 21 degrees."
+    assert second.choices[0].message.content == "It is sunny in Paris today, at 21 °C (like Zürich)."
     assert second.choices[0].finish_reason == "stop"
     # The server rendered the round trip exactly as thinkact renders the chat format (arguments as a dict).
     expected = [
@@ -217,7 +217,7 @@ def test_stream_sends_thinking_and_answer_as_they_come_and_calls_whole(scripted:
     ]
     content = [d.content for d in deltas if d.content]
     assert "".join(reasoning) == "The tool says sunny."
-    assert "".join(content) == "It is sunny in Paris today, at 21 degrees."
+    assert "".join(content) == "It is sunny in Paris today, at 21 °C (like Zürich)."
     assert len(content) > 3  # token by token, not one piece at the end
     assert chunks[-1].choices[0].finish_reason == "stop"
 

@@ -12,6 +12,7 @@ embeddings.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -108,8 +109,6 @@ def create_app(served: ServedModel) -> FastAPI:
 
 
 async def _wait(future: Any) -> Any:
-    import asyncio
-
     return await asyncio.wrap_future(future)
 
 

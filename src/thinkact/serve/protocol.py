@@ -114,6 +114,9 @@ def read_request(body: Any, *, max_new_tokens: int) -> ChatRequest:
             "tool_choice",
         )
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    temperature = _number(body.get("temperature", 1.0), "temperature", 0.0, 2.0)
+    # A seed only matters when sampling; greedy requests then share batches whatever seed they send.
+    seed = int(body["seed"]) if isinstance(body.get("seed"), int) and temperature > 0 else 0
     stream_options = body.get("stream_options") or {}
     return ChatRequest(
         model=model,
@@ -122,9 +125,9 @@ def read_request(body: Any, *, max_new_tokens: int) -> ChatRequest:
         tool_choice=tool_choice,
         settings=Settings(
             max_new_tokens=_positive_int(limit, "max_tokens") if limit is not None else max_new_tokens,
-            temperature=_number(body.get("temperature", 1.0), "temperature", 0.0, 2.0),
+            temperature=temperature,
             top_p=_number(body.get("top_p", 1.0), "top_p", 0.0, 1.0, exclusive_low=True),
-            seed=int(body["seed"]) if isinstance(body.get("seed"), int) else 0,
+            seed=seed,
         ),
         stream=bool(body.get("stream", False)),
         include_usage=isinstance(stream_options, dict) and bool(stream_options.get("include_usage")),

@@ -53,7 +53,8 @@ class DeltaSplitter:
     def _send(self, name: str, body: str, *, final: bool, tag: str) -> list[tuple[str, str]]:
         """The part of `body` (the field's whole text so far) not yet sent and no longer in doubt."""
         ready = body.lstrip()
-        ready = ready.rstrip() if final else _undecided_cut(ready, tag)
+        # An incomplete UTF-8 sequence decodes to U+FFFD until its last byte arrives; wait for it.
+        ready = ready.rstrip() if final else _undecided_cut(ready.rstrip("\ufffd"), tag)
         already = self.sent[name]
         if len(ready) <= len(already) or not ready.startswith(already):
             return []
