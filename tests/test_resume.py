@@ -16,7 +16,7 @@ import os, signal, sys
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 model, data, out, kill_at, resume = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
 config = GRPORunConfig(model=model, data=data, out=out, steps=4, prompts_per_step=2, group_size=3,
-                       max_new_tokens=10, learning_rate=5e-3, save_steps=1, drop_equal_groups=False,
+                       max_new_tokens=24, learning_rate=5e-3, save_steps=1, drop_equal_groups=False,
                        mask_truncated=False, kl_coef=0.05, passes=2, temperature=1.3)
 def on_step(step, metrics):
     if step == kill_at:

@@ -31,6 +31,16 @@ LimitOption = Annotated[
     int | None, typer.Option(help="At most this many turns (and conversations, episode view) per split.")
 ]
 
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(help="OpenAI-compatible API to evaluate instead of --model, e.g. http://127.0.0.1:8000/v1."),
+]
+ServedModelOption = Annotated[str | None, typer.Option(help="With --endpoint: the served model's name.")]
+ApiKeyEnvOption = Annotated[
+    str | None,
+    typer.Option(help="With --endpoint: environment variable holding the API key (OPENAI_API_KEY)."),
+]
+
 
 @app.command("eval", cls=help_with_config("eval", "thinkact.eval.runner:EvalConfig"))
 def evaluate(
@@ -48,10 +58,13 @@ def evaluate(
     max_steps: Annotated[int | None, typer.Option(help="Episode view: steps per user turn.")] = None,
     name: Annotated[str | None, typer.Option(help="Label of the model in reports.")] = None,
     overwrite: OverwriteOption = False,
+    endpoint: EndpointOption = None,
+    served_model: ServedModelOption = None,
+    api_key_env: ApiKeyEnvOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Evaluate a model (or the oracle) and print each metric with its 95% interval and sample count."""
+    """Evaluate a model (local, behind an API, or the oracle): each metric with its 95% interval and count."""
     from thinkact.eval.runner import EvalConfig, run_eval
 
     _quiet_libraries()
@@ -64,6 +77,9 @@ def evaluate(
         "limit": limit,
         "max_steps": max_steps,
         "name": name,
+        "endpoint.url": endpoint,
+        "endpoint.model": served_model,
+        "endpoint.api_key_env": api_key_env,
     }
     eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
     if eval_config.out:
@@ -129,8 +145,8 @@ def split_progress(console: Console) -> Iterator[Callable[[str, int, int], None]
 @app.command("compare", cls=help_with_config("compare", "thinkact.eval.compare:CompareConfig"))
 def compare(
     inputs: Annotated[
-        list[str], typer.Argument(help="Results JSON files, run directories or model directories.")
-    ],
+        list[str] | None, typer.Argument(help="Results JSON files, run directories or model directories.")
+    ] = None,
     data: Annotated[list[str] | None, typer.Option(help="Data file(s) to evaluate models on.")] = None,
     out: Annotated[str | None, typer.Option(help="Directory for the report and results.")] = None,
     name: Annotated[list[str] | None, typer.Option(help="Label of each input, in order.")] = None,
@@ -145,6 +161,14 @@ def compare(
             help="Replace the report in an existing --out (stored evaluations there are reused when they match).",
         ),
     ] = False,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(help="OpenAI-compatible API to compare as one more model (repeatable)."),
+    ] = None,
+    served_model: Annotated[
+        list[str] | None, typer.Option(help="The served model's name at each --endpoint, in order.")
+    ] = None,
+    api_key_env: ApiKeyEnvOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
@@ -162,6 +186,9 @@ def compare(
         "view": view,
         "limit": limit,
         "html": None if html else False,
+        "endpoints": endpoint,
+        "served_models": served_model,
+        "endpoint.api_key_env": api_key_env,
     }
     compare_config = load_config(CompareConfig, config, _overrides(flags, set_))
     if (Path(compare_config.out) / "comparison.json").exists() and not overwrite:

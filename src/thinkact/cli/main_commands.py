@@ -73,28 +73,53 @@ def init_model(
         ),
     ] = False,
     overwrite: OverwriteOption = False,
+    tokenizer: Annotated[
+        str,
+        typer.Option(
+            help="tiny (a BPE trained on the bundled data) or qwen3 (Qwen3's real 151k vocabulary, offline; "
+            "needs the qwen extra)."
+        ),
+    ] = "tiny",
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Build the tiny local Qwen3-architecture model and its BPE tokenizer (offline, seconds)."""
+    """Build a small local Qwen3-architecture model and its tokenizer (offline, seconds), or copy the shipped
+    pretrained tiny base (--pretrained)."""
     from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 
     _quiet_libraries()
     if pretrained:
         if config or set_:
             raise UserError("init-model --pretrained copies the shipped base as it is; drop --config/--set")
-        check_output_dir(out, overwrite=overwrite)
-        if overwrite:
-            replace_dir(out)
+        _claim_output(out, overwrite)
         path = copy_pretrained_base(out)
         Console().print(f"pretrained tiny base copied to {path} (recipe: {path / 'recipe.json'})")
         return
+    if tokenizer == "qwen3":
+        from thinkact.models.qwen3 import SMALL_QWEN3, build_qwen3_model, require_qwen_extra
+
+        require_qwen_extra()
+        sizes = [f"{name}={getattr(SMALL_QWEN3, name)}" for name in ("hidden_size", "intermediate_size",
+                 "num_layers", "num_heads", "num_kv_heads", "head_dim")]  # fmt: skip
+        # The small sizes stand in for the defaults; a config file gives its own.
+        model_config = load_config(TinyModelConfig, config, ([] if config else sizes) + list(set_ or []))
+        _claim_output(out, overwrite)
+        path = build_qwen3_model(out, seed=seed, config=model_config)
+        Console().print(f"Qwen3-tokenizer model written to {path}")
+        return
+    if tokenizer != "tiny":
+        raise UserError(f"init-model: --tokenizer {tokenizer!r}; choose tiny or qwen3")
     model_config = load_config(TinyModelConfig, config, set_)
+    _claim_output(out, overwrite)
+    path = build_tiny_model(out, seed=seed, config=model_config)
+    Console().print(f"tiny model written to {path}")
+
+
+def _claim_output(out: Path | str, overwrite: bool) -> None:
+    """Refuse an existing output unless --overwrite, which clears it."""
     check_output_dir(out, overwrite=overwrite)
     if overwrite:
         replace_dir(out)
-    path = build_tiny_model(out, seed=seed, config=model_config)
-    Console().print(f"tiny model written to {path}")
 
 
 @app.command("pretrain", cls=help_with_config("pretrain", "thinkact.train.pretrain:PretrainConfig"))
@@ -119,9 +144,7 @@ def pretrain(
     run_config = load_config(
         PretrainConfig, config, _overrides({"out": out, "seed": seed, "steps": steps}, set_)
     )
-    check_output_dir(run_config.out, overwrite=overwrite)
-    if overwrite:
-        replace_dir(run_config.out)
+    _claim_output(run_config.out, overwrite)
     console = Console()
     with training_progress(console, "pretrain", run_config.steps) as report:
         path = run_pretrain(run_config, on_log=report)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from thinkact.eval.bootstrap import (
     bootstrap_paired_f1_difference,
 )
 from thinkact.eval.breakdown import break_down
+from thinkact.eval.endpoint import EndpointConfig
 from thinkact.eval.episodes import DEFAULT_MAX_STEPS
 from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
 from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
@@ -63,13 +64,25 @@ class CompareConfig:
     html: bool = True
     """Write report.html and the PNG plots."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
+    endpoints: list[str] = field(default_factory=list)
+    """OpenAI-compatible APIs to evaluate as further models (columns after the inputs), one URL each."""
+    served_models: list[str] = field(default_factory=list)
+    """The served model's name at each endpoint, in the same order."""
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    """Settings shared by the endpoints (api_key_env, concurrency, retries, timeout); url and model unused."""
 
     def __post_init__(self) -> None:
-        if len(self.inputs) < 2:
-            raise UserError("compare: give at least two runs, models or results files to compare")
-        if self.names and len(self.names) != len(self.inputs):
+        if len(self.endpoints) != len(self.served_models):
             raise UserError(
-                f"compare: {len(self.names)} --name for {len(self.inputs)} inputs; give one name per input"
+                f"compare: {len(self.endpoints)} --endpoint for {len(self.served_models)} --served-model; "
+                "give one served model name per endpoint, in the same order"
+            )
+        total = len(self.inputs) + len(self.endpoints)
+        if total < 2:
+            raise UserError("compare: give at least two runs, models, results files or endpoints to compare")
+        if self.names and len(self.names) != total:
+            raise UserError(
+                f"compare: {len(self.names)} --name for {total} inputs and endpoints; give one name per model"
             )
         if self.view not in VIEWS:
             raise UserError(f"compare: view {self.view!r}; choose one of {', '.join(VIEWS)}")
@@ -84,6 +97,8 @@ class Source:
     results_file: str = ""
     model: str = ""
     run: str = ""
+    endpoint: str = ""
+    """The API the model is served behind (with `model` its served name)."""
 
 
 Progress = Callable[[str, str, int, int], None]
@@ -112,8 +127,11 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict
 def resolve_sources(config: CompareConfig) -> list[Source]:
     """What each input is, and the name it goes by."""
     sources = []
-    for index, text in enumerate(config.inputs):
-        source = resolve_input(text)
+    served = [
+        Source(name, url, model=name, endpoint=url)
+        for url, name in zip(config.endpoints, config.served_models, strict=True)
+    ]
+    for index, source in enumerate([resolve_input(text) for text in config.inputs] + served):
         if config.names:
             source.name = config.names[index]
         sources.append(source)
@@ -184,8 +202,10 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
             f"compare: {source.input} is a model; give --data FILE to evaluate it, or pass its results JSON"
         )
     stored = stored_path(config, source.name)
+    endpoint = replace(config.endpoint, url=source.endpoint, model=source.model if source.endpoint else "")
     eval_config = EvalConfig(
-        model=source.model,
+        model="" if source.endpoint else source.model,
+        endpoint=endpoint,
         data=list(config.data),
         out=str(stored),
         view=config.view,
@@ -208,6 +228,11 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
             progress(source.name, split, done, total)
 
     return run_eval(eval_config, progress=report)
+
+
+def _describe_source(source: Source) -> dict[str, str]:
+    described = {"input": source.input, "model": source.model, "run": source.run}
+    return {**described, "endpoint": source.endpoint} if source.endpoint else described
 
 
 def stored_path(config: CompareConfig, name: str) -> Path:
@@ -274,7 +299,7 @@ def compare_results(
         "baseline": baseline,
         "splits": splits,
         "bootstrap": {"method": "percentile", "resamples": config.resamples, "seed": config.seed},
-        "sources": {s.name: {"input": s.input, "model": s.model, "run": s.run} for s in sources},
+        "sources": {s.name: _describe_source(s) for s in sources},
         "metrics": {},
         "differences": [],
         "thinking": {},

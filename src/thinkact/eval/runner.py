@@ -15,7 +15,8 @@ The results document, per split (a data file, named by its stem)::
                         "episodes": {"metrics", "breakdown", "records"}}}}
 
 `config` and the data hashes are the fingerprint `thinkact compare` checks before reusing stored results.
-Left out: sampling (evaluation decodes greedily) and vLLM.
+With `endpoint.url` set, every prompt goes to an OpenAI-compatible API instead (`eval/endpoint.py`) and the results
+record `"endpoint": {"url", "model"}`. Left out: sampling (evaluation decodes greedily).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from thinkact.data.conversations import Conversation, TurnExample, read_conversa
 from thinkact.errors import UserError
 from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
 from thinkact.eval.breakdown import break_down
+from thinkact.eval.endpoint import EndpointConfig, endpoint_generator
 from thinkact.eval.episodes import (
     DEFAULT_MAX_STEPS,
     Episode,
@@ -74,14 +76,19 @@ class EvalConfig:
     seed: int = SEED
     """Seed of the bootstrap."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    """A model served behind an OpenAI-compatible API, evaluated instead of a local `model`."""
 
     def __post_init__(self) -> None:
         if not self.data:
             raise UserError("eval: give at least one data file (--data FILE)")
-        if not self.oracle and not self.model:
+        if not self.oracle and not self.model and not self.endpoint.url:
             raise UserError(
-                "eval: give --model DIR, or --oracle to check the harness with the reference actions"
+                "eval: give --model DIR, --endpoint URL --served-model NAME, or --oracle to check the harness "
+                "with the reference actions"
             )
+        if self.endpoint.url and (self.model or self.oracle):
+            raise UserError("eval: give either --endpoint or --model/--oracle, not both")
         if self.view not in VIEWS:
             raise UserError(f"eval: view {self.view!r}; choose one of {', '.join(VIEWS)}")
         if self.max_steps < 1:
@@ -125,7 +132,7 @@ def run_eval(
         loaded = _predictors(config)
         predictor, policy = predictor or loaded[0], policy or loaded[1]
     results: dict[str, Any] = {
-        "model": config.name or ("oracle" if config.oracle else config.model),
+        "model": config.name or ("oracle" if config.oracle else config.model or config.endpoint.model),
         "config": fingerprint_eval(config),
         "data": {split.name: describe_data(split.path, len(split.conversations)) for split in splits},
         "bootstrap": {
@@ -136,6 +143,8 @@ def run_eval(
         },
         "splits": {},
     }
+    if config.endpoint.url:  # which server and model the numbers came from (never the API key)
+        results["endpoint"] = {"url": config.endpoint.url, "model": config.endpoint.model}
     for split in splits:
         block: dict[str, Any] = {"metrics": {}, "turns": []}
         if split.turns and predictor is not None:
@@ -179,9 +188,14 @@ def _check_episodic(path: str, conversations: list[Conversation]) -> None:
 
 def fingerprint_eval(config: EvalConfig) -> dict[str, Any]:
     """What decides the numbers: the model (and its files), decoding and scoring settings."""
+    if config.endpoint.url:
+        model, files = config.endpoint.model, f"endpoint:{config.endpoint.url}"
+    else:
+        model = "oracle" if config.oracle else config.model
+        files = "" if config.oracle else describe_model(config.model)
     return {
-        "model": "oracle" if config.oracle else config.model,
-        "model_files": "" if config.oracle else describe_model(config.model),
+        "model": model,
+        "model_files": files,
         "view": config.view,
         "max_new_tokens": config.max_new_tokens,
         "max_steps": config.max_steps,
@@ -262,6 +276,8 @@ def _answer_metric(episode: Episode, config: EvalConfig) -> str:
 def _predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
     if config.oracle:
         return _oracle_predictions, oracle_policy
+    if config.endpoint.url:
+        return _endpoint_predictors(config)
     from thinkact.models.load import load_policy
     from thinkact.rollout.generation import generate_with_lengths
 
@@ -297,6 +313,26 @@ def _predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
             max_new_tokens=config.max_new_tokens,
             batch_size=config.batch_size,
         )
+
+    return predict, act
+
+
+def _endpoint_predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
+    generate = endpoint_generator(config.endpoint, config.max_new_tokens)
+
+    def predict(
+        turns: list[TurnExample], split: str, progress: ProgressCallback | None
+    ) -> list[tuple[str, int]]:
+        outputs: list[tuple[str, int]] = []
+        step = max(config.endpoint.concurrency * 4, 1)
+        for start in range(0, len(turns), step):
+            outputs.extend(generate([(turn.messages, turn.tools) for turn in turns[start : start + step]]))
+            if progress is not None:
+                progress(split, len(outputs), len(turns))
+        return outputs
+
+    def act(episodes: list[Episode]) -> list[tuple[str, int]]:
+        return generate([(e.messages, e.conversation.tools or e.environment.tools) for e in episodes])
 
     return predict, act
 

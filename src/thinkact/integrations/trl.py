@@ -25,7 +25,6 @@ from typing import Any
 import torch
 from datasets import Dataset
 from peft import LoraConfig, PeftModel
-from torch.utils.tensorboard import SummaryWriter
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from trl import GRPOConfig, GRPOTrainer
 from trl.import_utils import is_vllm_available
@@ -38,34 +37,41 @@ from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import ADAPTER_SETTINGS, trl_arguments
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import stop_token_ids
-from thinkact.train.grpo import StepCallback
+from thinkact.train.grpo import StepCallback, open_tracker
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_rewards
 from thinkact.train.sft import LoraOptions
+from thinkact.train.tracking import Tracker
 
 # TRL's metric names → thinkact's (the rest are kept under TRL's names).
 _RENAMED = {"completions/mean_length": "completion_tokens", "completions/clipped_ratio": "truncated"}
 
 
 class MetricsCallback(TrainerCallback):
-    """Writes TRL's logs to metrics.jsonl and TensorBoard under thinkact's names; reports each step."""
+    """Writes TRL's logs to metrics.jsonl and the `report_to` trackers under thinkact's names; reports each step."""
 
     def __init__(
-        self, out: Path, completions_per_step: int, passes: int, on_step: StepCallback | None
+        self,
+        out: Path,
+        completions_per_step: int,
+        passes: int,
+        on_step: StepCallback | None,
+        config: GRPORunConfig | None = None,
     ) -> None:
         self.out = out
+        self.config = config or GRPORunConfig(out=str(out))
         self.completions_per_step = completions_per_step
         self.passes = passes
         self.on_step = on_step
         self.started = 0.0
         self.step_seconds = 0.0
-        self.writer: SummaryWriter | None = None
+        self.tracker: Tracker | None = None
 
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         if state.is_world_process_zero:
             (self.out / "metrics.jsonl").write_text("", encoding="utf-8")
-            self.writer = SummaryWriter(str(self.out / "tensorboard"))
+            self.tracker = open_tracker(self.config, self.out)
 
     def on_step_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
@@ -91,18 +97,16 @@ class MetricsCallback(TrainerCallback):
         step = math.ceil(state.global_step / self.passes)
         with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": step, "optimizer_step": state.global_step, **metrics}) + "\n")
-        if self.writer is not None:
-            for name, value in metrics.items():
-                if math.isfinite(value):
-                    self.writer.add_scalar(name, value, step)
+        if self.tracker is not None:
+            self.tracker.log(metrics, step)
         if self.on_step is not None:
             self.on_step(step, metrics)
 
     def on_train_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.tracker is not None:
+            self.tracker.close()
 
 
 def thinkact_metrics(
@@ -229,7 +233,9 @@ def run_trl_grpo(
         save_config(config, out / "config.yaml")
         if trl_args:
             (out / "trl_args.json").write_text(json.dumps(trl_args, indent=2), encoding="utf-8")
-    callback = MetricsCallback(out, config.prompts_per_step * config.group_size, config.passes, on_step)
+    callback = MetricsCallback(
+        out, config.prompts_per_step * config.group_size, config.passes, on_step, config
+    )
     trainer = build_trainer(config, grpo_config, environments=environments, callbacks=[callback])
     trainer.train()
     return save_policy(trainer, out / "model")

@@ -68,6 +68,8 @@ MAPPED: dict[str, tuple[str, ...]] = {
     "lora": (),  # passed to GRPOTrainer as peft_config
     "gradient_checkpointing": ("gradient_checkpointing",),
     "bf16": ("bf16", "fp16"),
+    "report_to": ("report_to", "run_name"),  # the adapter's callback logs to the same trackers as the engine
+    "report_offline": (),
 }
 """Every GRPORunConfig field the TRL engine honours; any other field must keep its default."""
 

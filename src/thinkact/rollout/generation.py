@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers.generation.streamers import BaseStreamer
 
 from thinkact.models.chat import encode_prompt
 
@@ -57,8 +58,12 @@ def sample(
     batch_size: int = 16,
     seed: int = 0,
     step: int = 0,
+    streamer: BaseStreamer | None = None,
 ) -> list[list[Completion]]:
-    """`num_samples` completions for each prompt, in prompt order."""
+    """`num_samples` completions for each prompt, in prompt order.
+
+    `streamer` (one prompt, one sample) receives the prompt and then each new token as `generate` makes it.
+    """
     was_training = model.training
     model.eval()
     stops = stop_token_ids(model, tokenizer)
@@ -68,7 +73,7 @@ def sample(
         chunk = prompts[start : start + per_batch]
         torch.manual_seed(derive_seed(seed, step, start))
         generated = _generate_chunk(
-            model, tokenizer, chunk, num_samples, max_new_tokens, temperature, top_p, stops
+            model, tokenizer, chunk, num_samples, max_new_tokens, temperature, top_p, stops, streamer
         )
         for index, prompt in enumerate(chunk):
             rows = generated[index * num_samples : (index + 1) * num_samples]
@@ -86,6 +91,7 @@ def _generate_chunk(
     temperature: float,
     top_p: float,
     stops: list[int],
+    streamer: BaseStreamer | None = None,
 ) -> list[list[int]]:
     width = max(len(prompt) for prompt in prompts)
     pad = tokenizer.pad_token_id
@@ -100,6 +106,7 @@ def _generate_chunk(
         num_return_sequences=num_samples,
         eos_token_id=stops,
         pad_token_id=pad,
+        streamer=streamer,
         **options,
     )
     return [row[width:].tolist() for row in output]

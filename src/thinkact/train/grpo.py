@@ -24,6 +24,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ from thinkact.train.heldout import HeldOut
 from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
 from thinkact.train.sft import LoraOptions
+from thinkact.train.tracking import Tracker, check_report_to
 
 __all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
 
@@ -486,7 +488,7 @@ def run_grpo(
     trainer, done = _start_run(config, out, resume=resume, overwrite=overwrite, on_resume=on_resume)
     tokenizer = trainer.tokenizer
     main = trainer.accelerator.is_main_process
-    log = RunLog(out, done, config.sample_steps) if main else None
+    log = RunLog(out, done, config.sample_steps, open_tracker(config, out, done)) if main else None
     heldout = _heldout(config) if main else None
     if log is not None and heldout is not None and done == 0:  # where the run starts from, as step 0
         _log_heldout_start(heldout, trainer, log, on_step)
@@ -548,6 +550,14 @@ def _start_run(
     if resume and on_resume is not None:
         on_resume(done, config.steps)
     return trainer, done
+
+
+def open_tracker(config: GRPORunConfig, out: Path, done: int = 0) -> Tracker:
+    """The run's experiment trackers (`report_to`), shared by thinkact's engine and the TRL adapter."""
+    names = check_report_to(config.report_to, "grpo.report_to")
+    return Tracker(
+        names, out, run_name=out.name, config=asdict(config), offline=config.report_offline, done=done
+    )
 
 
 def _checkpoint_step(out: Path) -> int | None:

@@ -12,6 +12,7 @@ from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.episode import EpisodeRewardConfig
 from thinkact.train.losses import AdvantageScale, LossAggregation
 from thinkact.train.sft import LoraOptions
+from thinkact.train.tracking import check_report_to
 
 
 @dataclass
@@ -58,6 +59,10 @@ class GRPORunConfig:
     seed: int = 0
     save_steps: int = 10
     """Checkpoint every N steps for `--resume` (0: only the final model; Ctrl-C still checkpoints)."""
+    report_to: str = "tensorboard"
+    """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none; both engines."""
+    report_offline: bool = True
+    """wandb: log offline under the run directory (`wandb sync` uploads later); false uploads as it runs."""
     sample_steps: int = 10
     """Write the first group's rollouts to samples.jsonl every N steps (0: never)."""
     eval_data: str = ""
@@ -77,6 +82,7 @@ class GRPORunConfig:
     """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
 
     def __post_init__(self) -> None:
+        check_report_to(self.report_to, "grpo.report_to")
         checks = {
             "steps": self.steps >= 1,
             "prompts_per_step": self.prompts_per_step >= 1,

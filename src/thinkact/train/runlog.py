@@ -1,4 +1,5 @@
-"""The per-step logs of a training run: metrics.jsonl, samples.jsonl and TensorBoard, each step exactly once.
+"""The per-step logs of a training run: metrics.jsonl, samples.jsonl and the trackers (`report_to`),
+each step exactly once.
 
 `RunLog(out, done)` opens the logs of a run that has `done` steps behind it: on a resume it first cuts
 metrics.jsonl and samples.jsonl back to those steps (a torn last line from a kill is dropped) and tells
@@ -11,21 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
-from torch.utils.tensorboard import SummaryWriter
-
 from thinkact.train.checkpoints import truncate_steps
+from thinkact.train.tracking import Tracker
 
 log = logging.getLogger("thinkact.train")
 
 
 class RunLog:
-    """Appends one line per step to metrics.jsonl (and samples.jsonl every `sample_steps`), and to TensorBoard."""
+    """Appends one line per step to metrics.jsonl (and samples.jsonl every `sample_steps`), and to the run's
+    trackers (opened with the same `done`, so TensorBoard purges what a resumed run rewrites)."""
 
-    def __init__(self, out: Path, done: int, sample_steps: int) -> None:
+    def __init__(self, out: Path, done: int, sample_steps: int, tracker: Tracker) -> None:
         self.metrics_path = out / "metrics.jsonl"
         self.samples_path = out / "samples.jsonl"
         self.sample_steps = sample_steps
@@ -34,22 +34,20 @@ class RunLog:
         if not done:  # a fresh run starts fresh files
             self.metrics_path.write_text("", encoding="utf-8")
             self.samples_path.unlink(missing_ok=True)
-        self.writer = SummaryWriter(str(out / "tensorboard"), purge_step=done + 1 if done else None)
+        self.tracker = tracker
 
     def write(self, step: int, metrics: dict[str, float], samples: list[dict[str, Any]]) -> None:
         """Log step `step` (1-based): its metrics and, on sample steps, `samples`."""
         with self.metrics_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": step, **metrics}) + "\n")
-        for name, value in metrics.items():
-            if math.isfinite(value):
-                self.writer.add_scalar(name, value, step)
+        self.tracker.log(metrics, step)
         if self.sample_steps and step % self.sample_steps == 0:
             with self.samples_path.open("a", encoding="utf-8") as handle:
                 for sample in samples:
                     handle.write(json.dumps({"step": step, **sample}, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
-        self.writer.close()
+        self.tracker.close()
 
 
 def warn_dropped_prompts(dropped: int, total: int, limit: int, path: str) -> None:

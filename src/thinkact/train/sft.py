@@ -33,6 +33,7 @@ from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, repl
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
+from thinkact.train.tracking import check_report_to, prepare_trainer_reporting
 
 
 @dataclass
@@ -75,8 +76,13 @@ class SFTRunConfig:
     bf16: bool = False
     gradient_checkpointing: bool = False
     lora: LoraOptions = field(default_factory=LoraOptions)
+    report_to: str = "tensorboard"
+    """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
+    report_offline: bool = True
+    """wandb: log offline under the run directory (`wandb sync` uploads later); false uploads as it runs."""
 
     def __post_init__(self) -> None:
+        check_report_to(self.report_to, "sft.report_to")
         if self.batch_size < 1 or self.grad_accum < 1:
             raise UserError("sft: batch_size and grad_accum must be >= 1")
         if self.max_steps == 0 or (self.max_steps < 0 and self.epochs <= 0):
@@ -207,7 +213,10 @@ def run_sft(
         use_cpu=not _has_accelerator(),
         completion_only_loss=True,
         max_length=config.max_length,
-        report_to=["tensorboard"],
+        report_to=prepare_trainer_reporting(
+            check_report_to(config.report_to, "sft.report_to"), out, config.report_offline
+        ),
+        run_name=out.name,
         disable_tqdm=True,
         dataloader_num_workers=0,
     )

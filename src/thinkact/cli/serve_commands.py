@@ -1,0 +1,43 @@
+"""`thinkact serve`: the policy behind an OpenAI-compatible API (FastAPI and uvicorn from the `serve` extra)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thinkact.cli.apps import app
+from thinkact.cli.main_commands import ConfigOption, SetOption, _overrides, _quiet_libraries
+from thinkact.config import load_config
+from thinkact.errors import UserError
+
+
+@app.command("serve")
+def serve(
+    model: Annotated[str | None, typer.Option(help="Model directory.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1: this machine only).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Model name in requests and /v1/models (default: --model).")
+    ] = None,
+    config: ConfigOption = None,
+    set_: SetOption = None,
+) -> None:
+    """Serve a model over the OpenAI chat-completions API (tools, reasoning_content, streaming, batching)."""
+    from thinkact.serve import ServeConfig, require_serve_extra, run_serve
+
+    require_serve_extra()
+    _quiet_libraries()
+    flags: dict[str, object] = {"model": model, "host": host, "port": port, "name": name}
+    serve_config = load_config(ServeConfig, config, _overrides(flags, set_))
+    if not serve_config.model:
+        raise UserError("serve: give --model DIR (a model saved with save_pretrained, e.g. runs/grpo/model)")
+    label = serve_config.name or serve_config.model
+    Console(stderr=True).print(
+        f"serving {label!r} at http://{serve_config.host}:{serve_config.port}/v1 (Ctrl-C stops)",
+        highlight=False,
+    )
+    run_serve(serve_config)
