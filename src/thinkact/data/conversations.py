@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
+from thinkact.jsonsafe import dump_json
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -219,7 +220,7 @@ def write_conversations(path: str | Path, conversations: Iterable[Conversation])
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         for conversation in conversations:
-            handle.write(json.dumps(conversation.to_json(), ensure_ascii=False) + "\n")
+            handle.write(dump_json(conversation.to_json()) + "\n")
             count += 1
     return count
 

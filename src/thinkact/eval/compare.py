@@ -33,6 +33,7 @@ from thinkact.eval.episodes import DEFAULT_MAX_STEPS
 from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
 from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
+from thinkact.jsonsafe import dump_json
 from thinkact.rewards.combine import RewardConfig
 
 
@@ -100,7 +101,7 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict
     check_comparable(sources, results, config)
     comparison = compare_results(sources, results, config)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.json").write_text(json.dumps(comparison, indent=1, ensure_ascii=False), "utf-8")
+    (out / "comparison.json").write_text(dump_json(comparison, indent=1), "utf-8")
     (out / "report.md").write_text(render_markdown(comparison), encoding="utf-8")
     if config.html:
         write_report(comparison, results, out, samples=config.samples)

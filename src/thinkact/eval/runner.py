@@ -20,7 +20,6 @@ Left out: sampling (evaluation decodes greedily) and vLLM.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from thinkact.eval.episodes import (
 )
 from thinkact.eval.metrics import aggregate_turns, score_turn_and_reward
 from thinkact.eval.thinking import analyse_thinking
+from thinkact.jsonsafe import dump_json
 from thinkact.parse import action_from_message, parse_action, render_action
 from thinkact.rewards.combine import RewardConfig
 
@@ -142,7 +142,7 @@ def run_eval(
         results["splits"][split.name] = block
     if config.out:
         Path(config.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(config.out).write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+        Path(config.out).write_text(dump_json(results, indent=1), encoding="utf-8")
     return results
 
 

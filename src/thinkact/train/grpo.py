@@ -41,6 +41,7 @@ from thinkact.config import save_config
 from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
 from thinkact.envs import diff_states
 from thinkact.errors import UserError
+from thinkact.jsonsafe import dump_json
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, parse_action
@@ -461,7 +462,7 @@ def run_grpo(config: GRPORunConfig, on_step: StepCallback | None = None, *, resu
         metrics, rollouts = trainer.step(step)
         if main:
             with metrics_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"step": step + 1, **metrics}) + "\n")
+                handle.write(dump_json({"step": step + 1, **metrics}) + "\n")
             if writer is not None:
                 for name, value in metrics.items():
                     if math.isfinite(value):
@@ -489,4 +490,4 @@ def _truncate_metrics(path: Path, steps: int) -> None:
 def _write_samples(path: Path, step: int, rollouts: list[Rollout]) -> None:
     with path.open("a", encoding="utf-8") as handle:
         for rollout in rollouts:
-            handle.write(json.dumps({"step": step, **rollout.summary()}, ensure_ascii=False) + "\n")
+            handle.write(dump_json({"step": step, **rollout.summary()}) + "\n")

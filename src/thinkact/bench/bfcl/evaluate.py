@@ -13,7 +13,6 @@ answers in Python syntax; multi-turn categories.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from thinkact.bench.bfcl.data import Question, load_questions
 from thinkact.bench.bfcl.score import ModelResult, ScoreReport, score_results, write_verdicts
 from thinkact.data.readers.bfcl import bfcl_tool
 from thinkact.errors import UserError
+from thinkact.jsonsafe import dump_json
 from thinkact.parse import parse_action
 
 
@@ -82,7 +82,7 @@ def run_bfcl_eval(
     results_path = out / "results.jsonl"
     with results_path.open("w", encoding="utf-8") as handle:
         for question, completion in zip(questions, completions, strict=True):
-            handle.write(json.dumps({"id": question.id, "completion": completion}, ensure_ascii=False) + "\n")
+            handle.write(dump_json({"id": question.id, "completion": completion}) + "\n")
     results = [
         ModelResult(question.id, line, parse_action(completion).tool_calls)
         for line, (question, completion) in enumerate(zip(questions, completions, strict=True), start=1)
@@ -90,5 +90,5 @@ def run_bfcl_eval(
     report = score_results(data_dir, results, source=str(results_path))
     write_verdicts(out / "verdicts.jsonl", report.verdicts)
     summary = {"model": model_dir, "categories": [asdict(score) for score in report.categories]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(dump_json(summary, indent=2) + "\n", encoding="utf-8")
     return report
