@@ -27,6 +27,8 @@ from thinkact.jsonsafe import JSONValueError, dump_json, load_json
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+MAX_CALLS = 64
+"""Tool calls read from one completion; no turn needs more, and each costs a JSON parse."""
 # Special tokens a decoder may leave at the end of a completion when it is decoded with them.
 _TRAILING_SPECIALS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
 _CALL_RE = re.compile(r"<tool_call>(.*?)(</tool_call>|(?=<tool_call>)|$)", re.DOTALL)
@@ -82,6 +84,9 @@ def parse_action(text: str) -> Action:
     position = 0
     attempted = 0
     for number, match in enumerate(_CALL_RE.finditer(rest), start=1):
+        if number > MAX_CALLS:
+            problems.append(f"more than {MAX_CALLS} tool calls; the rest were not read")
+            break
         outside.append(rest[position : match.start()])
         position = match.end()
         attempted = number
