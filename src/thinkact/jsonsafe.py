@@ -24,7 +24,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 from typing import Any
+
+from thinkact.errors import UserError
 
 MAX_DEPTH = 64
 """Arrays and objects nested deeper than this are refused: no tool call or record needs more, and Python's
@@ -64,6 +67,33 @@ def load_json(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:
         raise JSONValueError(f"nested deeper than {max_depth} levels") from None
     return _walk(value, 0, max_depth, repair=False)
+
+
+def tame(value: Any, *, max_depth: int = MAX_DEPTH) -> Any:
+    """`value` (already parsed, e.g. by a YAML or Python-literal reader) checked and cleaned as `load_json` does.
+
+    >>> tame({"a": (1, 2)})
+    {'a': [1, 2]}
+    """
+    return _walk(value, 0, max_depth, repair=False)
+
+
+def make_decoder() -> json.JSONDecoder:
+    """A decoder with `load_json`'s number rules, for reading a JSON array item by item (`raw_decode`)."""
+    return json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_parse_int, parse_float=_parse_float)
+
+
+def read_utf8(path: Path) -> str:
+    """A text file's contents; bytes that are not UTF-8 stop with the line they are on and what to do."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise UserError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+        ) from None
 
 
 def json_problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
