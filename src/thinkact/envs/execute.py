@@ -190,7 +190,7 @@ def run_in_process(
     Fork (where the platform has it) lets tools be closures; elsewhere the tool must be picklable (spawn).
     """
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    context: Any = multiprocessing.get_context(method)  # a fork or spawn context, both with Process
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(send, tool, state, arguments), daemon=True)
     child.start()

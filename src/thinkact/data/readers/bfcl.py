@@ -63,7 +63,9 @@ def load_bfcl_file(path: Path) -> list[dict[str, Any]]:
         try:
             entry = load_json(line)
         except JSONValueError as error:
-            raise UserError(f"{path}:{number}: {error}; fix that line (BFCL files hold one JSON entry per line)") from None
+            raise UserError(
+                f"{path}:{number}: {error}; fix that line (BFCL files hold one JSON entry per line)"
+            ) from None
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             raise UserError(f'{path}:{number}: id: expected an object with a string "id"')
         entries.append(entry)
