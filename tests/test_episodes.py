@@ -104,3 +104,37 @@ def test_episode_reward_by_hand() -> None:
     assert reward.components["calls"] == pytest.approx(2 / 3)
     assert reward.components == {"calls": pytest.approx(2 / 3), "answer": 1.0, "state": 0.0, "format": 0.5}
     assert reward.total == pytest.approx(0.4 * 2 / 3 + 0.3 + 0.0 + 0.1 * 0.5)
+
+
+@pytest.mark.parametrize("think", ["", "<think>\n\n</think>\n\n"])
+def test_steps_without_thinking_run_as_one_stream(
+    tiny_model_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, think: str
+) -> None:
+    """A policy warmed up without thinking: call steps with no or an empty think block (Qwen3's template renders
+    an empty reasoning_content differently on the last turn) still make one stream, with loss on its tokens only."""
+    model, tokenizer = load_policy(tiny_model_dir)
+    conversation = _chained(data_dir)
+    start = episode_starts(conversation)[0]
+    script = [m for m in conversation.messages[len(start.messages) :] if m["role"] == "assistant"]
+    texts = [think + render_action(action_from_message(m), with_think=False) + "<|im_end|>" for m in script]
+    completions = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    calls = {"n": 0}
+
+    def scripted_sample(
+        model: Any, tokenizer: Any, prompts: list[list[int]], **kwargs: Any
+    ) -> list[list[Completion]]:
+        ids = completions[calls["n"]]
+        calls["n"] += 1
+        return [[Completion(prompts[0], ids, truncated=False)]]
+
+    monkeypatch.setattr(episodes_module, "sample", scripted_sample)
+    (episode,) = run_episodes(model, tokenizer, [start], group_size=1, max_turns=len(script) + 2)
+    assert len(episode.steps) == len(script) and episode.done
+    assert all(not (step.think or "") for step in episode.steps)
+    assert episode.final_state == start.final_state
+    sampled = [t for t, m in zip(episode.stream_ids, episode.loss_mask, strict=True) if m]
+    assert sampled == [t for ids in completions for t in ids]
+    unmasked = tokenizer.decode(
+        [t for t, m in zip(episode.stream_ids, episode.loss_mask, strict=True) if not m]
+    )
+    assert "<tool_response>" in unmasked and "(no thinking)" not in unmasked

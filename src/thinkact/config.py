@@ -2,13 +2,17 @@
 
 `load_config(Cls, path, overrides)` builds `Cls` from a YAML file (optional) and `key.sub=value` overrides (values
 parsed as YAML, so `rewards.weights.format=0.2` and `lora.enabled=true` work). An unknown key, or a value of the
-wrong type, stops with a `UserError` that names the file and the dotted field and lists the valid fields.
+wrong type, a number that is not finite (`.nan`, `.inf`), YAML that cannot be read (deep nesting, an integer
+past Python's digit limit, bytes that are not UTF-8) stops with a `UserError` that names the file and the dotted
+field and lists the valid fields.
 `save_config` writes the resolved config into a run directory. Left out: config inheritance and interpolation.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any, TypeVar
 import yaml
 
 from thinkact.errors import UserError
+from thinkact.jsonsafe import read_utf8
 
 T = TypeVar("T")
 
@@ -30,10 +35,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         file = Path(path)
         if not file.is_file():
             raise UserError(f"{path}: no such config file; the shipped ones are in configs/")
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise UserError(f"{path}: not valid YAML ({error})") from None
+        loaded = _read_yaml(read_utf8(file), str(path))
         if loaded is not None and not isinstance(loaded, dict):
             raise UserError(f"{path}: the top level must be a mapping of config fields")
         raw = loaded or {}
@@ -41,8 +43,22 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         key, sep, value = override.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--set {override!r}: write overrides as field.sub=value")
-        _assign(raw, key.strip().split("."), yaml.safe_load(value) if value.strip() else "")
+        _assign(
+            raw, key.strip().split("."), _read_yaml(value, f"--set {key.strip()}") if value.strip() else ""
+        )
     return build(cls, raw, source=source)
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    """YAML text as Python values; what YAML or Python cannot read stops with a message naming `source`."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UserError(f"{source}: not valid YAML ({error})") from None
+    except RecursionError:
+        raise UserError(f"{source}: nested too deeply to read; a config is a few levels of fields") from None
+    except ValueError as error:  # an integer past Python's digit limit
+        raise UserError(f"{source}: a value YAML cannot read ({str(error)[:120]}); shorten it") from None
 
 
 def build(cls: type[T], raw: dict[str, Any], *, source: str = "config", prefix: str = "") -> T:
@@ -107,12 +123,12 @@ def _convert(hint: Any, value: Any, source: str, where: str) -> Any:
         return build(hint, value, source=source, prefix=f"{where}.")
     if origin is dict:
         if not isinstance(value, dict):
-            raise UserError(f"{source}: {where}: expected a mapping, got {value!r}")
+            raise UserError(f"{source}: {where}: expected a mapping, got {reprlib.repr(value)}")
         value_type = typing.get_args(hint)[1]
         return {key: _convert(value_type, item, source, f"{where}.{key}") for key, item in value.items()}
     if origin is list:
         if not isinstance(value, list):
-            raise UserError(f"{source}: {where}: expected a list, got {value!r}")
+            raise UserError(f"{source}: {where}: expected a list, got {reprlib.repr(value)}")
         item_type = typing.get_args(hint)[0]
         return [_convert(item_type, item, source, f"{where}[{i}]") for i, item in enumerate(value)]
     return _convert_scalar(hint, value, source, where)
@@ -120,12 +136,21 @@ def _convert(hint: Any, value: Any, source: str, where: str) -> Any:
 
 def _convert_scalar(hint: Any, value: Any, source: str, where: str) -> Any:
     if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        try:  # YAML 1.1 reads 3e-3 (no dot) as a string
-            return float(value) if isinstance(value, str) else _refuse(source, where, "a number", value)
-        except ValueError:
+        number: Any = value
+        if isinstance(value, str):  # YAML 1.1 reads 3e-3 (no dot) as a string
+            try:
+                number = float(value)
+            except ValueError:
+                return _refuse(source, where, "a number", value)
+        if not isinstance(number, int | float) or isinstance(number, bool):
             return _refuse(source, where, "a number", value)
+        try:
+            number = float(number)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):  # a NaN weight or rate would turn every reward or step into NaN
+            return _refuse(source, where, "a finite number", value)
+        return number
     if hint in (int, str, bool) and not (
         isinstance(value, hint) and (hint is bool or not isinstance(value, bool))
     ):
@@ -134,7 +159,7 @@ def _convert_scalar(hint: Any, value: Any, source: str, where: str) -> Any:
 
 
 def _refuse(source: str, where: str, expected: str, value: Any) -> Any:
-    raise UserError(f"{source}: {where}: expected {expected}, got {value!r}")
+    raise UserError(f"{source}: {where}: expected {expected}, got {reprlib.repr(value)}")
 
 
 def _assign(tree: dict[str, Any], keys: list[str], value: Any) -> None:

@@ -25,6 +25,8 @@ from thinkact.config import save_config
 from thinkact.errors import UserError
 from thinkact.eval.compare import CompareConfig, run_compare
 from thinkact.eval.tables import build_summary_table
+from thinkact.files import atomic_write_text
+from thinkact.jsonsafe import dump_json
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SFTRunConfig, run_sft
@@ -158,9 +160,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     summary["base"] = describe_base(base)
     summary["claims"] = check_claims(comparison)
     summary["heldout_during_grpo"] = read_heldout(Path(grpo_config.out) / "metrics.jsonl")
-    (out / "results.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    atomic_write_text(out / "results.json", dump_json(summary, indent=1))
     report = out / "report.md"
-    report.write_text(render_preamble(summary) + report.read_text(encoding="utf-8"), encoding="utf-8")
+    atomic_write_text(report, render_preamble(summary) + report.read_text(encoding="utf-8"))
     console.print(build_summary_table(comparison))
     for claim in summary["claims"]:
         console.print(f"  {'[green]holds' if claim['holds'] else '[red]does not hold'}[/]: {claim['claim']}")

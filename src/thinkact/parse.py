@@ -8,7 +8,10 @@ The action format is Qwen3/Hermes (DESIGN.md, decision 2)::
 or, instead of calls, a final answer after the thinking. The parser is tolerant: several calls, a JSON list
 inside one tag, arguments given as a JSON string, stray whitespace, a missing closing tag and trailing special
 tokens are all understood. It never raises on model output: whatever deviates from the format is recorded in
-`Action.problems`, and the format reward scores it.
+`Action.problems`, and the format reward scores it. Its work is linear in the length of the text, and the JSON of
+a call is read by `jsonsafe.load_json`, so the arguments it hands on are tame: nested at most 64 levels, integers
+Python can make, finite numbers, strings without lone surrogates. A call outside those bounds is a problem, not
+an argument that crashes a reward, a template or a file later.
 
 Left out: other tool-call dialects (Llama's python tags, Mistral's `[TOOL_CALLS]`); readers in `data/` convert
 those on the way in.
@@ -16,13 +19,16 @@ those on the way in.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from thinkact.jsonsafe import JSONValueError, dump_json, load_json
+
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+MAX_CALLS = 64
+"""Tool calls read from one completion; no turn needs more, and each costs a JSON parse."""
 # Special tokens a decoder may leave at the end of a completion when it is decoded with them.
 _TRAILING_SPECIALS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
 _CALL_RE = re.compile(r"<tool_call>(.*?)(</tool_call>|(?=<tool_call>)|$)", re.DOTALL)
@@ -78,6 +84,9 @@ def parse_action(text: str) -> Action:
     position = 0
     attempted = 0
     for number, match in enumerate(_CALL_RE.finditer(rest), start=1):
+        if number > MAX_CALLS:
+            problems.append(f"more than {MAX_CALLS} tool calls; the rest were not read")
+            break
         outside.append(rest[position : match.start()])
         position = match.end()
         attempted = number
@@ -107,7 +116,7 @@ def action_from_message(message: dict[str, Any]) -> Action:
         function = entry.get("function", entry)
         arguments = function.get("arguments") or {}
         if isinstance(arguments, str):
-            arguments = json.loads(arguments)
+            arguments = load_json(arguments)
         calls.append(ToolCall(name=function["name"], arguments=arguments))
     return Action(
         think=message.get("reasoning_content"),
@@ -118,15 +127,19 @@ def action_from_message(message: dict[str, Any]) -> Action:
 
 
 def _strip_trailing_specials(text: str) -> str:
+    # An end index moves left instead of slicing each time: a megabyte of special tokens stays linear.
     text = text.strip()
+    end = len(text)
     changed = True
     while changed:
         changed = False
         for token in _TRAILING_SPECIALS:
-            if text.endswith(token):
-                text = text[: -len(token)].rstrip()
+            if text.endswith(token, 0, end):
+                end -= len(token)
+                while end and text[end - 1].isspace():
+                    end -= 1
                 changed = True
-    return text
+    return text[:end]
 
 
 def _split_think(text: str, problems: list[str]) -> tuple[str | None, str]:
@@ -152,9 +165,10 @@ def _split_think(text: str, problems: list[str]) -> tuple[str | None, str]:
 def _parse_call_body(body: str, number: int, problems: list[str]) -> list[ToolCall]:
     body = body.strip()
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-        problems.append(f"tool call {number} is not valid JSON")
+        payload = load_json(body)
+    except JSONValueError as error:
+        reason = "" if str(error).startswith("not valid JSON") else f" ({error})"
+        problems.append(f"tool call {number} is not valid JSON{reason}")
         return []
     entries = payload if isinstance(payload, list) else [payload]
     calls = []
@@ -178,8 +192,8 @@ def _call_from_json(entry: Any, number: int, problems: list[str]) -> ToolCall | 
     arguments = entry.get("arguments", entry.get("parameters", {}))
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except (json.JSONDecodeError, RecursionError):
+            arguments = load_json(arguments) if arguments.strip() else {}
+        except JSONValueError:
             problems.append(f"tool call {number} ({name}): arguments are a string that is not JSON")
             return None
     if arguments is None:
@@ -204,6 +218,6 @@ def render_action(action: Action, *, with_think: bool = True) -> str:
     for index, call in enumerate(action.tool_calls):
         if index or action.content:
             parts.append("\n")
-        payload = json.dumps({"name": call.name, "arguments": call.arguments}, ensure_ascii=False)
+        payload = dump_json({"name": call.name, "arguments": call.arguments})
         parts.append(f"{CALL_OPEN}\n{payload}\n{CALL_CLOSE}")
     return "".join(parts)

@@ -22,13 +22,13 @@ against the tool schemas (the environment does those when a call runs).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
+from thinkact.jsonsafe import JSONValueError, dump_json, load_json, read_utf8
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -79,13 +79,19 @@ def check_record(record: Any) -> list[str]:
         name = _tool_name(tool)
         if name is None:
             problems.append(f'tools[{index}]: expected {{"type": "function", "function": {{"name": ...}}}}')
-        else:
-            declared.add(name)
+            continue
+        declared.add(name)
+        parameters = tool.get("function", tool).get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            problems.append(
+                f"tools[{index}].function.parameters: expected a JSON Schema object "
+                f'({{"type": "object", "properties": {{...}}}}), found {parameters!r:.40}'
+            )
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         problems.append("messages: expected a non-empty list of chat messages")
         return problems
-    problems.extend(_check_messages(messages, declared if tools else None))
+    problems.extend(_check_messages(messages, declared))
     if "meta" in record and not isinstance(record["meta"], dict):
         problems.append("meta: expected a JSON object")
     return problems
@@ -99,7 +105,7 @@ def _tool_name(tool: Any) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _check_messages(messages: list[Any], declared: set[str] | None) -> list[str]:
+def _check_messages(messages: list[Any], declared: set[str]) -> list[str]:
     problems = []
     open_calls = 0
     for index, message in enumerate(messages):
@@ -130,7 +136,7 @@ def _check_messages(messages: list[Any], declared: set[str] | None) -> list[str]
     return problems
 
 
-def _check_calls(calls: Any, where: str, declared: set[str] | None) -> list[str]:
+def _check_calls(calls: Any, where: str, declared: set[str]) -> list[str]:
     if not isinstance(calls, list):
         return [f"{where}: expected a list"]
     problems = []
@@ -142,14 +148,19 @@ def _check_calls(calls: Any, where: str, declared: set[str] | None) -> list[str]
             )
             continue
         name = function["name"]
-        if declared is not None and name not in declared:
-            problems.append(f"{where}[{index}].function.name: {name!r} is not among the declared tools")
+        if name not in declared:
+            listed = ", ".join(sorted(declared)) or "none; add its schema to the record's tools"
+            problems.append(
+                f"{where}[{index}].function.name: {name!r} is not among the declared tools ({listed})"
+            )
         arguments = function.get("arguments", {})
         if isinstance(arguments, str):
             try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                problems.append(f"{where}[{index}].function.arguments: not valid JSON")
+                arguments = load_json(arguments)
+            except JSONValueError as error:
+                problems.append(
+                    f"{where}[{index}].function.arguments: a string that is not standard JSON ({error})"
+                )
                 continue
         if not isinstance(arguments, dict):
             problems.append(f"{where}[{index}].function.arguments: expected a JSON object")
@@ -176,7 +187,7 @@ def _normalise_call(call: dict[str, Any]) -> dict[str, Any]:
     function = call.get("function", call)
     arguments = function.get("arguments") or {}
     if isinstance(arguments, str):
-        arguments = json.loads(arguments)
+        arguments = load_json(arguments)
     return {"type": "function", "function": {"name": function["name"], "arguments": arguments}}
 
 
@@ -195,24 +206,21 @@ def read_conversations(path: str | Path) -> list[Conversation]:
         )
     conversations = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise UserError(
-                    f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-                ) from None
-            problems = validate_record(record)
-            if problems:
-                listed = "; ".join(problems[:5])
-                raise UserError(f"{path}:{number}: {listed} (check it with `thinkact data validate {path}`)")
-            if record["id"] in seen:
-                raise UserError(f"{path}:{number}: id: {record['id']!r} repeats line {seen[record['id']]}")
-            seen[record["id"]] = number
-            conversations.append(normalise_record(record))
+    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = load_json(line)
+        except JSONValueError as error:
+            raise UserError(f"{path}:{number}: {error}; each line must be one JSON object") from None
+        problems = validate_record(record)
+        if problems:
+            listed = "; ".join(problems[:5])
+            raise UserError(f"{path}:{number}: {listed} (check it with `thinkact data validate {path}`)")
+        if record["id"] in seen:
+            raise UserError(f"{path}:{number}: id: {record['id']!r} repeats line {seen[record['id']]}")
+        seen[record["id"]] = number
+        conversations.append(normalise_record(record))
     if not conversations:
         raise UserError(f"{path}: the file holds no conversations")
     return conversations
@@ -225,7 +233,7 @@ def write_conversations(path: str | Path, conversations: Iterable[Conversation])
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         for conversation in conversations:
-            handle.write(json.dumps(conversation.to_json(), ensure_ascii=False) + "\n")
+            handle.write(dump_json(conversation.to_json()) + "\n")
             count += 1
     return count
 

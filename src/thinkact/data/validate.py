@@ -42,7 +42,8 @@ class Problem:
 def validate_record(record: Any) -> list[str]:
     """Problems with one chat-format record, each as 'field: what is wrong'; empty when it is valid.
 
-    >>> validate_record({"id": "a", "messages": [{"role": "user", "content": "hi"},
+    >>> validate_record({"id": "a", "tools": [{"function": {"name": "f"}}], "messages": [
+    ...     {"role": "user", "content": "hi"},
     ...     {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {}}}]},
     ...     {"role": "user", "content": "and?"}]})
     ['messages[1].tool_calls: 1 call but 0 tool results follow; give each call its tool message']

@@ -23,6 +23,7 @@ from typing import Any
 from thinkact.data.conversations import Conversation, write_conversations
 from thinkact.data.readers.records import join_think
 from thinkact.data.readers.sharegpt import RESULT_JOINER, TOOL_MESSAGES_KEY
+from thinkact.jsonsafe import dump_json
 
 _TAGS = {"system": "system", "user": "human", "assistant": "gpt"}
 _NATIVE = {"role", "content", "reasoning_content", "tool_calls"}
@@ -35,7 +36,7 @@ def write_sharegpt(path: str | Path, conversations: Iterable[Conversation]) -> i
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         for conversation in conversations:
-            handle.write(json.dumps(to_sharegpt(conversation), ensure_ascii=False) + "\n")
+            handle.write(dump_json(to_sharegpt(conversation)) + "\n")
             count += 1
     return count
 

@@ -4,8 +4,10 @@ Tools and domains are defined in `envs.tools`. An `Environment` holds one domain
 against it (through `envs.execute`, which validates, times out and caps) and reports the final state, so an
 episode can be checked against the reference world (as tau-bench checks its database).
 
-Left out: network or process isolation (tools are trusted Python written by us or the user; nothing the model
-writes is ever evaluated) and concurrency (one environment serves one episode at a time).
+Tools run in a worker thread by default; `isolation="process"` runs each call in a child process that is killed
+at the time limit, for tools that must be stoppable. Left out: network sandboxing (tools are trusted Python
+written by us or the user; nothing the model writes is ever evaluated) and
+concurrency (one environment serves one episode at a time).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from thinkact.envs.execute import DEFAULT_MAX_RESULT_CHARS, DEFAULT_TIME_LIMIT_S, execute_call
+from thinkact.envs.execute import DEFAULT_MAX_RESULT_CHARS, DEFAULT_TIME_LIMIT_S, Isolation, execute_call
 from thinkact.envs.tools import Domain, State, Tool, ToolError
 from thinkact.parse import ToolCall
 
@@ -38,8 +40,11 @@ class Environment:
         *,
         time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
+        isolation: Isolation = "thread",
     ) -> None:
         self.domain = domain
+        self.isolation: Isolation = isolation
+        """"thread" (default) or "process": a forked child per call, killed at the time limit (`envs.execute`)."""
         self.tools: list[dict[str, Any]] = domain.specs()
         self.time_limit_s = time_limit_s
         self.max_result_chars = max_result_chars
@@ -59,6 +64,7 @@ class Environment:
             call,
             time_limit_s=self.time_limit_s,
             max_result_chars=self.max_result_chars,
+            isolation=self.isolation,
         )
         if new_state is not None:
             self._state = new_state

@@ -1,36 +1,53 @@
 """Execute one tool call safely: look the tool up, validate the arguments, run it under a time limit, cap the result.
 
-Every failure the model can cause comes back as the tool message `{"error": "..."}` naming what went wrong and
-what is allowed, never as an exception (DESIGN.md, decision 6):
+Every failure the model or the tool can cause comes back as the tool message `{"error": "..."}` naming what went
+wrong and what is allowed, never as an exception (DESIGN.md, decision 6), and a call that fails leaves the state
+exactly as it was: the tool works on a copy, kept only when the whole call succeeds.
 
 - an unknown tool name lists the available tools;
-- arguments that break the tool's JSON Schema name the offending field and list the parameters;
-- a `ToolError` raised by the tool is passed on as its message; any other exception is reported with its type;
+- arguments that break the tool's JSON Schema name the offending field and list the parameters; arguments that
+  are not standard JSON within `jsonsafe`'s bounds (NaN, nesting past 64 levels) are refused before the tool runs;
+- a `ToolError` raised by the tool is passed on as its message; any other exception, `SystemExit`,
+  `KeyboardInterrupt` and every other `BaseException` raised inside the tool is reported with its type;
 - a tool still running after `time_limit_s` is abandoned: its worker thread cannot be killed in Python, so it is
   left to finish in the background (a daemon thread), and since it works on a copy of the state its late
   changes are never kept. `time_limit_s=None` runs the tool in the calling thread with no limit, for trusted
-  calls only (the benchmark generator's reference calls), where a thread per call would dominate the cost;
-- a result longer than `max_result_chars` once serialised is replaced by an error that says so.
+  calls only (the benchmark generator's reference calls), where a thread per call would dominate the cost
+  (there a `KeyboardInterrupt` is the user's Ctrl-C and is not caught);
+- a result that is not standard JSON (NaN, Infinity, nesting past 64 levels, objects that are not JSON) or that
+  is longer than `max_result_chars` once serialised is replaced by an error that says so, and its state change is
+  dropped;
+- every error message is capped at `MAX_ERROR_CHARS`, so a tool that echoes a megabyte argument echoes a prefix.
+
+A thread cannot stop a tool that holds the GIL (a long C-level computation): such a tool overruns its limit,
+though its result is then thrown away. `isolation="process"` runs each call in a forked child process instead,
+killed at the time limit; it costs a fork per call (milliseconds) and needs the result and state to be
+picklable, so it is an option for tools that must be killable, not the default.
 
 Arguments are only ever handed to the tool's Python function as values; nothing the model writes is passed to
-`eval`, `exec` or a shell. Left out: process isolation and memory limits (the bundled tools are trusted code).
+`eval`, `exec` or a shell. Left out: memory limits and sandboxing (a forked child shares the parent's files).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import multiprocessing
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema.exceptions import best_match
 
 from thinkact.envs.tools import State, Tool, ToolError
+from thinkact.jsonsafe import dump_json, json_problem
 from thinkact.parse import ToolCall
 
 DEFAULT_TIME_LIMIT_S = 2.0
 DEFAULT_MAX_RESULT_CHARS = 4000
+MAX_ERROR_CHARS = 600
+"""Error messages longer than this are cut (a tool may echo a huge argument back)."""
+Isolation = Literal["thread", "process"]
+ISOLATIONS: tuple[str, ...] = ("thread", "process")
 
 
 def execute_call(
@@ -40,6 +57,7 @@ def execute_call(
     *,
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
+    isolation: Isolation = "thread",
 ) -> tuple[str, State | None]:
     """Run `call` against `state`; the tool message content and the new state (None when the call failed).
 
@@ -64,7 +82,12 @@ def execute_call(
     def run() -> Any:
         return tool.run(working, **call.arguments)
 
-    finished, value, error = run_with_time_limit(run, time_limit_s, name=f"thinkact-tool-{tool.name}")
+    name = f"thinkact-tool-{tool.name}"
+    if isolation == "process" and time_limit_s is not None:
+        finished, outcome, error = run_in_process(tool, working, call.arguments, time_limit_s)
+        value, working = outcome if finished and error is None else (None, working)
+    else:
+        finished, value, error = run_with_time_limit(run, time_limit_s, name=name)
     if not finished:
         return format_error(
             f"tool {tool.name!r} ran past its time limit of {time_limit_s} s and was abandoned; "
@@ -73,8 +96,15 @@ def execute_call(
     if isinstance(error, ToolError):
         return format_error(str(error)), None
     if error is not None:
-        return format_error(f"tool {tool.name!r} failed: {type(error).__name__}: {error}"), None
-    return _serialise(tool.name, value, max_result_chars), working
+        kind = error.kind if isinstance(error, ToolProcessError) else type(error).__name__
+        return format_error(f"tool {tool.name!r} failed: {kind}: {error}"), None
+    text, failed = _serialise(tool.name, value, max_result_chars)
+    if failed:
+        return text, None  # a result the model may not see does not change the world either
+    problem = json_problem(working)
+    if problem is not None:
+        return format_error(f"tool {tool.name!r} failed: it left a state that is not JSON ({problem})"), None
+    return text, working
 
 
 def check_arguments(tool: Tool, arguments: Any) -> str | None:
@@ -82,25 +112,16 @@ def check_arguments(tool: Tool, arguments: Any) -> str | None:
     parameters = describe_parameters(tool.parameters)
     if not isinstance(arguments, dict):
         return f"invalid arguments for {tool.name}: expected a JSON object; parameters: {parameters}"
-    if not _all_finite(arguments):
+    problem = json_problem(arguments)
+    if problem is not None:
         # Python's JSON reader accepts NaN and Infinity; no tool should ever compute with them.
-        return f"invalid arguments for {tool.name}: numbers must be finite (no NaN or Infinity)"
+        return f"invalid arguments for {tool.name}: {problem} (numbers must be finite, values standard JSON)"
     error = best_match(tool.validator.iter_errors(arguments))
     if error is None:
         return None
     where = ".".join(str(part) for part in error.absolute_path)
     what = f"{where}: {error.message}" if where else error.message
     return f"invalid arguments for {tool.name}: {what}; parameters: {parameters}"
-
-
-def _all_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_all_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_all_finite(item) for item in value)
-    return True
 
 
 def describe_parameters(schema: dict[str, Any]) -> str:
@@ -122,23 +143,25 @@ def describe_parameters(schema: dict[str, Any]) -> str:
 
 def run_with_time_limit(
     function: Callable[[], Any], time_limit_s: float | None, *, name: str = "thinkact-tool"
-) -> tuple[bool, Any, Exception | None]:
+) -> tuple[bool, Any, BaseException | None]:
     """Run `function` in a worker thread: (finished in time, its value, the exception it raised).
 
-    A thread still running at the limit is abandoned as a daemon (Python cannot kill a thread). With no limit
-    (None) the function runs in the calling thread.
+    A thread still running at the limit is abandoned as a daemon (Python cannot kill a thread). In the worker
+    every `BaseException` is the tool's (a `SystemExit` there would otherwise end the thread silently and pass
+    for a success). With no limit (None) the function runs in the calling thread, where a `KeyboardInterrupt`
+    is the user's and propagates.
     """
     outcome: dict[str, Any] = {}
     if time_limit_s is None:
         try:
             return True, function(), None
-        except Exception as error:  # the tool's failure is reported to the model, not raised
+        except (Exception, SystemExit) as error:  # the tool's failure is reported to the model, not raised
             return True, None, error
 
     def target() -> None:
         try:
             outcome["value"] = function()
-        except Exception as error:  # the tool's failure is reported to the model, not raised
+        except BaseException as error:
             outcome["error"] = error
 
     worker = threading.Thread(target=target, name=name, daemon=True)
@@ -146,22 +169,85 @@ def run_with_time_limit(
     worker.join(time_limit_s)
     if worker.is_alive():
         return False, None, None
+    if "value" not in outcome and "error" not in outcome:
+        return True, None, RuntimeError("the tool ended without a result")
     return True, outcome.get("value"), outcome.get("error")
 
 
-def _serialise(name: str, value: Any, max_result_chars: int) -> str:
+class ToolProcessError(Exception):
+    """What a tool raised in its child process, carried back by type name and message."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def run_in_process(
+    tool: Tool, state: State, arguments: dict[str, Any], time_limit_s: float
+) -> tuple[bool, Any, BaseException | None]:
+    """Run the tool in a forked child, killed at the limit: (finished, (value, new state), exception).
+
+    Fork (where the platform has it) lets tools be closures; elsewhere the tool must be picklable (spawn).
+    """
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context: Any = multiprocessing.get_context(method)  # a fork or spawn context, both with Process
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(send, tool, state, arguments), daemon=True)
+    child.start()
+    send.close()
     try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError) as error:
-        return format_error(f"tool {name!r} failed: its result is not JSON ({error})")
+        if not receive.poll(time_limit_s):
+            return False, None, None
+        kind, payload = receive.recv()
+    except EOFError:
+        child.join(1.0)
+        return True, None, RuntimeError(f"the tool's process ended with exit code {child.exitcode}")
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(1.0)
+        receive.close()
+    if kind == "value":
+        return True, payload, None
+    if kind == "tool_error":
+        return True, None, ToolError(payload[1])
+    return True, None, ToolProcessError(payload[0], payload[1])
+
+
+def _child(send: Any, tool: Tool, state: State, arguments: dict[str, Any]) -> None:
+    try:
+        value = tool.run(state, **arguments)
+        message: tuple[str, Any] = ("value", (value, state))
+    except ToolError as error:
+        message = ("tool_error", ("ToolError", str(error)))
+    except BaseException as error:
+        message = ("error", (type(error).__name__, str(error)))
+    try:
+        send.send(message)
+    except Exception as error:  # an unpicklable result
+        send.send(("error", (type(error).__name__, f"the result could not be sent back: {error}")))
+
+
+def _serialise(name: str, value: Any, max_result_chars: int) -> tuple[str, bool]:
+    """The result as the tool message, and whether it had to be replaced by an error."""
+    problem = json_problem(value)
+    if problem is not None:
+        return format_error(f"tool {name!r} failed: its result is not standard JSON ({problem})"), True
+    text = dump_json(value)  # checked above; this only replaces lone surrogates
     if len(text) > max_result_chars:
         return format_error(
             f"result of {name!r} is {len(text)} characters, over the limit of {max_result_chars}; "
             "ask for less (a narrower query or a smaller limit)"
-        )
-    return text
+        ), True
+    return text, False
 
 
 def format_error(message: str) -> str:
-    """The tool message for a failure: `{"error": message}` as JSON."""
+    """The tool message for a failure: `{"error": message}` as JSON, the message cut at `MAX_ERROR_CHARS`.
+
+    >>> len(format_error("x" * 10_000)) < 700
+    True
+    """
+    if len(message) > MAX_ERROR_CHARS:
+        message = f"{message[:MAX_ERROR_CHARS]}... ({len(message) - MAX_ERROR_CHARS} more characters cut)"
     return json.dumps({"error": message}, ensure_ascii=False)

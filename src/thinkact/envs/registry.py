@@ -10,7 +10,7 @@ from typing import Any
 
 from thinkact.envs.base import Environment
 from thinkact.envs.domains import banking, calendar, contacts, shopping, travel, units, weather
-from thinkact.envs.execute import DEFAULT_MAX_RESULT_CHARS, DEFAULT_TIME_LIMIT_S
+from thinkact.envs.execute import DEFAULT_MAX_RESULT_CHARS, DEFAULT_TIME_LIMIT_S, Isolation
 from thinkact.envs.tools import Domain
 from thinkact.errors import UserError
 
@@ -47,10 +47,12 @@ def make_environment(
     *,
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
+    isolation: Isolation = "thread",
 ) -> Environment:
     """The environment of a conversation: its `meta["domain"]`, reset to `meta["initial_state"]` when given.
 
-    `time_limit_s` bounds each call (None: no limit and no worker thread, for trusted calls only).
+    `time_limit_s` bounds each call (None: no limit and no worker thread, for trusted calls only);
+    `isolation="process"` runs each call in a child process killed at that limit.
 
     >>> env = make_environment({"domain": "weather"})
     >>> sorted(env.snapshot()["cities"])
@@ -63,4 +65,5 @@ def make_environment(
         meta.get("initial_state"),
         time_limit_s=time_limit_s,
         max_result_chars=max_result_chars,
+        isolation=isolation,
     )

@@ -35,6 +35,7 @@ from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_m
 from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
+from thinkact.jsonsafe import dump_json
 from thinkact.rewards.combine import RewardConfig
 
 
@@ -117,7 +118,7 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict
     results = {source.name: obtain_results(source, config, progress) for source in sources}
     check_comparable(sources, results, config)
     comparison = compare_results(sources, results, config)
-    atomic_write_text(out / "comparison.json", json.dumps(comparison, indent=1, ensure_ascii=False))
+    atomic_write_text(out / "comparison.json", dump_json(comparison, indent=1))
     atomic_write_text(out / "report.md", render_markdown(comparison))
     if config.html:
         write_report(comparison, results, out, samples=config.samples)

@@ -22,7 +22,6 @@ record `"endpoint": {"url", "model"}`. Left out: sampling (evaluation decodes gr
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ from thinkact.eval.episodes import (
 from thinkact.eval.metrics import aggregate_turns, score_turn_and_reward
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
+from thinkact.jsonsafe import dump_json
 from thinkact.parse import action_from_message, parse_action, render_action
 from thinkact.rewards.combine import RewardConfig
 
@@ -154,7 +154,7 @@ def run_eval(
         block["conversations"] = {c.id: c.messages for c in split.conversations}
         results["splits"][split.name] = block
     if config.out:
-        atomic_write_text(config.out, json.dumps(results, indent=1, ensure_ascii=False))
+        atomic_write_text(config.out, dump_json(results, indent=1))
     return results
 
 

@@ -35,6 +35,7 @@ from thinkact.integrations.trl_data import dataset_rows
 from thinkact.integrations.trl_envs import environment_factories
 from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import ADAPTER_SETTINGS, trl_arguments
+from thinkact.jsonsafe import dump_json
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import stop_token_ids
 from thinkact.train.grpo import StepCallback, open_tracker
@@ -96,7 +97,7 @@ class MetricsCallback(TrainerCallback):
         metrics = thinkact_metrics(logs, self.step_seconds, self.completions_per_step)
         step = math.ceil(state.global_step / self.passes)
         with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": step, "optimizer_step": state.global_step, **metrics}) + "\n")
+            handle.write(dump_json({"step": step, "optimizer_step": state.global_step, **metrics}) + "\n")
         if self.tracker is not None:
             self.tracker.log(metrics, step)
         if self.on_step is not None:

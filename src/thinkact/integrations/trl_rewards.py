@@ -22,6 +22,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase, TrainerState
 
+from thinkact.jsonsafe import dump_json
 from thinkact.parse import action_from_message, parse_action
 from thinkact.rewards.combine import Reward, RewardConfig, score_action
 from thinkact.rollout.generation import decode
@@ -124,4 +125,4 @@ def write_samples(path: Path, step: int, ids: list[str], texts: list[str], score
                 "reward": reward.total,
                 "components": reward.components,
             }
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.write(dump_json(record) + "\n")

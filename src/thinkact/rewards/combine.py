@@ -9,6 +9,7 @@ The default weights follow the paper (tool accuracy and answer correctness, with
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +47,9 @@ class RewardConfig:
             raise UserError(
                 f"rewards.weights: unknown component(s) {unknown}; choose from {list(COMPONENTS)}"
             )
-        if any(weight < 0 for weight in self.weights.values()):
-            raise UserError("rewards.weights: weights must be >= 0")
+        for name, weight in self.weights.items():
+            if not (isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0):
+                raise UserError(f"rewards.weights.{name}: {weight!r}; weights must be finite numbers >= 0")
         for kind, names in (("call", CALL_COMPONENTS), ("answer", ANSWER_COMPONENTS)):
             if sum(self.weights.get(name, 0.0) for name in names) <= 0:
                 raise UserError(

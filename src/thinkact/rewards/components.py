@@ -263,6 +263,20 @@ def properties_by_tool(tools: ToolSpecs) -> dict[str, dict[str, Any]]:
     return table
 
 
+def numbers_close(predicted: float, expected: float) -> bool:
+    """Equal within a relative 1e-9; exact for two integers, so integers of any size compare without overflow.
+
+    >>> numbers_close(10**400, 10**400), numbers_close(10**400, 1.5), numbers_close(0.1 + 0.2, 0.3)
+    (True, False, True)
+    """
+    if isinstance(predicted, int) and isinstance(expected, int):
+        return predicted == expected
+    try:
+        return abs(float(predicted) - float(expected)) <= 1e-9 * max(1.0, abs(float(expected)))
+    except OverflowError:  # an integer past float range equals no float
+        return False
+
+
 def values_equal(predicted: Any, expected: Any, schema: dict[str, Any] | None = None) -> bool:
     """Equality after normalisation (numbers by value, strings trimmed and case-folded when the schema allows).
 
@@ -275,7 +289,7 @@ def values_equal(predicted: Any, expected: Any, schema: dict[str, Any] | None = 
     if isinstance(expected, bool) or isinstance(predicted, bool):
         return type(predicted) is type(expected) and predicted == expected
     if isinstance(expected, int | float) and isinstance(predicted, int | float):
-        return abs(float(predicted) - float(expected)) <= 1e-9 * max(1.0, abs(float(expected)))
+        return numbers_close(predicted, expected)
     if isinstance(expected, str) and isinstance(predicted, str):
         if any(key in schema for key in ("enum", "pattern", "format", "x-case-sensitive")):
             return predicted.strip() == expected.strip()

@@ -11,6 +11,7 @@ The combined reward is their weighted mean.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,13 @@ class EpisodeRewardConfig:
             raise UserError(
                 f"episode_rewards.weights: unknown {unknown}; choose from {list(EPISODE_COMPONENTS)}"
             )
-        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-            raise UserError("episode_rewards.weights: weights must be >= 0 with a positive sum")
+        if (
+            not all(math.isfinite(w) and w >= 0 for w in self.weights.values())
+            or sum(self.weights.values()) <= 0
+        ):
+            raise UserError(
+                "episode_rewards.weights: weights must be finite numbers >= 0 with a positive sum"
+            )
 
 
 def score_call_f1(predicted: list[ToolCall], expected: list[ToolCall], tools: list[dict[str, Any]]) -> float:

@@ -5,7 +5,10 @@ An episode is kept as one token stream: the prompt, then for each step the token
 followed by the tool results and the next assistant header exactly as the chat template renders them (loss
 mask 0). The stream is never re-rendered, so the policy is trained on precisely the tokens it produced and saw.
 The rendered text between two steps is found by rendering the history with and without the tool messages; a
-template for which that is not a clean suffix is refused.
+template for which that is not a clean suffix is refused. Only the text after the assistant's end-of-turn token is
+taken, so the step itself is rendered through a stand-in with a non-empty think block: Qwen3's template renders an
+empty `reasoning_content` as `<think></think>` on the last turn but drops it on earlier ones, and a step with no
+or an empty think block (a policy warmed up without thinking) must not look like a template that rewrites history.
 
 Episode starts come from reference conversations: each assistant turn that follows a user message begins a
 segment that runs to the next user message; the segment's calls, final answer and the environment state before
@@ -182,6 +185,7 @@ def _between_steps(
 ) -> str:
     """The rendered text after the assistant's end-of-turn token up to the next assistant header."""
     eos = tokenizer.eos_token or ""
+    history = [*history[:-1], _with_stand_in_think(history[-1])]
     before = render(tokenizer, history, tools, add_generation_prompt=False)
     after = render(tokenizer, [*history, *results], tools, add_generation_prompt=True)
     cut = before.rfind(eos) + len(eos) if eos and eos in before else len(before)
@@ -191,3 +195,13 @@ def _between_steps(
             "kept as one token stream; use a prefix-preserving template (Qwen3's is)"
         )
     return after[cut:]
+
+
+def _with_stand_in_think(message: dict[str, Any]) -> dict[str, Any]:
+    """The step with a non-empty `reasoning_content`, so that it renders alike whether or not it is the last turn.
+
+    Only the text after its end-of-turn token is kept, so what stands in for the thinking never enters the stream.
+    """
+    if (message.get("reasoning_content") or "").strip():
+        return message
+    return {**message, "reasoning_content": "(no thinking)"}

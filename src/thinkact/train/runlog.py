@@ -10,11 +10,11 @@ completions were all cut at `max_new_tokens` (masked, so the step learned nothin
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from thinkact.jsonsafe import dump_json
 from thinkact.train.checkpoints import truncate_steps
 from thinkact.train.tracking import Tracker
 
@@ -39,12 +39,12 @@ class RunLog:
     def write(self, step: int, metrics: dict[str, float], samples: list[dict[str, Any]]) -> None:
         """Log step `step` (1-based): its metrics and, on sample steps, `samples`."""
         with self.metrics_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": step, **metrics}) + "\n")
+            handle.write(dump_json({"step": step, **metrics}) + "\n")
         self.tracker.log(metrics, step)
         if self.sample_steps and step % self.sample_steps == 0:
             with self.samples_path.open("a", encoding="utf-8") as handle:
                 for sample in samples:
-                    handle.write(json.dumps({"step": step, **sample}, ensure_ascii=False) + "\n")
+                    handle.write(dump_json({"step": step, **sample}) + "\n")
 
     def close(self) -> None:
         self.tracker.close()

@@ -32,6 +32,7 @@ and agentic categories, and BFCL's renaming of dotted function names for some AP
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,8 @@ def check_parameter(param: str, value: Any, detail: dict[str, Any], accepted: li
     item_kind = detail.get("items", {}).get("type") if kind in ("array", "tuple") else None
     nested = PYTHON_TYPES.get(item_kind) if item_kind is not None else None
     if kind == "float" and type(value) is int:
+        if abs(value) > sys.float_info.max:
+            return Verdict(False, f"parameter {param!r}: the integer is too large for a float", "type_error")
         value = float(value)
     is_variable, failure = _check_type(value, accepted, expected, nested)
     if failure:

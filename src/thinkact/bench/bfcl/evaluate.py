@@ -13,7 +13,6 @@ answers in Python syntax; multi-turn categories.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from thinkact.bench.bfcl.score import ModelResult, ScoreReport, score_results, w
 from thinkact.data.readers.bfcl import bfcl_tool
 from thinkact.errors import UserError
 from thinkact.files import atomic_write, atomic_write_text
+from thinkact.jsonsafe import dump_json
 from thinkact.parse import parse_action
 
 
@@ -83,7 +83,7 @@ def run_bfcl_eval(
     results_path = out / "results.jsonl"
     with atomic_write(results_path) as handle:
         for question, completion in zip(questions, completions, strict=True):
-            handle.write(json.dumps({"id": question.id, "completion": completion}, ensure_ascii=False) + "\n")
+            handle.write(dump_json({"id": question.id, "completion": completion}) + "\n")
     results = [
         ModelResult(question.id, line, parse_action(completion).tool_calls)
         for line, (question, completion) in enumerate(zip(questions, completions, strict=True), start=1)
@@ -91,5 +91,5 @@ def run_bfcl_eval(
     report = score_results(data_dir, results, source=str(results_path))
     write_verdicts(out / "verdicts.jsonl", report.verdicts)
     summary = {"model": model_dir, "categories": [asdict(score) for score in report.categories]}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", dump_json(summary, indent=2) + "\n")
     return report

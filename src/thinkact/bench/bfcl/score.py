@@ -13,7 +13,6 @@ Left out: BFCL's overall (weighted) leaderboard score, and its cost and latency 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from thinkact.bench.bfcl.data import Question, load_questions
 from thinkact.data.readers.bfcl import bfcl_category
 from thinkact.errors import UserError
 from thinkact.files import atomic_write
+from thinkact.jsonsafe import JSONValueError, dump_json, load_json
 from thinkact.parse import ToolCall, parse_action
 
 
@@ -66,9 +66,9 @@ def read_results(path: Path) -> list[ModelResult]:
             continue
         where = f"{path}:{number}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from None
+            record = load_json(line)
+        except JSONValueError as error:
+            raise UserError(f"{where}: {error}; write each result as one line of standard JSON") from None
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise UserError(f'{where}: id: expected an object with the question\'s string "id"')
         if record["id"] in seen:
@@ -117,8 +117,8 @@ def _decode_call(entry: Any) -> ToolCall | None:
     arguments = function.get("arguments", {})
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
-        except json.JSONDecodeError:
+            arguments = load_json(arguments)
+        except JSONValueError:
             return None
     return ToolCall(function["name"], arguments) if isinstance(arguments, dict) else None
 
@@ -177,7 +177,7 @@ def _summarise(
 def write_verdicts(path: Path, verdicts: list[dict[str, Any]]) -> None:
     with atomic_write(path) as handle:
         for verdict in verdicts:
-            handle.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+            handle.write(dump_json(verdict) + "\n")
 
 
 def format_report(report: ScoreReport) -> str:

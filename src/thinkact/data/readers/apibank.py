@@ -33,6 +33,7 @@ from typing import Any
 from thinkact.data.readers.records import RecordError, SourceItem
 from thinkact.data.readers.xlam import python_type_schema
 from thinkact.errors import UserError
+from thinkact.jsonsafe import JSONValueError, load_json, read_utf8
 from thinkact.parse import ToolCall
 
 SYSTEM_PROMPT = "This year is 2023."
@@ -49,7 +50,7 @@ def read_apibank(path: Path, apis: Path | None = None) -> Iterator[SourceItem]:
         )
     tools = load_api_tools(apis or find_apis_file(path))
     for file in files:
-        raw = file.read_text(encoding="utf-8")
+        raw = read_utf8(file)
         try:
             record = convert_dialogue(raw, file.stem, tools)
         except RecordError as problem:
@@ -131,9 +132,9 @@ def convert_dialogue(text: str, name: str, tools: dict[str, dict[str, Any]]) -> 
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                events.append((number, json.loads(line)))
-            except json.JSONDecodeError as error:
-                raise RecordError(f"line {number}: not valid JSON ({error.msg})") from None
+                events.append((number, load_json(line)))
+            except JSONValueError as error:
+                raise RecordError(f"line {number}: {error}") from None
     if not events:
         raise RecordError("the dialogue file is empty")
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]

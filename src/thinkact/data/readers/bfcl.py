@@ -18,13 +18,13 @@ questions, which have no possible answer to build a reference from.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from thinkact.data.readers.records import RecordError, SourceItem
 from thinkact.errors import UserError
+from thinkact.jsonsafe import JSONValueError, load_json, read_utf8
 from thinkact.parse import ToolCall
 
 PYTHON_NOTE = " Note that the provided function is in Python 3 syntax."
@@ -57,14 +57,14 @@ def load_bfcl_file(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"{path}: no such file; pass BFCL's data folder (it holds BFCL_v*_<category>.json)")
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as error:
+            entry = load_json(line)
+        except JSONValueError as error:
             raise UserError(
-                f"{path}:{number}: not valid JSON ({error.msg}); BFCL files hold one entry per line"
+                f"{path}:{number}: {error}; fix that line (BFCL files hold one JSON entry per line)"
             ) from None
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             raise UserError(f'{path}:{number}: id: expected an object with a string "id"')
@@ -149,6 +149,11 @@ def read_bfcl(path: Path) -> Iterator[SourceItem]:
 
 def convert_question(entry: dict[str, Any], answer: dict[str, Any] | None) -> dict[str, Any]:
     category = bfcl_category(entry["id"])
+    if category.endswith(("_java", "_javascript")):
+        raise RecordError(
+            f"id: {entry['id']!r} is in {category}, a Java/JavaScript category thinkact leaves out (its answers "
+            "are source-code strings, not JSON values); convert the Python categories instead"
+        )
     functions = entry.get("function") or []
     tools = [bfcl_tool(function, f"function[{index}]") for index, function in enumerate(functions)]
     meta: dict[str, Any] = {"source": "bfcl", "category": category}

@@ -12,7 +12,10 @@ turn made only of such blocks (Qwen). A record is any of:
   template.
 
 Calls and results may be JSON or Python literals (Hermes writes `{'name': ...}`); they are read with `json`,
-then `ast.literal_eval`, never `eval`. The tools block is removed from the system prompt; Qwen's own tool
+then `ast.literal_eval`, never `eval`. Two slips of hermes-function-calling-v1 rows are read for what they mean: a
+call wrapped in literal `\\n` sequences (escaped twice), and a call whose `name` sits inside its `arguments`. The
+last `{"text"}` turn may lack its `<|im_end|>`; text in a tool turn outside its `<tool_response>` blocks is refused
+(say where it belongs) rather than dropped. The tools block is removed from the system prompt; Qwen's own tool
 boilerplate goes with it, any other system text stays. A result `{"name": ..., "content": ...}` gives its tool
 message that name, otherwise it takes the name of the call at its position. Other fields go into `meta`.
 
@@ -21,7 +24,6 @@ Left out: calls in other dialects (`[TOOL_CALLS]`, `<|python_tag|>`) stay as pla
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +39,14 @@ from thinkact.data.readers.records import (
     split_think,
     wrap_tool,
 )
+from thinkact.jsonsafe import dump_json, make_decoder
 from thinkact.parse import ToolCall
 
 _TOOLS = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 _CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
 _RESPONSE = re.compile(r"<tool_response>(.*?)</tool_response>", re.DOTALL)
-_TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
+# A turn ends at <|im_end|>; the last one may end at the end of the text (the Hermes card's example does).
+_TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)(?:<\|im_end\|>|(?=<\|im_start\|>)|\Z)", re.DOTALL)
 _QWEN_TOOLS_HEADER = "# Tools\n\nYou may call one or more functions"
 _ROLES = {
     **{"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"},
@@ -151,7 +155,7 @@ def _listed_tools(body: str, where: str) -> list[Any]:
         return listed if isinstance(listed, list) else [listed]
     except RecordError:
         pass
-    decoder = json.JSONDecoder()
+    decoder = make_decoder()
     entries, position = [], 0
     while position < len(body):
         if body[position].isspace():
@@ -159,7 +163,7 @@ def _listed_tools(body: str, where: str) -> list[Any]:
             continue
         try:
             entry, position = decoder.raw_decode(body, position)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             raise RecordError(f"{where}: neither a JSON list, a Python literal, nor JSON objects") from None
         entries.append(entry)
     return entries
@@ -179,7 +183,19 @@ def _assistant(text: str, where: str) -> dict[str, Any]:
 
 
 def _call(body: str, where: str) -> dict[str, Any]:
+    # Some Hermes rows were escaped twice: the newlines around the call are the two characters backslash, n.
+    body = _strip_literal_newlines(body)
+    if body.lstrip().startswith("<function="):
+        raise RecordError(
+            f"{where}: a Qwen3.5 XML call (<function=...><parameter=...>); this reader takes JSON calls, "
+            'write it as {"name": ..., "arguments": {...}}'
+        )
     payload = load_literal(body, where)
+    if isinstance(payload, dict) and set(payload) == {"arguments"} and isinstance(payload["arguments"], dict):
+        # Some hermes-function-calling-v1 rows close the arguments after the name: {"arguments": {..., "name": f}}.
+        arguments = dict(payload["arguments"])
+        if isinstance(arguments.get("name"), str):
+            payload = {"name": arguments.pop("name"), "arguments": arguments}
     if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
         raise RecordError(f'{where}: expected {{"name": ..., "arguments": {{...}}}}')
     arguments = payload.get("arguments", payload.get("parameters")) or {}
@@ -190,12 +206,32 @@ def _call(body: str, where: str) -> dict[str, Any]:
     return ToolCall(payload["name"], arguments).to_message()
 
 
+def _strip_literal_newlines(body: str) -> str:
+    r"""The call's text without literal `\n` sequences (and whitespace) around it.
+
+    >>> _strip_literal_newlines('\\n{"name": "f"}\\n ')
+    '{"name": "f"}'
+    """
+    body = body.strip()
+    while body.startswith("\\n"):
+        body = body[2:].lstrip()
+    while body.endswith("\\n"):
+        body = body[:-2].rstrip()
+    return body
+
+
 def _only_responses(text: str) -> bool:
     return bool(_RESPONSE.search(text)) and not _RESPONSE.sub("", text).strip()
 
 
 def _results(text: str, calls: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
     bodies = _RESPONSE.findall(text) or [text]
+    outside = _RESPONSE.sub("", text).strip() if len(bodies) and _RESPONSE.search(text) else ""
+    if outside:
+        raise RecordError(
+            f"{where}: text outside the <tool_response> blocks of a tool turn ({outside[:60]!r}); put it inside "
+            "a block, or in a turn of its own"
+        )
     messages = []
     for position, body in enumerate(bodies):
         message: dict[str, Any] = {"role": "tool"}
@@ -212,9 +248,7 @@ def _results(text: str, calls: list[dict[str, Any]], where: str) -> list[dict[st
         ):
             message["name"] = payload["name"]
             content = payload["content"]
-            message["content"] = (
-                content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-            )
+            message["content"] = content if isinstance(content, str) else dump_json(content)
         else:
             message["content"] = body.strip()
         messages.append(message)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
+from thinkact.jsonsafe import MAX_DEPTH, JSONValueError, load_json, make_decoder, read_utf8, tame
 from thinkact.parse import THINK_CLOSE, THINK_OPEN, ToolCall
 
 
@@ -64,7 +65,7 @@ def iter_json_records(path: Path) -> Iterator[tuple[str, Any, str]]:
     """
     if not path.is_file():
         raise UserError(f"{path}: no such file; pass the path of an existing data file")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     if text.lstrip().startswith("["):
         yield from _iter_array(path, text)
         return
@@ -72,14 +73,14 @@ def iter_json_records(path: Path) -> Iterator[tuple[str, Any, str]]:
         if not line.strip():
             continue
         try:
-            yield f"{path}:{number}", json.loads(line), ""
-        except json.JSONDecodeError as error:
-            yield f"{path}:{number}", line, f"not valid JSON ({error.msg} at column {error.colno})"
+            yield f"{path}:{number}", load_json(line), ""
+        except JSONValueError as error:
+            yield f"{path}:{number}", line[:200], f"{error}; each line must be one JSON object"
 
 
 def _iter_array(path: Path, text: str) -> Iterator[tuple[str, Any, str]]:
     """The items of a JSON array, each located by the line it starts on."""
-    decoder = json.JSONDecoder()
+    decoder = make_decoder()
     position = text.index("[") + 1
     while True:
         position = _skip(text, position, ",")
@@ -94,7 +95,13 @@ def _iter_array(path: Path, text: str) -> Iterator[tuple[str, Any, str]]:
             raise UserError(
                 f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno})"
             ) from None
-        yield f"{path}:{line}", item, ""
+        except (JSONValueError, RecursionError) as error:  # no place to resume from: the file stops here
+            reason = error if isinstance(error, JSONValueError) else f"nested deeper than {MAX_DEPTH} levels"
+            raise UserError(f"{path}:{line}: {reason}; fix this item of the array") from None
+        try:
+            yield f"{path}:{line}", tame(item), ""
+        except JSONValueError as error:
+            yield f"{path}:{line}", None, str(error)
 
 
 def _skip(text: str, position: int, separators: str) -> int:
@@ -108,21 +115,28 @@ def load_json_field(value: Any, where: str) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as error:
-        raise RecordError(f"{where}: a string that is not valid JSON ({error.msg})") from None
+        return load_json(value)
+    except JSONValueError as error:
+        raise RecordError(f"{where}: a string that is not standard JSON ({error})") from None
 
 
 def load_literal(text: str, where: str) -> Any:
     """JSON, or a Python literal (Hermes data writes dicts with single quotes); read with `ast`, never `eval`."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
+        return load_json(text)
+    except JSONValueError as error:
+        if not str(error).startswith("not valid JSON"):
+            raise RecordError(f"{where}: {error}") from None
     try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         raise RecordError(f"{where}: neither JSON nor a Python literal: {text.strip()[:80]!r}") from None
+    try:
+        return tame(value)  # a literal may hold what JSON cannot (sets, non-string keys, bytes)
+    except JSONValueError as error:
+        raise RecordError(
+            f"{where}: the Python literal {text.strip()[:60]!r} is not JSON data ({error})"
+        ) from None
 
 
 def wrap_tool(tool: Any, where: str) -> dict[str, Any]:
@@ -193,10 +207,12 @@ def read_call(entry: Any, where: str) -> dict[str, Any]:
     function = entry.get("function", entry) if isinstance(entry, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
         raise RecordError(f'{where}: expected {{"name": ..., "arguments": {{...}}}}')
-    arguments = load_json_field(function.get("arguments") or {}, f"{where}.arguments")
+    # Llama-3 style data says "parameters" where the chat format says "arguments"; both mean the same.
+    key = "arguments" if "arguments" in function or "parameters" not in function else "parameters"
+    arguments = load_json_field(function.get(key) or {}, f"{where}.{key}")
     if not isinstance(arguments, dict):
         raise RecordError(f"{where}.arguments: expected a JSON object")
     call = ToolCall(function["name"], arguments).to_message()
-    wrapper = ("type", "function") if function is not entry else ("name", "arguments")
+    wrapper = ("type", "function") if function is not entry else ("name", "arguments", "parameters")
     call.update({key: value for key, value in entry.items() if key not in wrapper})
     return call

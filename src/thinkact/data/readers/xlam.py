@@ -3,7 +3,8 @@
 A record is `{"id": 7, "query": "...", "tools": "[...]", "answers": "[...]"}`, `tools` and `answers` being JSON
 strings (or lists). A tool is `{"name", "description", "parameters": {NAME: {"type": "str, optional",
 "description", "default"}}}` with Python-style types; they become JSON Schema (`python_type_schema`), and a
-parameter is required unless its type says `optional` (`"int, optional"`, `Optional[int]`). Each answer
+parameter is required unless its type says `optional` (`"int, optional"`, `Optional[int]`) or it says
+`"required": false` (the dataset card's layout). Each answer
 `{"name", "arguments"}` becomes a tool call; the conversation is the user's query and one assistant message
 with those calls (xLAM records hold no tool results and no final answer).
 
@@ -113,12 +114,16 @@ def parameter_schema(spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
     >>> parameter_schema({"type": "List[int], optional", "description": "Ids.", "default": [1]})
     ({'description': 'Ids.', 'default': [1], 'type': 'array', 'items': {'type': 'integer'}}, True)
+    >>> parameter_schema({"type": "int", "required": False})  # the dataset card's per-parameter flag
+    ({'type': 'integer'}, True)
     """
     spelled = spec.get("type", "")
     text = spelled.strip() if isinstance(spelled, str) else ""
     optional = text.lower().endswith(", optional")
     text = text[: -len(", optional")] if optional else text
-    schema = {key: value for key, value in spec.items() if key != "type"}
+    schema = {key: value for key, value in spec.items() if key not in ("type", "required")}
+    if isinstance(spec.get("required"), bool):  # the dataset card's layout: "required": true on the parameter
+        optional = optional or not spec["required"]
     typed = python_type_schema(text) if text else {}
     if typed is None:
         schema["x-python-type"] = spelled
