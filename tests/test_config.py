@@ -66,12 +66,12 @@ def test_nested_override_keeps_the_parents_defaults() -> None:
 
     default = DemoConfig()
     assert (
-        default.grpo.steps != GRPORunConfig().steps and default.model.hidden_size == 128
+        default.grpo.eval_steps != GRPORunConfig().eval_steps and default.model.hidden_size == 128
     )  # the demo's own values
     demo = load_config(DemoConfig, None, ["grpo.learning_rate=1e-4", "model.num_layers=2"])
     assert demo.grpo.learning_rate == 1e-4 and demo.model.num_layers == 2
     # the other fields keep the demo's defaults, not GRPORunConfig's or TinyModelConfig's class defaults
-    assert demo.grpo.steps == default.grpo.steps
+    assert demo.grpo.eval_steps == default.grpo.eval_steps
     assert demo.model.hidden_size == 128
     # a mapping inside is replaced as given
     weights = load_config(

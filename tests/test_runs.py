@@ -44,7 +44,7 @@ def test_eval_results_survive_a_failure_while_writing(
     def exploding(*args: Any, **kwargs: Any) -> str:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner.json, "dumps", exploding)
+    monkeypatch.setattr(runner, "dump_json", exploding)
     with pytest.raises(KeyboardInterrupt):
         run_eval(config)
     assert out.read_text(encoding="utf-8") == before

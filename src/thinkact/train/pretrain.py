@@ -98,7 +98,7 @@ def learning_rate_at(step: int, config: PretrainConfig) -> float:
 
     >>> cfg = PretrainConfig(steps=100, warmup_steps=10, learning_rate=1.0)
     >>> [round(learning_rate_at(s, cfg), 3) for s in (0, 9, 10, 55, 99)]
-    [0.1, 1.0, 1.0, 0.55, 0.1]
+    [0.1, 1.0, 1.0, 0.542, 0.1]
     """
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
