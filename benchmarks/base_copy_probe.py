@@ -1,0 +1,58 @@
+"""Does the pretrained tiny base read the tool list and copy entities? (a measurement, not a test)
+
+Takes the first call turn of 60 corpus conversations from a seed the shipped base never trained on (in-domain for
+the base: its own tools and phrasing), predicts each greedily, and prints the share of turns with the right tool
+names, the share of exact calls, and how many capitalised string arguments occur verbatim in the user's words.
+
+    .venv/bin/python benchmarks/base_copy_probe.py [MODEL_DIR]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from thinkact.bench.corpus import generate_conversations
+from thinkact.models.load import load_policy
+from thinkact.models.tiny import pretrained_base
+from thinkact.parse import parse_action
+from thinkact.rollout.generation import generate_with_lengths
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    model, tokenizer = load_policy(sys.argv[1] if len(sys.argv) > 1 else str(pretrained_base()))
+    prompts, tools, references = [], [], []
+    for record in generate_conversations(60, seed=99):
+        messages = record["messages"]
+        for index, message in enumerate(messages):
+            if message["role"] == "assistant" and message.get("tool_calls"):
+                prompts.append(messages[:index])
+                tools.append(record["tools"])
+                references.append(
+                    {c["function"]["name"]: c["function"]["arguments"] for c in message["tool_calls"]}
+                )
+                break
+    outputs = generate_with_lengths(model, tokenizer, prompts, tools, max_new_tokens=96, batch_size=32)
+    names = exact = copied = strings = 0
+    for prompt, reference, (text, _) in zip(prompts, references, outputs, strict=True):
+        action = parse_action(text)
+        user = " ".join(m["content"] for m in prompt if m["role"] == "user")
+        predicted = {call.name: call.arguments for call in action.tool_calls}
+        names += sorted(predicted) == sorted(reference)
+        exact += predicted == reference
+        for call in action.tool_calls:
+            for value in call.arguments.values():
+                if isinstance(value, str) and value[:1].isupper():
+                    strings += 1
+                    copied += value in user
+    count = len(prompts)
+    print(
+        f"{count} call turns: tool names right {names / count:.2f}, exact calls {exact / count:.2f}, "
+        f"capitalised string arguments found in the request {copied}/{strings}"
+    )
+
+
+if __name__ == "__main__":
+    main()
