@@ -135,8 +135,8 @@ def pretrain(
 ) -> None:
     """Pretrain the tiny base on generated tool-use text that shares no tool or phrasing with the benchmark.
 
-    With the defaults this rebuilds the shipped base (`init-model --pretrained`) bit for bit on the same
-    software and thread count; compare `weights_sha256` in the two recipe.json files.
+    With the defaults this rebuilds the shipped base (`init-model --pretrained`), bit for bit on the same software
+    and thread count: compare `weights_sha256` in the two recipe.json files.
     """
     from thinkact.train.pretrain import PretrainConfig, run_pretrain
 
