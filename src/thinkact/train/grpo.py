@@ -518,7 +518,9 @@ def run_grpo(
                 )
     if log is not None:
         log.close()
-    return trainer.save(out / "model")
+    final = trainer.save(out / "model")
+    trainer.accelerator.end_training()  # destroys the process group under `accelerate launch`; a no-op alone
+    return final
 
 
 def _start_run(
