@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from thinkact.eval.compare import CompareConfig, run_compare
 from thinkact.eval.tables import build_summary_table
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json
-from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
+from thinkact.models.tiny import BASE_SHAPE, TinyModelConfig, build_tiny_model, copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SFTRunConfig, run_sft
 
@@ -55,9 +55,7 @@ class DemoConfig:
     conversations with tools executed."""
     report_samples: int = 40
     """Sample conversations per split in report.html."""
-    model: TinyModelConfig = field(
-        default_factory=lambda: TinyModelConfig(hidden_size=128, intermediate_size=384, head_dim=32)
-    )
+    model: TinyModelConfig = field(default_factory=lambda: replace(BASE_SHAPE))
     """The shape of the tiny model when `base: random` (the shipped pretrained base has this shape too)."""
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
@@ -160,7 +158,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     summary["stage_started"] = {name: round(at - started, 1) for name, at in timings.items()}
     summary["base"] = describe_base(base)
     summary["claims"] = check_claims(comparison)
-    summary["heldout_during_grpo"] = read_heldout(Path(grpo_config.out) / "metrics.jsonl")
+    summary["heldout_during_grpo"] = select_heldout(comparison["training"].get("grpo", []))
     atomic_write_text(out / "results.json", dump_json(summary, indent=1))
     report = out / "report.md"
     atomic_write_text(report, render_preamble(summary) + report.read_text(encoding="utf-8"))
@@ -268,11 +266,8 @@ def describe_base(base: Path) -> dict[str, Any]:
     return {"path": str(base), **{key: recipe.get(key) for key in keys}}
 
 
-def read_heldout(path: Path) -> list[dict[str, float]]:
-    """The held-out rows GRPO logged (`grpo.eval_steps`)."""
-    if not path.is_file():
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def select_heldout(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The held-out rows among the GRPO run's logged steps (`grpo.eval_steps`; `compare` read metrics.jsonl)."""
     return [
         {"step": row["step"], **{k: v for k, v in row.items() if k.startswith("heldout_")}}
         for row in rows

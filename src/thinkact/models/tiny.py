@@ -55,6 +55,11 @@ class TinyModelConfig:
     """How many bundled-benchmark conversations the tokenizer is trained on."""
 
 
+BASE_SHAPE = TinyModelConfig(hidden_size=128, intermediate_size=384, head_dim=32)
+"""The shape of the shipped pretrained base (1.3M parameters), and so of the demo's model: `pretrain` builds it,
+the demo's `base: random` builds the same shape untrained."""
+
+
 def qwen3_chat_template() -> str:
     """Qwen3's chat template, bundled byte-identical (see models/templates/README.md)."""
     return resources.files("thinkact.models").joinpath("templates/qwen3.jinja").read_text(encoding="utf-8")

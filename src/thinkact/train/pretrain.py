@@ -22,7 +22,7 @@ import platform
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,14 @@ import transformers
 
 from thinkact.bench.corpus import generate_conversations, generate_documents
 from thinkact.errors import UserError
-from thinkact.models.tiny import SPECIAL_TOKENS, TinyModelConfig, build_model, bundled_corpus, train_tokenizer
+from thinkact.models.tiny import (
+    BASE_SHAPE,
+    SPECIAL_TOKENS,
+    TinyModelConfig,
+    build_model,
+    bundled_corpus,
+    train_tokenizer,
+)
 
 
 @dataclass
@@ -43,9 +50,7 @@ class PretrainConfig:
     """Generated tool-use conversations in the corpus."""
     documents: int = 4000
     """Generated plain-text documents in the corpus."""
-    model: TinyModelConfig = field(
-        default_factory=lambda: TinyModelConfig(hidden_size=128, intermediate_size=384, head_dim=32)
-    )
+    model: TinyModelConfig = field(default_factory=lambda: replace(BASE_SHAPE))
     tokenizer_benchmark_conversations: int = 600
     """Bundled-benchmark `train` conversations added to the tokenizer's text, so that the vocabulary covers the
     benchmark's words as a real base's vocabulary covers English; the model never trains on them here."""
