@@ -465,6 +465,121 @@ DOMAINS: tuple[Domain, ...] = (
     ),
 )
 
+_VERBS = (
+    "fetch",
+    "lookup",
+    "query",
+    "read",
+    "show",
+    "find",
+    "check",
+    "record",
+    "note",
+    "mark",
+    "count",
+    "open",
+)
+_NOUNS = (
+    "height", "owner", "rating", "colour", "capacity", "depth", "score", "distance", "speed", "age", "address",
+    "size", "price", "length", "weight", "status", "code", "rank", "volume", "label",
+)  # fmt: skip
+_PARAM_WORDS = (
+    "spot", "item", "target", "person", "place", "group", "tag", "member", "site", "unit", "holder", "entry",
+    "slot", "name", "region", "crew", "house", "team",
+)  # fmt: skip
+_PARAM_KINDS = (
+    ("name", 35),
+    ("person", 15),
+    ("date", 20),
+    ("count", 15),
+    ("time", 5),
+    ("thing", 5),
+    ("choice", 5),
+)
+_KIND_TEXT = {
+    "name": "Name of the {word}",
+    "person": "Full name of the {word}",
+    "date": "Day, YYYY-MM-DD",
+    "count": "How many",
+    "time": "HH:MM",
+    "thing": "The {word}",
+    "choice": "One of the listed values",
+}
+_OPENINGS = ("Please {verb}", "I need you to {verb}", "Can you {verb}", "Would you {verb}", "{Verb}")
+
+
+def _invent_word(rng: random.Random) -> str:
+    """A lower-case pseudo-word ('brelox'), for invented tool and parameter names."""
+    return invent_name(rng).lower()
+
+
+def _invent_tool(rng: random.Random, taken: set[str]) -> Tool:
+    """A tool nobody has seen: its name, parameters, requests and reasoning are drawn for one conversation, so
+    a model can only call it right by reading the tool list and copying from the request."""
+    while True:
+        noun = rng.choice(_NOUNS) if rng.random() < 0.5 else _invent_word(rng)
+        verb = rng.choice(_VERBS)
+        name = f"{verb}_{noun}" if rng.random() < 0.7 else f"{noun}_{verb}"
+        if name not in taken and noun not in taken:
+            break
+    taken.update((name, noun))
+    kinds, weights = zip(*_PARAM_KINDS, strict=True)
+    params: list[Param] = []
+    for _ in range(rng.choice((1, 1, 2, 2, 2, 3))):
+        kind = rng.choices(kinds, weights)[0]
+        word = rng.choice(_PARAM_WORDS) if rng.random() < 0.6 else _invent_word(rng)
+        if word in {p.name for p in params} or word == noun or kind in {p.kind for p in params} & {"date"}:
+            continue
+        choices = tuple(_invent_word(rng) for _ in range(3)) if kind == "choice" else ()
+        params.append(Param(word, kind, _KIND_TEXT[kind].format(word=word), choices, 1, 20))
+    parts = []
+    for param in params:
+        field_ = "{" + param.name + "}"
+        if param.kind in ("date", "person"):
+            parts.append(field_)
+        elif param.kind == "time":
+            parts.append(f"at {field_}")
+        elif param.kind == "count":
+            parts.append(f"{field_} {param.name}s" if rng.random() < 0.5 else f"{param.name} count {field_}")
+        else:
+            parts.append(f"{param.name} {field_}" if rng.random() < 0.5 else field_)
+    joined = ", ".join(parts)
+    opening = rng.choice(_OPENINGS).format(verb=verb, Verb=verb.capitalize())
+    asks = (
+        f"{opening} the {noun} for {joined}.",
+        f"What is the {noun} of {joined}?",
+        f"{joined}: {verb} its {noun}, please.",
+    )
+    reasons = []
+    for param in params:
+        if param.kind == "date":
+            reasons.append("{" + param.name + "_reason}")
+        else:
+            reasons.append(f"The {param.name} is {{{param.name}}}.")
+    plan = f"The request is for the {noun}, which {name} gives. " + " ".join(reasons) + f" I call {name}."
+    value_kind = rng.choice(("count", "name", "thing"))
+    key = noun if noun not in {p.name for p in params} else f"{noun}_value"
+
+    def result(
+        rng: random.Random, arguments: dict[str, Any], key: str = key, kind: str = value_kind
+    ) -> dict[str, Any]:
+        return {**arguments, key: _value(rng, Param(key, kind, high=500))}
+
+    first = params[0].name if params else key
+    answer = f"The {noun} for {{{first}}} is {{{key}}}."
+    return Tool(
+        name, f"{verb.capitalize()} the {noun} of a {first}.", tuple(params), asks, plan, result, answer
+    )
+
+
+def invent_domain(rng: random.Random) -> Domain:
+    """A domain of 1 to 4 invented tools (`_invent_tool`), the one a conversation uses among its distractors."""
+    taken: set[str] = set()
+    tools = tuple(_invent_tool(rng, taken) for _ in range(rng.randint(1, 4)))
+    noun = tools[0].name.split("_")[-1]
+    return Domain("invented", (f"You answer questions about {noun} records.", "A records assistant."), tools)
+
+
 SYSTEM_FORMS = (
     "Current date: {iso} ({weekday}). {role}",
     "{role} The date is {weekday}, {iso}.",
@@ -724,13 +839,15 @@ KINDS: tuple[tuple[Callable[[random.Random, Domain, date], list[dict[str, Any]]]
 )
 
 
-def generate_conversations(count: int, seed: int) -> list[dict[str, Any]]:
-    """`count` conversations in the chat format (`messages`, `tools`), deterministic for a seed."""
+def generate_conversations(count: int, seed: int, invented: float = 0.0) -> list[dict[str, Any]]:
+    """`count` conversations in the chat format (`messages`, `tools`), deterministic for a seed; a share
+    `invented` of them use a domain of tools invented for that conversation (`invent_domain`), the rest one of
+    the corpus's fixed domains."""
     rng = random.Random(f"corpus/{seed}")
     kinds, weights = zip(*KINDS, strict=True)
     conversations = []
     for _ in range(count):
-        domain = rng.choice(DOMAINS)
+        domain = invent_domain(rng) if invented and rng.random() < invented else rng.choice(DOMAINS)
         today = date(2025, 1, 1) + timedelta(days=rng.randrange(1100))
         build = rng.choices(kinds, weights)[0]
         messages = [_system(rng, domain, today), *build(rng, domain, today)]

@@ -129,6 +129,12 @@ def pretrain(
         int | None, typer.Option(help="Seed for the corpus, the tokenizer and the weights.")
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps.")] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="Continue from this pretrained directory (a second stage) instead of random weights."
+        ),
+    ] = None,
     overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
@@ -142,7 +148,7 @@ def pretrain(
 
     _quiet_libraries()
     run_config = load_config(
-        PretrainConfig, config, _overrides({"out": out, "seed": seed, "steps": steps}, set_)
+        PretrainConfig, config, _overrides({"out": out, "seed": seed, "steps": steps, "init": init}, set_)
     )
     _claim_output(run_config.out, overwrite)
     console = Console()

@@ -31,6 +31,7 @@ import transformers
 
 from thinkact.bench.corpus import generate_conversations, generate_documents
 from thinkact.errors import UserError
+from thinkact.files import atomic_write_text
 from thinkact.models.tiny import (
     BASE_SHAPE,
     SPECIAL_TOKENS,
@@ -50,6 +51,14 @@ class PretrainConfig:
     """Generated tool-use conversations in the corpus."""
     documents: int = 4000
     """Generated plain-text documents in the corpus."""
+    invented: float = 0.0
+    """Share of conversations whose tools are invented for that conversation (`corpus.invent_domain`): the
+    only way to call them right is to read the tool list and copy from the request."""
+    init: str | None = None
+    """Continue from this pretrained directory (its tokenizer and weights) instead of a fresh tokenizer and
+    random weights: a second pretraining stage. Its recipe is kept inside this run's recipe."""
+    probe_conversations: int = 32
+    """Held-out invented-tool conversations on which every log step measures the call probe (0: none)."""
     model: TinyModelConfig = field(default_factory=lambda: replace(BASE_SHAPE))
     tokenizer_benchmark_conversations: int = 600
     """Bundled-benchmark `train` conversations added to the tokenizer's text, so that the vocabulary covers the
@@ -71,6 +80,26 @@ class PretrainConfig:
                 raise UserError(f"pretrain.{name}: must be >= 1")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UserError("pretrain.learning_rate: must be a positive number")
+        if not 0.0 <= self.invented <= 1.0:
+            raise UserError("pretrain.invented: must be a share between 0 and 1")
+        if self.init is not None and not (Path(self.init) / "recipe.json").is_file():
+            raise UserError(
+                f"pretrain.init: {self.init} holds no recipe.json; give a directory written by `thinkact pretrain`"
+            )
+
+
+SECOND_STAGE: dict[str, Any] = {
+    "conversations": 24000,
+    "documents": 3000,
+    "invented": 0.75,
+    "steps": 2000,
+    "learning_rate": 1e-3,
+    "warmup_steps": 50,
+    "log_steps": 100,
+    "probe_conversations": 48,
+}
+"""The settings of the shipped base's second stage (`--init` the first stage, defaults): three quarters of its
+conversations use tools invented for them, so the base learns to read the tool list and copy."""
 
 
 def build_corpus(config: PretrainConfig) -> list[str]:
@@ -80,7 +109,7 @@ def build_corpus(config: PretrainConfig) -> list[str]:
     renderer = train_tokenizer(["bootstrap"], vocab_size=len(SPECIAL_TOKENS) + 256)  # renders, never encodes
     texts = [
         render(renderer, record["messages"], record["tools"], add_generation_prompt=False)
-        for record in generate_conversations(config.conversations, config.seed)
+        for record in generate_conversations(config.conversations, config.seed, config.invented)
     ]
     texts += generate_documents(config.documents, config.seed)
     random.Random(f"shuffle/{config.seed}").shuffle(texts)
@@ -119,11 +148,18 @@ def run_pretrain(
     torch.set_num_threads(config.threads)
     out = Path(config.out)
     texts = build_corpus(config)
-    vocabulary_text = texts + bundled_corpus(
-        config.tokenizer_benchmark_conversations, config.seed, ("train",)
-    )
-    tokenizer = train_tokenizer(vocabulary_text, config.model.vocab_size, config.model.max_token_chars)
-    model = build_model(tokenizer, config.model, config.seed)
+    if config.init is not None:
+        from thinkact.models.load import load_policy
+
+        model, tokenizer = load_policy(config.init)
+        torch.manual_seed(config.seed)
+    else:
+        vocabulary_text = texts + bundled_corpus(
+            config.tokenizer_benchmark_conversations, config.seed, ("train",)
+        )
+        tokenizer = train_tokenizer(vocabulary_text, config.model.vocab_size, config.model.max_token_chars)
+        model = build_model(tokenizer, config.model, config.seed)
+    probe = CallProbe.build(tokenizer, config.probe_conversations, config.seed)
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     data = pack(encoded, tokenizer.pad_token_id, config.sequence_length)
     if len(data) < config.batch_size:
@@ -140,6 +176,7 @@ def run_pretrain(
     generator = torch.Generator().manual_seed(config.seed)
     order = torch.randperm(len(data), generator=generator)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.jsonl").unlink(missing_ok=True)  # the output was claimed (`--overwrite`) before this
     log: list[dict[str, float]] = []
     model.train()
     running = 0.0
@@ -160,8 +197,11 @@ def run_pretrain(
         if (step + 1) % config.log_steps == 0 or step + 1 == config.steps:
             count = (step % config.log_steps) + 1
             entry = {"step": step + 1, "loss": running / count, "lr": learning_rate_at(step, config)}
+            entry.update(probe.measure(model))
             entry["seconds"] = time.perf_counter() - started
             log.append(entry)
+            with (out / "metrics.jsonl").open("a", encoding="utf-8") as handle:  # visible while it runs
+                handle.write(json.dumps(entry) + "\n")
             running = 0.0
             if on_log:
                 on_log(step + 1, entry)
@@ -170,6 +210,55 @@ def run_pretrain(
     seconds = time.perf_counter() - started
     _write_recipe(out, config, seconds=seconds, rows=len(data), log=log)
     return out
+
+
+@dataclass
+class CallProbe:
+    """Teacher-forced accuracy on the tool-call tokens of held-out invented-tool conversations: whether the
+    model, given everything before each token of a call, predicts it (greedy). `call_token_accuracy` is the
+    share of call tokens predicted; `call_exact` the share of calls whose every token is. Tool names and
+    arguments there can only come from the prompt, so this is how the copying skill shows in the log."""
+
+    rows: list[tuple[torch.Tensor, list[tuple[int, int]]]]
+    """(token ids, [start, end) spans of the calls' tokens)."""
+
+    @classmethod
+    def build(cls, tokenizer: Any, count: int, seed: int) -> CallProbe:
+        from thinkact.models.chat import render
+
+        rows = []
+        opening, closing = "<tool_call>", "</tool_call>"
+        for record in generate_conversations(count, seed + 10_000, invented=1.0):
+            text = render(tokenizer, record["messages"], record["tools"], add_generation_prompt=False)
+            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            offsets = encoded["offset_mapping"]
+            spans, at = [], text.find("<|im_start|>assistant")  # not the system prompt's format example
+            while at >= 0 and (begin := text.find(opening, at)) >= 0:
+                end = text.find(closing, begin)
+                first = next(i for i, (a, _) in enumerate(offsets) if a >= begin + len(opening))
+                last = next(i for i, (a, _) in enumerate(offsets) if a >= end)
+                if last > first:
+                    spans.append((first, last))
+                at = end + len(closing)
+            if spans:
+                rows.append((torch.tensor(encoded["input_ids"]), spans))
+        return cls(rows)
+
+    @torch.no_grad()
+    def measure(self, model: torch.nn.Module) -> dict[str, float]:
+        if not self.rows:
+            return {}
+        was_training = model.training
+        model.eval()
+        right = total = exact = calls = 0
+        for ids, spans in self.rows:
+            predicted = model(input_ids=ids[None]).logits[0].argmax(-1)
+            for first, last in spans:
+                hits = (predicted[first - 1 : last - 1] == ids[first:last]).tolist()
+                right, total = right + sum(hits), total + len(hits)
+                exact, calls = exact + all(hits), calls + 1
+        model.train(was_training)
+        return {"call_token_accuracy": right / max(total, 1), "call_exact": exact / max(calls, 1)}
 
 
 def weights_digest(directory: Path) -> str:
@@ -196,7 +285,15 @@ def _write_recipe(
         },
         "machine": {"cpus": os.cpu_count(), "processor": platform.machine(), "threads": config.threads},
     }
-    (out / "recipe.json").write_text(json.dumps(recipe, indent=1) + "\n", encoding="utf-8")
-    with (out / "metrics.jsonl").open("w", encoding="utf-8") as handle:
-        for entry in log:
-            handle.write(json.dumps(entry) + "\n")
+    defaults = asdict(PretrainConfig())
+    changed = [
+        f"--set {key}={value}"
+        for key, value in asdict(config).items()
+        if key not in ("out", "seed", "init", "model") and value != defaults[key]
+    ]
+    recipe["command"] = " ".join(
+        [recipe["command"], *([f"--init {config.init}"] if config.init else []), *changed]
+    )
+    if config.init is not None:
+        recipe["init"] = json.loads((Path(config.init) / "recipe.json").read_text(encoding="utf-8"))
+    atomic_write_text(out / "recipe.json", json.dumps(recipe, indent=1) + "\n")
