@@ -51,12 +51,22 @@ class Prompt(TurnExample):
     """Per block of `feeds`: whether it answers a question the reference assistant asked (missing information)."""
 
 
-def turn_prompts(conversations: Iterable[Conversation], *, answer_metric: str = "f1") -> list[Prompt]:
-    """One prompt per scored assistant message (`"score": false` messages left out)."""
+def turn_prompts(
+    conversations: Iterable[Conversation], *, answer_metric: str = "f1", states: bool = False
+) -> list[Prompt]:
+    """One prompt per scored assistant message (`"score": false` messages left out).
+
+    With `states`, each prompt's `start_state` is the state the history's reference calls leave (the
+    conversation's `meta.domain` must name its environment).
+    """
     prompts = []
     for conversation in conversations:
         metric = _answer_metric(conversation, answer_metric)
+        env = make_environment(conversation.meta, time_limit_s=None) if states else None
         for turn in split_turns(conversation):
+            start_state = {} if env is None else env.snapshot()
+            if env is not None:
+                tool_messages(env, reference_calls(turn.reference))
             if turn.reference.get("score") is False:
                 continue
             prompts.append(
@@ -65,6 +75,7 @@ def turn_prompts(conversations: Iterable[Conversation], *, answer_metric: str = 
                     action=action_from_message(turn.reference),
                     answer_metric=metric,
                     conversation=conversation,
+                    start_state=start_state,
                 )
             )
     return prompts
