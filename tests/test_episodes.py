@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from thinkact.data.conversations import Conversation, read_conversations
+from thinkact.data.prompts import episode_prompts as episode_starts
 from thinkact.models.chat import render
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, render_action
 from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
-from thinkact.data.prompts import episode_prompts as episode_starts
 from thinkact.rollout import loop as loop_module
 from thinkact.rollout.episodes import final_state, run_episodes
 from thinkact.rollout.generation import Completion

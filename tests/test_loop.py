@@ -277,3 +277,25 @@ def test_eval_episode_view_and_training_hold_the_same_token_stream(
         assert rollout.prompt_ids == evaluated.prompt_ids
         assert rollout.prompt_ids + rollout.completion_ids == evaluated.prompt_ids + evaluated.stream_ids
         assert rollout.loss_mask == evaluated.loss_mask
+
+
+def test_grpo_episode_step_with_a_rule_user_scores_the_whole_conversation(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    conversation = _missing_info(data_dir)
+    path = tmp_path / "missing.jsonl"
+    write_conversations(path, [conversation])
+    model, tokenizer = load_policy(tiny_model_dir)
+    config = GRPORunConfig(
+        data=str(path), mode="episode", group_size=2, prompts_per_step=1, max_new_tokens=6, max_turns=2,
+        micro_batch=2, user=UserConfig(kind="rule"),
+    )  # fmt: skip
+    trainer = GRPOTrainer(config, model, tokenizer)
+    trainer.load_data(path)
+    (prompt,) = trainer.prompts  # one prompt per conversation, its reference the whole conversation
+    assert prompt.reference_calls == [c for p in episode_prompts(conversation) for c in p.reference_calls]
+    metrics, rollouts = trainer.step(0)
+    assert len(rollouts) == 2 and set(rollouts[0].components) == {"calls", "answer", "state", "format"}
+    assert "reward" in metrics
+    with pytest.raises(UserError, match="needs mode: episode"):
+        GRPORunConfig(user=UserConfig(kind="scripted"))

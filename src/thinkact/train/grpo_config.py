@@ -137,6 +137,10 @@ class GRPORunConfig:
         _check_choice("loss", self.loss, [a.value for a in LossAggregation])
         _check_choice("advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
         _check_choice("mode", self.mode, [m.value for m in Mode])
+        if self.mode == Mode.TURN and self.user.kind != "none":
+            raise UserError(
+                f"grpo.user.kind: {self.user.kind!r} needs mode: episode (turn mode has no user turns)"
+            )
         for name, bounds in self.weight_schedule.items():
             if name not in self.rewards.weights and name not in self.episode_rewards.weights:
                 raise UserError(f"grpo.weight_schedule.{name}: not a reward component with a weight")
