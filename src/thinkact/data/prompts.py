@@ -45,8 +45,7 @@ class Prompt(TurnExample):
     final_state: dict[str, Any] = field(default_factory=dict)
     """Episode prompts: the state the reference leaves at the end of the segment (or conversation)."""
     feeds: list[list[dict[str, Any]]] = field(default_factory=list)
-    """Whole-conversation prompts: the reference's later user messages, one block per user turn, each block
-    paired with the assistant message before it (see `UserTurn`)."""
+    """Whole-conversation prompts: the reference's later user messages, one block per user turn."""
     asked: list[bool] = field(default_factory=list)
     """Per block of `feeds`: whether it answers a question the reference assistant asked (missing information)."""
 
@@ -97,13 +96,13 @@ def episode_prompts(
             pending.final_state = env.snapshot()
             prompts.append(pending)
             pending = None
-        if role == "user" and pending is not None and whole and messages[index - 1]["role"] != "user":
-            pending.feeds.append([message])
+        if role == "user" and pending is not None and whole:
             previous = messages[index - 1]
-            pending.asked.append(previous["role"] == "assistant" and not previous.get("tool_calls"))
-            pending.asked[-1] = pending.asked[-1] and "?" in (previous.get("content") or "")
-        elif role == "user" and pending is not None and whole:
-            pending.feeds[-1].append(message)
+            if previous["role"] == "user":
+                pending.feeds[-1].append(message)
+            else:
+                pending.feeds.append([message])
+                pending.asked.append(_is_question(previous))
         if role != "assistant":
             continue
         if pending is None and index > 0 and messages[index - 1]["role"] == "user":
@@ -144,6 +143,15 @@ def all_episode_prompts(
         for conversation in conversations
         for prompt in episode_prompts(conversation, whole=whole, answer_metric=answer_metric)
     ]
+
+
+def _is_question(message: dict[str, Any]) -> bool:
+    """Whether an assistant message asks the user something (an answer, without calls, with a question mark)."""
+    return (
+        message["role"] == "assistant"
+        and not message.get("tool_calls")
+        and "?" in (message.get("content") or "")
+    )
 
 
 def _answer_metric(conversation: Conversation, default: str) -> str:
