@@ -8,7 +8,7 @@ caller's default (`answer_metric`). Two kinds come from one conversation:
   per-step split of Tool-N1); messages marked `"score": false` are left out here and nowhere else;
 - episode prompts (`episode_prompts`): the history before an assistant message that follows a user message,
   with the environment's state there and the reference *segment* up to the next user message (its calls, its
-  final answer, the state it leaves). With `whole=True` there is one prompt per conversation, from its first user
+  final answer, the state it leaves). With `whole=True` there is one prompt per conversation, from its first assistant
   message to its end: the reference is then the whole conversation's calls, final answer and final state, and
   `feeds` holds the later user messages a simulated user may draw on (`rollout/users.py`).
 
@@ -84,7 +84,7 @@ def episode_prompts(
     conversation: Conversation, *, whole: bool = False, answer_metric: str = "f1"
 ) -> list[Prompt]:
     """One prompt per assistant turn that follows a user message (its reference segment runs to the next user
-    message), or with `whole` one prompt for the conversation from its first user message to its end."""
+    message), or with `whole` one prompt for the conversation from its first assistant message to its end."""
     env = make_environment(conversation.meta, time_limit_s=None)  # reference calls are trusted
     metric = _answer_metric(conversation, answer_metric)
     messages = conversation.messages
@@ -105,7 +105,7 @@ def episode_prompts(
                 pending.asked.append(_is_question(previous))
         if role != "assistant":
             continue
-        if pending is None and index > 0 and messages[index - 1]["role"] == "user":
+        if pending is None and (whole or (index > 0 and messages[index - 1]["role"] == "user")):
             pending = Prompt(
                 id=f"{conversation.id}#{index}",
                 conversation_id=conversation.id,

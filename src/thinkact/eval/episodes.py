@@ -32,7 +32,7 @@ from typing import Any
 
 from thinkact.data.conversations import Conversation
 from thinkact.data.prompts import Prompt, episode_prompts
-from thinkact.envs import diff_states, make_environment, reference_calls, replay_reference
+from thinkact.envs import diff_states, make_environment, replay_reference
 from thinkact.eval.metrics import ANSWER_THRESHOLD
 from thinkact.parse import action_from_message, render_action
 from thinkact.rewards import components as c
@@ -100,18 +100,13 @@ def oracle_policy(episodes: list[Episode]) -> list[tuple[str, int]]:
 
 def score_episode(episode: Episode, *, answer_metric: str) -> dict[str, float]:
     """The episode's metrics (see the module docstring); `answer_metric` is exact, f1 or rougeL."""
-    conversation = episode.conversation
-    expected_calls = [
-        call
-        for message in conversation.messages
-        if message["role"] == "assistant"
-        for call in reference_calls(message)
-    ]
-    matches = c.match_calls(episode.calls, expected_calls, conversation.tools)
+    prompt = episode.prompt  # the whole conversation's reference, parsed once (`data/prompts.py`)
+    expected_calls = prompt.reference_calls
+    matches = c.match_calls(episode.calls, expected_calls, prompt.tools)
     exact = sum(1 for _, _, score in matches if score == 1.0)
     call_recall = exact / len(expected_calls) if expected_calls else 1.0
     answer = score_final_answer(episode, answer_metric)
-    state_match = not diff_states(_snapshot(episode), find_expected_state(conversation))
+    state_match = not diff_states(_snapshot(episode), prompt.final_state)
     steps = [m for m in episode.messages if m["role"] == "assistant"]
     values = {
         "calls_made": float(call_recall == 1.0),
@@ -132,24 +127,18 @@ def score_episode(episode: Episode, *, answer_metric: str) -> dict[str, float]:
 def score_final_answer(episode: Episode, answer_metric: str) -> float:
     """Answer score of the episode's last step against the reference's final answer (1.0 when the reference
     ends without an answer, so nothing is required)."""
-    references = [m for m in episode.conversation.messages if m["role"] == "assistant"]
-    if not references or references[-1].get("tool_calls"):
+    reference = episode.prompt.reference_answer
+    if reference is None:
         return 1.0
     if episode.last_action is None:
         return 0.0
-    return c.score_answer(episode.last_action, action_from_message(references[-1]), [], metric=answer_metric)
-
-
-def find_expected_state(conversation: Conversation) -> dict[str, Any]:
-    """`meta["final_state"]`, or the state the reference calls leave when the conversation records none."""
-    final_state = conversation.meta.get("final_state")
-    return dict(final_state) if isinstance(final_state, dict) else replay_reference(conversation)
+    return c.score_answer(episode.last_action, reference, [], metric=answer_metric)
 
 
 def record_episode(episode: Episode, metrics: dict[str, float]) -> dict[str, Any]:
     """A JSON-ready record of one episode for the results document and the report."""
     conversation = episode.conversation
-    expected = find_expected_state(conversation)
+    expected = episode.prompt.final_state
     return {
         "id": conversation.id,
         "domain": conversation.meta.get("domain", ""),
