@@ -299,3 +299,24 @@ def test_grpo_episode_step_with_a_rule_user_scores_the_whole_conversation(
     assert "reward" in metrics
     with pytest.raises(UserError, match="needs mode: episode"):
         GRPORunConfig(user=UserConfig(kind="scripted"))
+
+
+def test_a_cut_step_is_closed_in_the_stream_before_the_user_speaks(
+    tiny_model_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    (prompt,) = episode_prompts(_multi_turn_with_calls(data_dir), whole=True)
+    cut = tokenizer("<think>\nI am still thinking", add_special_tokens=False)["input_ids"]
+
+    def cut_sample(model: Any, tokenizer: Any, prompts: list[list[int]], **_: Any) -> list[list[Completion]]:
+        return [[Completion(prompts[0], cut, truncated=True)]]
+
+    monkeypatch.setattr(loop_module, "sample", cut_sample)
+    user = UserConfig(kind="scripted", max_turns=1)
+    (episode,) = run_episodes(model, tokenizer, [prompt], max_turns=4, user=user)
+    assert episode.truncated and len(episode.steps) == 2 and episode.user_turns == 1
+    first_end = len(cut)
+    assert episode.stream_ids[:first_end] == cut and episode.loss_mask[:first_end] == [1] * first_end
+    after = tokenizer.decode(episode.stream_ids[first_end : episode.loss_mask.index(1, first_end)])
+    assert after.startswith("<|im_end|>") and prompt.feeds[0][0]["content"] in after
+    assert after.endswith("<|im_start|>assistant\n")

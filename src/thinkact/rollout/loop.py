@@ -79,6 +79,8 @@ class Episode:
     """User messages (blocks) the user gave after the prompt."""
     turn_capped: bool = False
     """The turn that just ended used all `max_steps` steps without answering."""
+    open_turn: bool = False
+    """The last step did not close its turn (cut at max_new_tokens, or interrupted)."""
     capped: bool = False
     """Some turn used all `max_steps` steps without answering."""
     truncated: bool = False
@@ -167,15 +169,17 @@ class SamplingPolicy(Policy):
         ]
 
     def extend(self, episode: Episode, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
         eos = self.tokenizer.eos_token or ""
         text = between_text(self.tokenizer, episode.messages[: -len(messages)], messages, episode.tools)
-        if episode.completions and episode.completions[-1]["truncated"] and messages[-1]["role"] == "user":
-            text = eos + text  # the cut step never closed its turn
+        if episode.open_turn:
+            text = eos + text  # the cut or interrupted step never closed its turn
+            episode.open_turn = False
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         episode.stream_ids += ids
-        episode.loss_mask += [0] * len(
-            ids
-        )  # tool results, user turns and headers: the policy did not write them
+        # tool results, user turns and headers: the policy did not write them
+        episode.loss_mask += [0] * len(ids)
 
 
 def generate_step(
@@ -264,8 +268,10 @@ def advance(
     on_action: ActionHook | None = None,
 ) -> None:
     """Apply one step: record it, run its calls, and hand the turn to the user when it is over."""
-    if step.interrupted:
-        _end_turn(episode, policy, [])
+    if step.interrupted:  # nothing was said: an empty step stands in the transcript, and the user speaks
+        episode.messages.append({"role": "assistant", "content": ""})
+        episode.open_turn = True
+        _end_turn(episode, policy, [], capped=False)
         return
     action = parse_action(step.text)
     episode.steps.append(action)
@@ -294,20 +300,20 @@ def advance(
     if on_action is not None:
         on_action(episode, step, action, results)
     if step.truncated:  # the turn never closed: the user speaks next (with no user, the episode ends)
-        episode.truncated = True
-        _end_turn(episode, policy, results)
+        episode.truncated = episode.open_turn = True
+        _end_turn(episode, policy, results, capped=False)
         return
     if results and episode.steps_in_turn < max_steps:
         episode.messages += results
         policy.extend(episode, results)
         return
-    episode.turn_capped = bool(action.tool_calls) and episode.environment is not None
-    episode.capped = episode.capped or episode.turn_capped
-    _end_turn(episode, policy, results)
+    _end_turn(episode, policy, results, capped=bool(action.tool_calls) and episode.environment is not None)
 
 
-def _end_turn(episode: Episode, policy: Policy, results: list[dict[str, Any]]) -> None:
+def _end_turn(episode: Episode, policy: Policy, results: list[dict[str, Any]], *, capped: bool) -> None:
     """The user's move: their next message continues the episode; none ends it."""
+    episode.turn_capped = capped
+    episode.capped = episode.capped or capped
     episode.messages += results
     reply = episode.user.reply(episode) if episode.user is not None else None
     episode.steps_in_turn = 0
