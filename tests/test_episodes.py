@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 
 from thinkact.data.conversations import Conversation, read_conversations
+from thinkact.data.prompts import episode_prompts as episode_starts
 from thinkact.models.chat import render
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, render_action
 from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
-from thinkact.rollout import episodes as episodes_module
-from thinkact.rollout.episodes import episode_starts, run_episodes
+from thinkact.rollout import loop as loop_module
+from thinkact.rollout.episodes import final_state, run_episodes
 from thinkact.rollout.generation import Completion
 
 
@@ -59,7 +60,7 @@ def test_scripted_episode_stream_masks_and_reward(
         calls["n"] += 1
         return [[Completion(prompts[0], ids, truncated=False)]]
 
-    monkeypatch.setattr(episodes_module, "sample", scripted_sample)
+    monkeypatch.setattr(loop_module, "sample", scripted_sample)
     (episode,) = run_episodes(model, tokenizer, [start], group_size=1, max_turns=len(script) + 2)
     assert len(episode.steps) == len(script) and episode.done and not episode.truncated
     # the stream is exactly what the template renders for the reference conversation
@@ -79,7 +80,7 @@ def test_scripted_episode_stream_masks_and_reward(
     )
     assert "<tool_response>" in unmasked and "<think>" not in unmasked
     # the world ends as in the reference, and the episode scores 1
-    assert episode.final_state == start.final_state
+    assert final_state(episode) == start.final_state
     reward = score_episode(
         episode.steps, start.reference_calls, start.reference_answer, True, start.tools, EpisodeRewardConfig()
     )
@@ -127,11 +128,11 @@ def test_steps_without_thinking_run_as_one_stream(
         calls["n"] += 1
         return [[Completion(prompts[0], ids, truncated=False)]]
 
-    monkeypatch.setattr(episodes_module, "sample", scripted_sample)
+    monkeypatch.setattr(loop_module, "sample", scripted_sample)
     (episode,) = run_episodes(model, tokenizer, [start], group_size=1, max_turns=len(script) + 2)
     assert len(episode.steps) == len(script) and episode.done
     assert all(not (step.think or "") for step in episode.steps)
-    assert episode.final_state == start.final_state
+    assert final_state(episode) == start.final_state
     sampled = [t for t, m in zip(episode.stream_ids, episode.loss_mask, strict=True) if m]
     assert sampled == [t for ids in completions for t in ids]
     unmasked = tokenizer.decode(

@@ -1,10 +1,12 @@
 """Chat with a trained agent in the terminal, over a bundled domain whose tools really run.
 
-Each user message starts a turn: the policy writes a completion, its thinking is shown, each call is executed
-in the domain's environment and shown with its result, and the policy continues until it answers (or
-`max_steps` steps have passed). Commands: `/tools` lists the tools, `/state` shows the environment's state,
+The session is one episode of the episode loop that training and evaluation drive (`rollout/loop.py`), with the
+person at the terminal as its user. Each user message starts a turn: the policy writes a completion, its thinking
+is shown, each call is executed in the domain's environment and shown with its result, and the policy continues
+until it answers (or `max_steps` steps have passed). With a local model the session is kept as one token stream,
+as in training. Commands: `/tools` lists the tools, `/state` shows the environment's state,
 `/reset` starts over, `/exit` (or end of input) leaves. The policy is any function from (messages, tools) to
-a completion, so tests drive the session with a scripted policy and scripted input.
+a completion (or any loop policy), so tests drive the session with a scripted policy and scripted input.
 
 Left out: token-by-token streaming (each step is shown as soon as it is generated, with a spinner meanwhile),
 user-defined domains (construct an `Environment` in Python for those) and saving sessions.
@@ -22,9 +24,19 @@ from rich.console import Console
 from rich.markup import escape
 
 from thinkact.bench.synthetic.phrasing import system_prompt
+from thinkact.data.prompts import Prompt
 from thinkact.envs import DOMAINS, Environment, get_domain, make_environment
 from thinkact.errors import UserError
-from thinkact.parse import Action, parse_action
+from thinkact.parse import Action
+from thinkact.rollout.loop import (
+    ActionHook,
+    Episode,
+    Policy,
+    Sampling,
+    SamplingPolicy,
+    Step,
+    run_loop,
+)
 
 
 @dataclass
@@ -61,29 +73,14 @@ ReadLine = Callable[[str], str]
 """Shows a prompt and returns the user's line; raises EOFError at the end of input."""
 
 
-def load_chat_policy(config: ChatConfig) -> ChatPolicy:
-    """A policy that generates with the model at `config.model`."""
+def load_chat_policy(config: ChatConfig) -> Policy:
+    """A policy that generates with the model at `config.model`, keeping the session as one token stream (the
+    tokens it sees are those training would have it see)."""
     from thinkact.models.load import load_policy
-    from thinkact.rollout.generation import generate_with_lengths
 
     model, tokenizer = load_policy(config.model)
-    calls = 0
-
-    def act(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tuple[str, bool]:
-        nonlocal calls
-        calls += 1
-        [(text, tokens)] = generate_with_lengths(
-            model,
-            tokenizer,
-            [messages],
-            [tools],
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            seed=calls,
-        )
-        return text, tokens >= config.max_new_tokens
-
-    return act
+    sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=config.temperature, batch_size=1)
+    return SamplingPolicy(model, tokenizer, sampling)
 
 
 def start_messages(config: ChatConfig) -> list[dict[str, Any]]:
@@ -93,38 +90,76 @@ def start_messages(config: ChatConfig) -> list[dict[str, Any]]:
 
 def run_chat(
     config: ChatConfig,
-    policy: ChatPolicy,
+    policy: ChatPolicy | Policy,
     *,
     read: ReadLine | None = None,
     console: Console | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the session until `/exit` or the end of input; returns the conversation's messages."""
+    """Run the session until `/exit` or the end of input; returns the conversation's messages.
+
+    The session is one episode of the episode loop (`rollout/loop.py`) whose user is the person at the terminal;
+    `/reset` ends it and starts another.
+    """
     console = console or Console()
     read = read or (lambda prompt: console.input(prompt))
+    loop_policy = _ShownPolicy(policy if isinstance(policy, Policy) else _FunctionPolicy(policy), console)
     environment = make_environment({"domain": config.domain})
-    messages = start_messages(config)
     console.print(
         f"[bold]thinkact chat[/] · domain [cyan]{config.domain}[/] · {len(environment.tools)} tools · "
         "/tools /state /reset /exit"
     )
+    messages = start_messages(config)
     while True:
-        try:
-            line = read("[bold green]you>[/] ").strip()
-        except (EOFError, KeyboardInterrupt):
-            break
-        if not line:
-            continue
-        if line in ("/exit", "/quit"):
-            break
-        if line.startswith("/"):
+        user = TerminalUser(read, console, environment, config.max_steps)
+        first = user.reply(None)
+        if first is None:
+            return messages
+        messages = [*start_messages(config), *first]
+        prompt = Prompt(
+            id="chat",
+            conversation_id="chat",
+            turn_index=len(messages),
+            messages=messages,
+            tools=environment.tools,
+            reference={},
+        )
+        episode = Episode(
+            prompt=prompt, messages=messages, environment=environment, user=user, tools=environment.tools
+        )
+        run_loop([episode], loop_policy, max_steps=config.max_steps, on_action=_shower(console))
+        if not user.reset:
+            return episode.messages
+        environment = make_environment({"domain": config.domain})
+
+
+class TerminalUser:
+    """The person at the terminal as the episode's user: reads lines, runs the /commands, `/reset` ends."""
+
+    def __init__(self, read: ReadLine, console: Console, environment: Environment, max_steps: int) -> None:
+        self.read = read
+        self.console = console
+        self.environment = environment
+        self.max_steps = max_steps
+        self.reset = False
+
+    def reply(self, episode: Episode | None) -> list[dict[str, Any]] | None:
+        if episode is not None and episode.turn_capped:
+            self.console.print(f"[yellow]  (the agent used its {self.max_steps} steps without answering)[/]")
+        while True:
+            try:
+                line = self.read("[bold green]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                return None
+            if not line:
+                continue
+            if line in ("/exit", "/quit"):
+                return None
+            if not line.startswith("/"):
+                return [{"role": "user", "content": line}]
+            show_command(line, self.environment, self.console)
             if line == "/reset":
-                environment = make_environment({"domain": config.domain})
-                messages = start_messages(config)
-            show_command(line, environment, console)
-            continue
-        messages.append({"role": "user", "content": line})
-        respond(messages, environment, policy, console, max_steps=config.max_steps)
-    return messages
+                self.reset = True
+                return None
 
 
 def show_command(line: str, environment: Environment, console: Console) -> None:
@@ -140,43 +175,54 @@ def show_command(line: str, environment: Environment, console: Console) -> None:
         console.print(f"[red]unknown command {escape(line)}[/]; commands: /tools /state /reset /exit")
 
 
-def respond(
-    messages: list[dict[str, Any]],
-    environment: Environment,
-    policy: ChatPolicy,
-    console: Console,
-    *,
-    max_steps: int,
-) -> None:
-    """The agent's steps for one user message, shown as they happen; messages are appended in place.
+class _FunctionPolicy(Policy):
+    """A `ChatPolicy` function as a loop policy."""
 
-    Ctrl-C while the agent generates ends this turn (what it did so far stays), not the session.
-    """
-    for _ in range(max_steps):
+    def __init__(self, function: ChatPolicy) -> None:
+        self.function = function
+
+    def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
+        steps = []
+        for episode in episodes:
+            reply = self.function(episode.messages, episode.tools)
+            text, truncated = reply if isinstance(reply, tuple) else (reply, False)
+            steps.append(Step(text, len(text.split()), truncated=truncated))
+        return steps
+
+
+class _ShownPolicy(Policy):
+    """Wraps the policy with a spinner; Ctrl-C while it generates ends the agent's turn, not the session."""
+
+    def __init__(self, inner: Policy, console: Console) -> None:
+        self.inner = inner
+        self.console = console
+
+    def begin(self, episode: Episode) -> None:
+        self.inner.begin(episode)
+
+    def extend(self, episode: Episode, messages: list[dict[str, Any]]) -> None:
+        self.inner.extend(episode, messages)
+
+    def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
         try:
-            with console.status("[dim]generating…[/]"):
-                reply = policy(messages, environment.tools)
+            with self.console.status("[dim]generating…[/]"):
+                return self.inner.act(episodes, round_index)
         except KeyboardInterrupt:
-            console.print("[yellow]  (interrupted: the agent's turn ends here; type your next message)[/]")
-            return
-        text, truncated = reply if isinstance(reply, tuple) else (reply, False)
-        action = parse_action(text)
+            self.console.print(
+                "[yellow]  (interrupted: the agent's turn ends here; type your next message)[/]"
+            )
+            return [Step("", 0, interrupted=True) for _ in episodes]
+
+
+def _shower(console: Console) -> ActionHook:
+    def show(episode: Episode, step: Step, action: Action, results: list[dict[str, Any]]) -> None:
         show_action(action, console)
-        if truncated:
+        if step.truncated:
             console.print("  [yellow](cut off at max_new_tokens; raise it with --set max_new_tokens=N)[/]")
-        message: dict[str, Any] = {"role": "assistant", "content": action.content}
-        if action.think is not None:
-            message["reasoning_content"] = action.think
-        if action.tool_calls:
-            message["tool_calls"] = [call.to_message() for call in action.tool_calls]
-        messages.append(message)
-        if not action.tool_calls:
-            return
-        for call in action.tool_calls:
-            result = environment.execute(call)
-            console.print(f"  [dim]← {escape(call.name)}: {escape(result)}[/]")
-            messages.append({"role": "tool", "name": call.name, "content": result})
-    console.print(f"[yellow]  (the agent used its {max_steps} steps without answering)[/]")
+        for result in results:
+            console.print(f"  [dim]← {escape(result['name'])}: {escape(result['content'])}[/]")
+
+    return show
 
 
 def show_action(action: Action, console: Console) -> None:

@@ -64,6 +64,19 @@ class Action:
     def is_call(self) -> bool:
         return bool(self.tool_calls)
 
+    def to_message(self) -> dict[str, Any]:
+        """The action as a chat-format assistant message (`reasoning_content` only when there was a think block).
+
+        >>> Action(think="t", tool_calls=[ToolCall("f", {"a": 1})]).to_message()["tool_calls"]
+        [{'type': 'function', 'function': {'name': 'f', 'arguments': {'a': 1}}}]
+        """
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.think is not None:
+            message["reasoning_content"] = self.think
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_message() for call in self.tool_calls]
+        return message
+
 
 def parse_action(text: str) -> Action:
     """Parse a completion into an `Action`; never raises.

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinkact.data.conversations import Conversation, TurnExample, read_conversations, turn_examples
+from thinkact.data.conversations import Conversation, read_conversations
+from thinkact.data.prompts import Prompt, turn_prompts
 from thinkact.errors import UserError
 from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
 from thinkact.eval.breakdown import break_down
@@ -35,18 +36,20 @@ from thinkact.eval.endpoint import EndpointConfig, endpoint_generator
 from thinkact.eval.episodes import (
     DEFAULT_MAX_STEPS,
     Episode,
-    EpisodePolicy,
     oracle_policy,
     record_episode,
     run_episodes,
     score_episode,
 )
+from thinkact.eval.episodes import EpisodePolicy as EpisodeFunction
 from thinkact.eval.metrics import aggregate_turns, score_turn_and_reward
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json
-from thinkact.parse import action_from_message, parse_action, render_action
+from thinkact.parse import parse_action, render_action
 from thinkact.rewards.combine import RewardConfig
+from thinkact.rollout.loop import MessagePolicy, Policy, Sampling, SamplingPolicy
+from thinkact.rollout.users import UserConfig
 
 VIEWS = ("turn", "episode", "both")
 
@@ -78,6 +81,9 @@ class EvalConfig:
     rewards: RewardConfig = field(default_factory=RewardConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     """A model served behind an OpenAI-compatible API, evaluated instead of a local `model`."""
+    user: UserConfig = field(default_factory=lambda: UserConfig(kind="scripted"))
+    """Episode view: who speaks after each user turn: scripted (the reference's next message), rule or model
+    (see docs/episodes.md)."""
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -95,10 +101,15 @@ class EvalConfig:
             raise UserError("eval: max_steps must be at least 1")
         if self.resamples < 0:
             raise UserError("eval: resamples must be >= 0 (0 turns the intervals off)")
+        if self.user.kind == "none":
+            raise UserError(
+                "eval: user.kind none ends episodes at the first answer; use scripted, rule or model"
+            )
 
 
 ProgressCallback = Callable[[str, int, int], None]
-Predictor = Callable[[list[TurnExample], str, ProgressCallback | None], list[tuple[str, int]]]
+Predictor = Callable[[list[Prompt], str, ProgressCallback | None], list[tuple[str, int]]]
+EpisodePolicy = Policy
 
 
 @dataclass
@@ -107,7 +118,7 @@ class Split:
     path: str
     conversations: list[Conversation]
     """The conversations the split's turns and episodes come from (their messages go into the results)."""
-    turns: list[TurnExample]
+    turns: list[Prompt]
     """Turn view: the scored turns."""
     episodes: list[Conversation]
     """Episode view: the conversations to play (none in the turn view)."""
@@ -118,7 +129,7 @@ def run_eval(
     progress: ProgressCallback | None = None,
     *,
     predictor: Predictor | None = None,
-    policy: EpisodePolicy | None = None,
+    policy: EpisodeFunction | Policy | None = None,
 ) -> dict[str, Any]:
     """Evaluate and return the results document (also written to `config.out` when set).
 
@@ -166,7 +177,7 @@ def load_splits(config: EvalConfig) -> list[Split]:
         if name in splits:
             raise UserError(f"eval: two data files are both named {name!r}; give splits distinct file names")
         conversations = read_conversations(path)
-        turns = [turn for turn in turn_examples(conversations) if turn.reference.get("score") is not False]
+        turns = turn_prompts(conversations, answer_metric=config.rewards.answer_metric)
         turns = [] if config.view == "episode" else turns
         episodes = [] if config.view == "turn" else conversations
         if config.limit:
@@ -199,6 +210,7 @@ def fingerprint_eval(config: EvalConfig) -> dict[str, Any]:
         "view": config.view,
         "max_new_tokens": config.max_new_tokens,
         "max_steps": config.max_steps,
+        "user": {"kind": config.user.kind, "url": config.user.url, "model": config.user.model},
         "limit": config.limit,
         "resamples": config.resamples,
         "seed": config.seed,
@@ -249,7 +261,7 @@ def _evaluate_turns(
 
 
 def _evaluate_episodes(
-    config: EvalConfig, split: Split, policy: EpisodePolicy, progress: ProgressCallback | None
+    config: EvalConfig, split: Split, policy: EpisodeFunction | Policy, progress: ProgressCallback | None
 ) -> dict[str, Any]:
     label = f"{split.name} (episodes)"
 
@@ -257,8 +269,10 @@ def _evaluate_episodes(
         if progress is not None:
             progress(label, finished, total)
 
-    episodes = run_episodes(split.episodes, policy, max_steps=config.max_steps, on_step=on_step)
-    records = [record_episode(e, score_episode(e, answer_metric=_answer_metric(e, config))) for e in episodes]
+    episodes = run_episodes(
+        split.episodes, policy, max_steps=config.max_steps, on_step=on_step, user=config.user
+    )
+    records = [record_episode(e, score_episode(e, answer_metric=e.prompt.answer_metric)) for e in episodes]
     metrics = aggregate_turns(
         [record["metrics"] for record in records], resamples=config.resamples, seed=config.seed
     )
@@ -269,13 +283,9 @@ def _evaluate_episodes(
     }
 
 
-def _answer_metric(episode: Episode, config: EvalConfig) -> str:
-    return str(episode.conversation.meta.get("answer_metric") or config.rewards.answer_metric)
-
-
-def _predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
+def _predictors(config: EvalConfig) -> tuple[Predictor, Policy]:
     if config.oracle:
-        return _oracle_predictions, oracle_policy
+        return _oracle_predictions, MessagePolicy(oracle_policy)
     if config.endpoint.url:
         return _endpoint_predictors(config)
     from thinkact.models.load import load_policy
@@ -283,9 +293,7 @@ def _predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
 
     model, tokenizer = load_policy(config.model)
 
-    def predict(
-        turns: list[TurnExample], split: str, progress: ProgressCallback | None
-    ) -> list[tuple[str, int]]:
+    def predict(turns: list[Prompt], split: str, progress: ProgressCallback | None) -> list[tuple[str, int]]:
         outputs: list[tuple[str, int]] = []
         step = max(config.batch_size * 4, 1)
         for start in range(0, len(turns), step):
@@ -304,25 +312,15 @@ def _predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
                 progress(split, len(outputs), len(turns))
         return outputs
 
-    def act(episodes: list[Episode]) -> list[tuple[str, int]]:
-        return generate_with_lengths(
-            model,
-            tokenizer,
-            [episode.messages for episode in episodes],
-            [episode.conversation.tools or episode.environment.tools for episode in episodes],
-            max_new_tokens=config.max_new_tokens,
-            batch_size=config.batch_size,
-        )
-
-    return predict, act
+    # Episodes run as one token stream each, greedily, exactly as GRPO's episodes do.
+    sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=0.0, batch_size=config.batch_size)
+    return predict, SamplingPolicy(model, tokenizer, sampling)
 
 
-def _endpoint_predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
+def _endpoint_predictors(config: EvalConfig) -> tuple[Predictor, Policy]:
     generate = endpoint_generator(config.endpoint, config.max_new_tokens)
 
-    def predict(
-        turns: list[TurnExample], split: str, progress: ProgressCallback | None
-    ) -> list[tuple[str, int]]:
+    def predict(turns: list[Prompt], split: str, progress: ProgressCallback | None) -> list[tuple[str, int]]:
         outputs: list[tuple[str, int]] = []
         step = max(config.endpoint.concurrency * 4, 1)
         for start in range(0, len(turns), step):
@@ -332,35 +330,33 @@ def _endpoint_predictors(config: EvalConfig) -> tuple[Predictor, EpisodePolicy]:
         return outputs
 
     def act(episodes: list[Episode]) -> list[tuple[str, int]]:
-        return generate([(e.messages, e.conversation.tools or e.environment.tools) for e in episodes])
+        return generate([(e.messages, e.tools) for e in episodes])
 
-    return predict, act
+    return predict, MessagePolicy(act, max_new_tokens=config.max_new_tokens)
 
 
 def _oracle_predictions(
-    turns: list[TurnExample], split: str, progress: ProgressCallback | None
+    turns: list[Prompt], split: str, progress: ProgressCallback | None
 ) -> list[tuple[str, int]]:
-    texts = [render_action(action_from_message(turn.reference)) for turn in turns]
+    texts = [render_action(turn.action) for turn in turns]
     return [(text, len(text.split())) for text in texts]
 
 
 def score_record(
-    turn: TurnExample, text: str, tokens: int, rewards: RewardConfig, *, truncated: bool = False
+    turn: Prompt, text: str, tokens: int, rewards: RewardConfig, *, truncated: bool = False
 ) -> dict[str, Any]:
     """One turn's record in the results document: its prediction, its metrics and its reward components.
 
     `truncated`: the completion used all of `max_new_tokens` (format 0, as in the reward).
     """
     action = parse_action(text)
-    reference = action_from_message(turn.reference)
-    metric = turn.meta.get("answer_metric")
     values, reward = score_turn_and_reward(
         action,
-        reference,
+        turn.action,
         turn.tools,
         completion_tokens=tokens,
         rewards=rewards,
-        answer_metric=metric,
+        answer_metric=turn.answer_metric,
         truncated=truncated,
     )
     return {

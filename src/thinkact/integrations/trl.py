@@ -174,7 +174,11 @@ def build_trainer(
     """TRL's GRPOTrainer for `config`: thinkact's policy, turn dataset, reward and (optionally) environments."""
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
     rows, _ = dataset_rows(
-        tokenizer, config.data, max_prompt_tokens=config.max_prompt_tokens, environments=environments
+        tokenizer,
+        config.data,
+        max_prompt_tokens=config.max_prompt_tokens,
+        environments=environments,
+        answer_metric=config.rewards.answer_metric,
     )
     if len(rows) < config.prompts_per_step:
         raise UserError(

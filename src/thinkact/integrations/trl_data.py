@@ -1,6 +1,8 @@
 """Turn examples as rows of a TRL GRPO dataset: the prompt, and the columns thinkact's reward reads.
 
-Every scored assistant turn becomes one row, as in thinkact's engine. TRL 1.16 renders conversational prompts
+Every scored assistant turn becomes one row, from the same turn prompts thinkact's engine trains on
+(`data/prompts.py`: the `score: false` filter, the `meta.answer_metric` override and the world state the history
+left are computed there). TRL 1.16 renders conversational prompts
 with one tool list for the whole run (or one per environment), so in turn mode the prompt is the text thinkact's
 engine would feed the policy — the history rendered by the policy's chat template with the conversation's own
 tools — and TRL only tokenises it. With environments, the prompt is the history as messages (TRL renders it with
@@ -18,9 +20,8 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
-from thinkact.envs.episodes import reference_calls, tool_messages
-from thinkact.envs.registry import make_environment
+from thinkact.data.conversations import read_conversations
+from thinkact.data.prompts import Prompt, turn_prompts
 from thinkact.errors import UserError
 from thinkact.models.chat import encode_prompt, render_prompt
 
@@ -33,48 +34,45 @@ def dataset_rows(
     *,
     max_prompt_tokens: int,
     environments: bool = False,
+    answer_metric: str = "f1",
 ) -> tuple[list[dict[str, Any]], int]:
-    """(rows, how many turns were too long) for the conversations in `path`."""
+    """(rows, how many turns were too long) for the conversations in `path`, from the engine's turn prompts."""
+    conversations = read_conversations(path)
+    if environments:
+        for conversation in conversations:
+            if not conversation.meta.get("domain"):
+                raise UserError(
+                    f"{path}: conversation {conversation.id} has no meta.domain; trl.environments=true runs "
+                    "every turn in its domain's environment (leave it off to train turns without executing tools)"
+                )
     rows: list[dict[str, Any]] = []
     too_long = 0
-    for turn in turn_examples(read_conversations(path)):
-        if turn.reference.get("score") is False:
-            continue
-        if len(encode_prompt(tokenizer, turn.messages, turn.tools)) > max_prompt_tokens:
+    for prompt in turn_prompts(conversations, answer_metric=answer_metric, states=environments):
+        if len(encode_prompt(tokenizer, prompt.messages, prompt.tools)) > max_prompt_tokens:
             too_long += 1
             continue
         row = {
-            "turn_id": turn.id,
-            "reference": json.dumps(turn.reference, ensure_ascii=False),
-            "tools": json.dumps(turn.tools, ensure_ascii=False),
-            "answer_metric": str(turn.meta.get("answer_metric") or ""),
+            "turn_id": prompt.id,
+            "reference": json.dumps(prompt.reference, ensure_ascii=False),
+            "tools": json.dumps(prompt.tools, ensure_ascii=False),
+            "answer_metric": prompt.answer_metric,
         }
         if environments:
-            row.update(episode_columns(turn, path))
+            row.update(episode_columns(prompt))
         else:
-            row["prompt"] = render_prompt(tokenizer, turn.messages, turn.tools)
+            row["prompt"] = render_prompt(tokenizer, prompt.messages, prompt.tools)
         rows.append(row)
     if not rows:
         raise UserError(f"{path}: no prompt fits in grpo.max_prompt_tokens={max_prompt_tokens}")
     return rows, too_long
 
 
-def episode_columns(turn: TurnExample, path: str | Path) -> dict[str, Any]:
+def episode_columns(prompt: Prompt) -> dict[str, Any]:
     """`prompt` (messages), `environment` (the domain) and `state` (JSON) of a turn run in TRL's tool loop."""
-    domain = turn.meta.get("domain")
-    if not domain:
-        raise UserError(
-            f"{path}: conversation {turn.conversation_id} has no meta.domain; trl.environments=true runs every "
-            "turn in its domain's environment (leave it off to train turns without executing tools)"
-        )
-    env = make_environment(turn.meta, time_limit_s=None)  # reference calls are trusted: no worker thread
-    for message in turn.messages:
-        if message["role"] == "assistant":
-            tool_messages(env, reference_calls(message))
     return {
-        "prompt": [prompt_message(message) for message in turn.messages],
-        "environment": domain,
-        "state": json.dumps(env.snapshot(), ensure_ascii=False),
+        "prompt": [prompt_message(message) for message in prompt.messages],
+        "environment": prompt.meta["domain"],
+        "state": json.dumps(prompt.start_state, ensure_ascii=False),
     }
 
 

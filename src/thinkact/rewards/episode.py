@@ -1,4 +1,5 @@
-"""Episode rewards: a whole multi-step attempt (calls executed, then an answer) against the reference segment.
+"""Episode rewards: a whole multi-step attempt (calls executed, then an answer) against the reference segment, or
+against the whole conversation when a simulated user plays it to its end (`rollout/users.py`).
 
 Components, each in [0, 1]:
 - `calls`: F1 between the episode's calls and the reference's, a call counting as matched only when name and

@@ -1,13 +1,15 @@
 """GRPO on accelerate: sample a group per prompt, score it, normalise, take clipped policy steps.
 
-Two modes. In *turn* mode a prompt is a conversation up to one assistant turn and a completion is scored against
-that turn's reference action. In *episode* mode a prompt is a conversation up to a user message; the policy acts,
-its calls run in the conversation's environment and the results come back as tool messages until it answers (or
-reaches `max_turns`), and the episode is scored on its calls, answer and final environment state
-(`rollout/episodes.py`, `rewards/episode.py`). Either way each step takes `prompts_per_step` prompts in a seeded
-order, samples `group_size` rollouts for each, turns rewards into advantages (`train/losses.py`), optionally drops
-groups whose rewards are all equal, and minimises the clipped surrogate (+ KL to the starting policy) for
-`passes` optimisation passes, with importance ratios against the sampling policy.
+Two modes (`Mode`), one rollout: both play the episode loop (`rollout/loop.py`) on prompts built once
+(`data/prompts.py`). In *turn* mode a prompt is a conversation up to one assistant turn, the loop takes one step
+with no tools, and the completion is scored against that turn's reference action. In *episode* mode a prompt is a
+conversation up to a user message; the policy acts, its calls run in the conversation's environment and the
+results come back as tool messages until it answers (or reaches `max_turns`); with a simulated user (`user.kind`)
+the user then answers and the episode runs to the end of the conversation. The episode is scored on its calls,
+answer and final environment state (`rewards/episode.py`). Either way each step takes `prompts_per_step`
+prompts in a seeded order, samples `group_size` rollouts for each, turns rewards into advantages
+(`train/losses.py`), optionally drops groups whose rewards are all equal, and minimises the clipped surrogate
+(+ KL to the starting policy) for `passes` optimisation passes, with importance ratios against the sampling policy.
 
 Sequences are laid out as [left-padded prompt | right-padded completion], so every completion starts at the same
 column and only the completion's logits are computed (`logits_to_keep`); position ids come from the attention mask
@@ -36,18 +38,19 @@ from safetensors.torch import load_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.config import save_config
-from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
+from thinkact.data.conversations import read_conversations
+from thinkact.data.prompts import Prompt
 from thinkact.envs import diff_states
 from thinkact.errors import UserError
 from thinkact.files import check_output_dir, replace_dir
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_policy
-from thinkact.parse import action_from_message, parse_action
-from thinkact.rewards.combine import score_action
+from thinkact.rewards.combine import Reward, score_action
 from thinkact.rewards.episode import score_episode
-from thinkact.rollout.episodes import EpisodeStart, episode_starts, run_episodes
-from thinkact.rollout.generation import decode, sample
+from thinkact.rollout.episodes import final_state, run_episodes
+from thinkact.rollout.loop import Episode, Sampling
 from thinkact.rollout.records import Rollout
+from thinkact.rollout.users import UserConfig
 from thinkact.train.batches import layout, mean, micro_weight, step_metrics
 from thinkact.train.checkpoints import (
     RunInterrupted,
@@ -59,7 +62,7 @@ from thinkact.train.checkpoints import (
     save_checkpoint,
     save_model,
 )
-from thinkact.train.grpo_config import GRPORunConfig, scheduled_episode_rewards, scheduled_rewards
+from thinkact.train.grpo_config import GRPORunConfig, Mode, scheduled_episode_rewards, scheduled_rewards
 from thinkact.train.heldout import HeldOut
 from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
@@ -102,35 +105,23 @@ class GRPOTrainer:
             weight_decay=config.weight_decay,
         )
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.examples: list[TurnExample] = []
+        self.mode = Mode(config.mode)
+        self.prompts: list[Prompt] = []
         self.prompt_ids: list[list[int]] = []
-        self.starts: list[EpisodeStart] = []
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
-        conversations = read_conversations(path)
-        items: list[TurnExample] | list[EpisodeStart]
-        if self.config.mode == "episode":
-            items = [start for conversation in conversations for start in episode_starts(conversation)]
-        else:
-            items = [
-                turn for turn in turn_examples(conversations) if turn.reference.get("score") is not False
-            ]
-        kept = []
-        for item in items:
-            ids = encode_prompt(self.tokenizer, item.messages, item.tools)
+        prompts = self.mode.prompts(read_conversations(path), self.config)
+        for prompt in prompts:
+            ids = encode_prompt(self.tokenizer, prompt.messages, prompt.tools)
             if len(ids) <= self.config.max_prompt_tokens:
-                kept.append(item)
+                self.prompts.append(prompt)
                 self.prompt_ids.append(ids)
-        if not kept:
+        if not self.prompts:
             raise UserError(
                 f"{path}: no prompt fits in grpo.max_prompt_tokens={self.config.max_prompt_tokens}"
             )
-        if self.config.mode == "episode":
-            self.starts = [item for item in kept if isinstance(item, EpisodeStart)]
-        else:
-            self.examples = [item for item in kept if isinstance(item, TurnExample)]
-        return len(items) - len(kept)
+        return len(prompts) - len(self.prompts)
 
     def prompts_for_step(self, step: int) -> list[int]:
         """Indices of this process's prompts at `step`: a seeded permutation per epoch, then a slice."""
@@ -144,93 +135,27 @@ class GRPOTrainer:
         return indices[self.accelerator.process_index :: self.accelerator.num_processes]
 
     def rollout(self, step: int, indices: list[int]) -> list[Rollout]:
-        """Sample and score a group for each prompt (turn or episode mode)."""
-        if self.config.mode == "episode":
-            return self._rollout_episodes(step, indices)
-        return self._rollout_turns(step, indices)
-
-    def _sampling(self, step: int) -> dict[str, Any]:
-        """Generation settings shared by both modes; seeds derive from (seed, process, step)."""
-        config = self.config
-        return {
-            "max_new_tokens": config.max_new_tokens,
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "batch_size": config.micro_batch * 2,
-            "seed": config.seed * 7919 + self.accelerator.process_index,
-            "step": step,
-        }
-
-    def _rollout_turns(self, step: int, indices: list[int]) -> list[Rollout]:
-        config = self.config
-        groups = sample(
-            self.accelerator.unwrap_model(self.model),
-            self.tokenizer,
-            [self.prompt_ids[i] for i in indices],
-            num_samples=config.group_size,
-            **self._sampling(step),
-        )
-        rewards = scheduled_rewards(config, step)
-        rollouts = []
-        for index, group in zip(indices, groups, strict=True):
-            example = self.examples[index]
-            reference = action_from_message(example.reference)
-            metric = example.meta.get("answer_metric")
-            for completion in group:
-                text = decode(self.tokenizer, completion.completion_ids)
-                action = parse_action(text)
-                reward = score_action(
-                    action,
-                    reference,
-                    example.tools,
-                    rewards,
-                    answer_metric=metric,
-                    truncated=completion.truncated,
-                )
-                keep = 0 if completion.truncated and config.mask_truncated else 1
-                rollouts.append(
-                    Rollout(
-                        example_id=example.id,
-                        prompt_ids=completion.prompt_ids,
-                        completion_ids=completion.completion_ids,
-                        loss_mask=[keep] * len(completion.completion_ids),
-                        text=text,
-                        action=action,
-                        truncated=completion.truncated,
-                        reward=reward.total,
-                        components=reward.components,
-                    )
-                )
-        return rollouts
-
-    def _rollout_episodes(self, step: int, indices: list[int]) -> list[Rollout]:
+        """Play a group of episodes per prompt through the episode loop and score each (turn mode: one step, no
+        tools, no user)."""
         config = self.config
         episodes = run_episodes(
             self.accelerator.unwrap_model(self.model),
             self.tokenizer,
-            [self.starts[i] for i in indices],
+            [self.prompts[i] for i in indices],
             group_size=config.group_size,
-            max_turns=config.max_turns,
-            **self._sampling(step),
+            max_turns=self.mode.max_steps(config),
+            sampling=self._sampling(step),
+            user=config.user if self.mode is Mode.EPISODE else UserConfig(),
+            execute=self.mode is Mode.EPISODE,
         )
-        weights = scheduled_episode_rewards(config, step)
+        score = _score_episode if self.mode is Mode.EPISODE else _score_turn
         rollouts = []
         for episode in episodes:
-            start = episode.start
-            reward = score_episode(
-                episode.steps,
-                start.reference_calls,
-                start.reference_answer,
-                not diff_states(episode.final_state, start.final_state),
-                start.tools,
-                weights,
-                require_think=config.rewards.require_think,
-                answer_metric=start.meta.get("answer_metric") or config.rewards.answer_metric,
-            )
+            reward = score(episode, config, step)
             keep = 0 if episode.truncated and config.mask_truncated else 1
             rollouts.append(
                 Rollout(
-                    example_id=start.id,
+                    example_id=episode.prompt.id,
                     prompt_ids=episode.prompt_ids,
                     completion_ids=episode.stream_ids,
                     loss_mask=[bit * keep for bit in episode.loss_mask],
@@ -243,6 +168,18 @@ class GRPOTrainer:
                 )
             )
         return rollouts
+
+    def _sampling(self, step: int) -> Sampling:
+        """Generation settings; seeds derive from (seed, process, step, round)."""
+        config = self.config
+        return Sampling(
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            batch_size=config.micro_batch * 2,
+            seed=config.seed * 7919 + self.accelerator.process_index,
+            step=step,
+        )
 
     def step(self, step: int) -> tuple[dict[str, float], list[Rollout]]:
         """One GRPO step: rollouts, then `learn`. Returns the metrics and the rollouts."""
@@ -347,8 +284,7 @@ class GRPOTrainer:
                     aggregation=config.loss,
                     ref_logp_BT=ref_logp_BT[part] if ref_logp_BT is not None else None,
                     kl_coef=config.kl_coef,
-                    max_completion_length=config.max_new_tokens
-                    * (config.max_turns if config.mode == "episode" else 1),
+                    max_completion_length=self.mode.completion_budget(config),
                 )
                 weight = (
                     micro_weight(config.loss, micro["mask_BC"], total_tokens, size)
@@ -466,6 +402,35 @@ def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
     return reference
+
+
+def _score_turn(episode: Episode, config: GRPORunConfig, step: int) -> Reward:
+    """Turn mode: the one step against the turn's reference action."""
+    prompt = episode.prompt
+    return score_action(
+        episode.steps[0],
+        prompt.action,
+        prompt.tools,
+        scheduled_rewards(config, step),
+        answer_metric=prompt.answer_metric,
+        truncated=episode.truncated,
+    )
+
+
+def _score_episode(episode: Episode, config: GRPORunConfig, step: int) -> Reward:
+    """Episode mode: every step, call and answer of the episode, and the state it left, against the reference
+    segment (or the whole conversation, with a simulated user)."""
+    prompt = episode.prompt
+    return score_episode(
+        episode.steps,
+        prompt.reference_calls,
+        prompt.reference_answer,
+        not diff_states(final_state(episode), prompt.final_state),
+        prompt.tools,
+        scheduled_episode_rewards(config, step),
+        require_think=config.rewards.require_think,
+        answer_metric=prompt.answer_metric,
+    )
 
 
 def run_grpo(

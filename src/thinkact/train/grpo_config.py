@@ -6,13 +6,41 @@ Left out: the engine itself (`train/grpo.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
+from thinkact.data.conversations import Conversation
+from thinkact.data.prompts import Prompt, all_episode_prompts, turn_prompts
 from thinkact.errors import UserError
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.episode import EpisodeRewardConfig
+from thinkact.rollout.users import UserConfig
 from thinkact.train.losses import AdvantageScale, LossAggregation
 from thinkact.train.sft import LoraOptions
 from thinkact.train.tracking import check_report_to
+
+
+class Mode(StrEnum):
+    """What a GRPO prompt is and how its rollout runs (see `train/grpo.py`)."""
+
+    TURN = "turn"
+    EPISODE = "episode"
+
+    def prompts(self, conversations: list[Conversation], config: GRPORunConfig) -> list[Prompt]:
+        metric = config.rewards.answer_metric
+        if self is Mode.TURN:
+            return turn_prompts(conversations, answer_metric=metric)
+        return all_episode_prompts(conversations, whole=config.user.whole, answer_metric=metric)
+
+    def max_steps(self, config: GRPORunConfig) -> int:
+        """Loop steps per user turn: one in turn mode."""
+        return 1 if self is Mode.TURN else config.max_turns
+
+    def completion_budget(self, config: GRPORunConfig) -> int:
+        """The most tokens a rollout samples (Dr. GRPO's constant normaliser)."""
+        if self is Mode.TURN:
+            return config.max_new_tokens
+        turns = 1 + (config.user.max_turns if config.user.whole else 0)
+        return config.max_new_tokens * config.max_turns * turns
 
 
 @dataclass
@@ -25,7 +53,10 @@ class GRPORunConfig:
     mode: str = "turn"
     """turn: score one action against the reference turn; episode: run tools over several steps."""
     max_turns: int = 4
-    """Episode mode: steps (generations) per episode before it is cut off."""
+    """Episode mode: steps (generations) per user turn before the turn is cut off."""
+    user: UserConfig = field(default_factory=UserConfig)
+    """Episode mode: who answers when the policy's turn is over: none (the episode ends: one segment per user
+    message), scripted, rule or model (whole conversations; see docs/episodes.md)."""
     steps: int = 30
     prompts_per_step: int = 8
     group_size: int = 4
@@ -105,7 +136,11 @@ class GRPORunConfig:
             raise UserError(f"grpo.{bad[0]}: out of range (group_size >= 2, temperature > 0, counts >= 1)")
         _check_choice("loss", self.loss, [a.value for a in LossAggregation])
         _check_choice("advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
-        _check_choice("mode", self.mode, ["turn", "episode"])
+        _check_choice("mode", self.mode, [m.value for m in Mode])
+        if self.mode == Mode.TURN and self.user.kind != "none":
+            raise UserError(
+                f"grpo.user.kind: {self.user.kind!r} needs mode: episode (turn mode has no user turns)"
+            )
         for name, bounds in self.weight_schedule.items():
             if name not in self.rewards.weights and name not in self.episode_rewards.weights:
                 raise UserError(f"grpo.weight_schedule.{name}: not a reward component with a weight")

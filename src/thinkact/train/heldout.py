@@ -15,7 +15,8 @@ from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
+from thinkact.data.conversations import read_conversations
+from thinkact.data.prompts import Prompt, turn_prompts
 from thinkact.errors import UserError
 from thinkact.eval.metrics import aggregate_turns
 from thinkact.eval.runner import score_record
@@ -36,14 +37,10 @@ class HeldOut:
         rewards: RewardConfig,
         batch_size: int = 32,
     ) -> None:
-        turns = [
-            turn
-            for turn in turn_examples(read_conversations(path))
-            if turn.reference.get("score") is not False
-        ]
+        turns = turn_prompts(read_conversations(path), answer_metric=rewards.answer_metric)
         if not turns:
             raise UserError(f"{path}: no scored assistant turn to evaluate on (grpo.eval_data)")
-        self.turns: list[TurnExample] = turns[:limit] if limit > 0 else turns
+        self.turns: list[Prompt] = turns[:limit] if limit > 0 else turns
         self.max_new_tokens = max_new_tokens
         self.rewards = rewards
         self.batch_size = batch_size

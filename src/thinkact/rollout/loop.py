@@ -1,0 +1,373 @@
+"""The episode loop: the one place where a policy acts, its calls run, and users answer.
+
+Training (`rollout/episodes.py`, GRPO in both modes), evaluation (`eval/episodes.py`) and chat (`chat.py`) all
+drive `run_loop`. Each round, every unfinished episode gets one step from the policy (batched across episodes);
+the step's action is appended as a message (`Action.to_message`); its calls run in the episode's environment and
+come back as tool messages, and the policy goes on — until it answers, a generation is cut at `max_new_tokens`,
+or the turn has used `max_steps` steps. When a user turn is over, the episode's user (`rollout/users.py`) gives
+the next user message, or ends the episode. Turn mode is this loop with `max_steps=1`, no environment and no
+user.
+
+A policy is one of:
+
+- `SamplingPolicy`: a local model. The episode is kept as one token stream: the prompt, then per step the tokens
+  the policy sampled (loss mask 1), then what the chat template renders for the messages that follow (tool
+  results, a user message) and the next assistant header (loss mask 0). The stream is never re-rendered, so
+  training, evaluation and chat all see exactly the tokens the policy produced (see `between_text`). A cut step
+  (no end-of-turn token) is closed with the template's end-of-turn text before anything follows. Every
+  generation goes through `generate_step`, the single place where a per-stream KV cache could be kept.
+- `MessagePolicy`: any function from episodes to completion texts (an API endpoint, the oracle, a test's
+  script); it reads `episode.messages`, which the loop keeps in the chat format.
+
+Left out: streaming tokens to the screen, and asynchronous users (a user answers within the round).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from thinkact.data.prompts import Prompt
+from thinkact.envs import Environment, tool_messages
+from thinkact.errors import UserError
+from thinkact.models.chat import encode_prompt, render
+from thinkact.parse import Action, ToolCall, parse_action
+from thinkact.rollout.generation import Completion, decode, sample
+
+
+@dataclass
+class Step:
+    """One generation: its text, its token count, its ids (token policies) and why it ended."""
+
+    text: str
+    tokens: int
+    ids: list[int] | None = None
+    truncated: bool = False
+    """Cut at max_new_tokens before the end-of-turn token: the episode ends (its turn never closed)."""
+    interrupted: bool = False
+    """The generation was stopped from outside (Ctrl-C in chat): no action, the turn passes to the user."""
+
+
+@dataclass
+class Episode:
+    """One episode in the loop: the transcript, the token stream, and where it stands."""
+
+    prompt: Prompt
+    messages: list[dict[str, Any]]
+    """The transcript in the chat format: the prompt's history, the policy's actions, results, user turns."""
+    environment: Environment | None = None
+    """Where calls run (None: calls are not executed, as in turn mode)."""
+    user: Any = None
+    """Gives the next user message when a turn is over (`rollout/users.py`); None: the episode ends there."""
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    prompt_ids: list[int] = field(default_factory=list)
+    stream_ids: list[int] = field(default_factory=list)
+    loss_mask: list[int] = field(default_factory=list)
+    steps: list[Action] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    completions: list[dict[str, Any]] = field(default_factory=list)
+    """Per step: the raw completion text, its token count and the parser's problems."""
+    calls: list[ToolCall] = field(default_factory=list)
+    """Every call the policy made and the loop executed, in order."""
+    tool_trace: list[dict[str, Any]] = field(default_factory=list)
+    steps_in_turn: int = 0
+    user_turns: int = 0
+    """User messages (blocks) the user gave after the prompt."""
+    turn_capped: bool = False
+    """The turn that just ended used all `max_steps` steps without answering."""
+    open_turn: bool = False
+    """The last step did not close its turn (cut at max_new_tokens, or interrupted)."""
+    capped: bool = False
+    """Some turn used all `max_steps` steps without answering."""
+    truncated: bool = False
+    done: bool = False
+
+    @property
+    def conversation(self) -> Any:
+        return self.prompt.conversation
+
+    @property
+    def last_action(self) -> Action | None:
+        return self.steps[-1] if self.steps else None
+
+
+class Policy(abc.ABC):
+    """What the loop asks for steps: `begin` an episode, `act` on a batch of them, `extend` their streams."""
+
+    def begin(self, episode: Episode) -> None:  # noqa: B027  (a policy that keeps no stream needs nothing)
+        """Called once before the episode's first step."""
+
+    @abc.abstractmethod
+    def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
+        """One step per episode, in order."""
+
+    def extend(self, episode: Episode, messages: list[dict[str, Any]]) -> None:  # noqa: B027
+        """`messages` (tool results, user messages) follow the episode's last step."""
+
+
+MessageFunction = Callable[[list[Episode]], list[tuple[str, int]]]
+"""One (completion text, completion tokens) per episode, in order; reads `episode.messages`."""
+
+
+class MessagePolicy(Policy):
+    """A policy that reads the transcript as messages (an endpoint, the oracle, a script)."""
+
+    def __init__(self, function: MessageFunction, *, max_new_tokens: int | None = None) -> None:
+        self.function = function
+        self.max_new_tokens = max_new_tokens
+        """When set, a step of at least this many tokens counts as cut off."""
+
+    def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
+        limit = self.max_new_tokens
+        return [
+            Step(text, tokens, truncated=limit is not None and tokens >= limit)
+            for text, tokens in self.function(episodes)
+        ]
+
+
+@dataclass
+class Sampling:
+    max_new_tokens: int = 128
+    temperature: float = 1.0
+    top_p: float = 1.0
+    batch_size: int = 16
+    seed: int = 0
+    step: int = 0
+    """The training step (seeds derive from (seed, step, round))."""
+
+
+class SamplingPolicy(Policy):
+    """A local model generating from each episode's token stream."""
+
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: Sampling
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.sampling = sampling
+
+    def begin(self, episode: Episode) -> None:
+        episode.prompt_ids = encode_prompt(self.tokenizer, episode.messages, episode.tools)
+
+    def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
+        completions = generate_step(
+            self.model,
+            self.tokenizer,
+            [episode.prompt_ids + episode.stream_ids for episode in episodes],
+            self.sampling,
+            round_index,
+        )
+        return [
+            Step(
+                decode(self.tokenizer, c.completion_ids), len(c.completion_ids), c.completion_ids, c.truncated
+            )
+            for c in completions
+        ]
+
+    def extend(self, episode: Episode, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        eos = self.tokenizer.eos_token or ""
+        text = between_text(self.tokenizer, episode.messages[: -len(messages)], messages, episode.tools)
+        if episode.open_turn:
+            text = eos + text  # the cut or interrupted step never closed its turn
+            episode.open_turn = False
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        episode.stream_ids += ids
+        # tool results, user turns and headers: the policy did not write them
+        episode.loss_mask += [0] * len(ids)
+
+
+def generate_step(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    streams: list[list[int]],
+    sampling: Sampling,
+    round_index: int,
+) -> list[Completion]:
+    """One completion per token stream: the loop's only call into the generation layer.
+
+    Streams that arrive as equal runs of the same length (a group's members before their first step) are sampled
+    as one prompt with several samples, so shared-prompt generation applies. A per-stream KV cache (streams only
+    grow between rounds) would be kept here, keyed by the episode's stream.
+    """
+    group = _group_size(streams)
+    sampled = sample(
+        model,
+        tokenizer,
+        streams[::group],
+        num_samples=group,
+        max_new_tokens=sampling.max_new_tokens,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        batch_size=sampling.batch_size,
+        seed=sampling.seed,
+        step=sampling.step * 1000 + round_index,
+    )
+    return [completion for completions in sampled for completion in completions]
+
+
+def _group_size(streams: list[list[int]]) -> int:
+    """The largest run length k such that the streams are consecutive runs of k equal streams (1 when none).
+
+    >>> _group_size([[1], [1], [2], [2]]), _group_size([[1], [1], [2]]), _group_size([[1], [2]])
+    (2, 1, 1)
+    """
+    count = len(streams)
+    run = 1
+    while run < count and streams[run] == streams[0]:
+        run += 1
+    if run == 1 or count % run:
+        return 1
+    for start in range(0, count, run):
+        if any(streams[start + i] != streams[start] for i in range(run)):
+            return 1
+    return run
+
+
+ActionHook = Callable[[Episode, Step, Action, list[dict[str, Any]]], None]
+"""Hears each step as the loop applies it: the episode, the step, its parsed action and its tool results."""
+
+
+def run_loop(
+    episodes: list[Episode],
+    policy: Policy,
+    *,
+    max_steps: int,
+    on_action: ActionHook | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+) -> list[Episode]:
+    """Play every episode to its end, one batched step per round across the unfinished ones.
+
+    `on_action(episode, step, action, results)` hears each step as it is applied; `on_round(finished, total)` how many
+    episodes have ended after each round.
+    """
+    for episode in episodes:
+        policy.begin(episode)
+    round_index = 0
+    while active := [episode for episode in episodes if not episode.done]:
+        steps = policy.act(active, round_index)
+        for episode, step in zip(active, steps, strict=True):
+            advance(episode, step, policy, max_steps=max_steps, on_action=on_action)
+        round_index += 1
+        if on_round is not None:
+            on_round(sum(episode.done for episode in episodes), len(episodes))
+    return episodes
+
+
+def advance(
+    episode: Episode,
+    step: Step,
+    policy: Policy,
+    *,
+    max_steps: int,
+    on_action: ActionHook | None = None,
+) -> None:
+    """Apply one step: record it, run its calls, and hand the turn to the user when it is over."""
+    if step.interrupted:  # nothing was said: an empty step stands in the transcript, and the user speaks
+        episode.messages.append({"role": "assistant", "content": ""})
+        episode.open_turn = True
+        _end_turn(episode, policy, [], capped=False)
+        return
+    action = parse_action(step.text)
+    episode.steps.append(action)
+    episode.texts.append(step.text)
+    episode.completions.append(
+        {
+            "completion": step.text,
+            "tokens": step.tokens,
+            "problems": action.problems,
+            "truncated": step.truncated,
+        }
+    )
+    if step.ids is not None:
+        episode.stream_ids += step.ids
+        episode.loss_mask += [1] * len(step.ids)
+    episode.messages.append(action.to_message())
+    episode.steps_in_turn += 1
+    results: list[dict[str, Any]] = []
+    if action.tool_calls and episode.environment is not None:
+        results = tool_messages(episode.environment, action.tool_calls)
+        episode.calls += action.tool_calls
+        episode.tool_trace += [
+            {"name": call.name, "arguments": call.arguments, "result": result["content"]}
+            for call, result in zip(action.tool_calls, results, strict=True)
+        ]
+    if on_action is not None:
+        on_action(episode, step, action, results)
+    if step.truncated:  # the turn never closed: the user speaks next (with no user, the episode ends)
+        episode.truncated = episode.open_turn = True
+        _end_turn(episode, policy, results, capped=False)
+        return
+    if results and episode.steps_in_turn < max_steps:
+        episode.messages += results
+        policy.extend(episode, results)
+        return
+    _end_turn(episode, policy, results, capped=bool(action.tool_calls) and episode.environment is not None)
+
+
+def _end_turn(episode: Episode, policy: Policy, results: list[dict[str, Any]], *, capped: bool) -> None:
+    """The user's move: their next message continues the episode; none ends it."""
+    episode.turn_capped = capped
+    episode.capped = episode.capped or capped
+    episode.messages += results
+    reply = episode.user.reply(episode) if episode.user is not None else None
+    episode.steps_in_turn = 0
+    if not reply:
+        episode.done = True
+        return
+    episode.user_turns += 1
+    episode.messages += reply
+    policy.extend(episode, [*results, *reply])
+
+
+def between_text(
+    tokenizer: PreTrainedTokenizerBase,
+    history: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+) -> str:
+    """The rendered text after the last assistant message's end-of-turn token, through the `new` messages, up to
+    the next assistant header.
+
+    The text is found by rendering the history with and without `new` and cutting the second after as many
+    end-of-turn tokens as the first holds, so earlier turns may render differently once a user message follows
+    (Qwen3's template drops the thinking of turns before the last user message): those turns stay in the
+    stream as sampled. Within a user turn (tool results only) the history must render as a prefix; a template
+    for which it does not is refused. The last step is rendered with a stand-in for an empty think block: Qwen3's
+    template renders an empty `reasoning_content` as `<think></think>` on the last turn but drops it on earlier
+    ones, and only the text after its end-of-turn token is kept, so the stand-in never enters the stream.
+    """
+    eos = tokenizer.eos_token or ""
+    history = [*history[:-1], _with_stand_in_think(history[-1])]
+    before = render(tokenizer, history, tools, add_generation_prompt=False)
+    after = render(tokenizer, [*history, *new], tools, add_generation_prompt=True)
+    if not eos or eos not in before:
+        if not after.startswith(before):
+            raise UserError(_NOT_PREFIX)
+        return after[len(before) :]
+    cut = before.rfind(eos) + len(eos)
+    if all(message["role"] == "tool" for message in new):
+        if not after.startswith(before[:cut]):
+            raise UserError(_NOT_PREFIX)
+        return after[cut:]
+    position = -1
+    for _ in range(before.count(eos)):
+        position = after.index(eos, position + 1)
+    return after[position + len(eos) :]
+
+
+_NOT_PREFIX = (
+    "the chat template renders earlier turns differently once tool results follow, so episodes cannot be kept "
+    "as one token stream; use a prefix-preserving template (Qwen3's is)"
+)
+
+
+def _with_stand_in_think(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("role") != "assistant" or (message.get("reasoning_content") or "").strip():
+        return message
+    return {**message, "reasoning_content": "(no thinking)"}
