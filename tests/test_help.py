@@ -68,3 +68,43 @@ def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             args = shlex.split(example)[1:] + SHRINK.get(command, [])
             result = runner.invoke(app, args)
             assert result.exit_code == 0, f"{example}: {result.output}\n{result.exception!r}"
+
+
+HEAVY = ("torch", "transformers", "trl", "accelerate", "peft", "datasets", "mcp")
+PROBE = """
+import sys
+from thinkact.cli import app
+sys.argv = ["thinkact", *sys.argv[1:]]
+try:
+    app()
+except SystemExit as stop:
+    assert stop.code in (0, None), stop.code
+heavy = [name for name in {heavy!r} if name in sys.modules]
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("command", ["", "grpo", "sft", "eval", "chat", "compare", "demo", "init-model", "serve"])
+def test_help_imports_no_training_stack(command: str) -> None:
+    """`thinkact --help` and each command's --help answer without importing torch, transformers, trl or mcp."""
+    import subprocess
+    import sys
+
+    args = [*command.split(), "--help"]
+    probe = PROBE.format(heavy=HEAVY)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "HEAVY=", result.stdout[-300:]
+
+
+def test_stored_config_fields_match_the_config_classes() -> None:
+    """--help reads the fields from config_fields.json; it must say what the classes say (`make config-fields`)."""
+    from thinkact.cli import commands  # noqa: F401  (registers every command)
+    from thinkact.cli.help import live_config_fields, stored_config_fields
+
+    assert stored_config_fields() == live_config_fields(), (
+        "src/thinkact/cli/config_fields.json is out of date: run `make config-fields`"
+    )

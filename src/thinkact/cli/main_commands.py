@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from transformers import TrainerCallback
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
@@ -178,7 +177,7 @@ def sft(
     ) as report:
         path = run_sft(
             run_config,
-            callbacks=[LossReporter(report)],
+            callbacks=[report_losses(report)],
             resume=resume,
             overwrite=overwrite,
             on_resume=_say_resuming(console),
@@ -200,26 +199,33 @@ def _say_resuming(console: Console) -> Callable[[int, int], None]:
     return say
 
 
-class LossReporter(TrainerCallback):
-    """Hands the trainer's progress to a progress callback: every step, with the loss when it is logged."""
+def report_losses(report: StepReport) -> Any:
+    """A trainer callback that hands progress to `report`: every step, with the loss when it is logged.
 
-    def __init__(self, report: StepReport) -> None:
-        self.report = report
-        self.loss: dict[str, float] = {}
+    The class is built inside the function so that the command line imports transformers only when SFT runs.
+    """
+    from transformers import TrainerCallback
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.report.set_total(state.max_steps)
-        self.report(state.global_step, {})
+    class Reporter(TrainerCallback):
+        def __init__(self) -> None:
+            self.report = report
+            self.loss: dict[str, float] = {}
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.report(state.global_step, self.loss)
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.report.set_total(state.max_steps)
+            self.report(state.global_step, {})
 
-    def on_log(
-        self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
-    ) -> None:
-        if logs and "loss" in logs:
-            self.loss = {"loss": float(logs["loss"])}
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.report(state.global_step, self.loss)
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
+        ) -> None:
+            if logs and "loss" in logs:
+                self.loss = {"loss": float(logs["loss"])}
+                self.report(state.global_step, self.loss)
+
+    return Reporter()
 
 
 @app.command("grpo", cls=help_with_config("grpo", "thinkact.train.grpo_config:GRPORunConfig"))
