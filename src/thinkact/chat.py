@@ -1,4 +1,4 @@
-"""Chat with a trained agent in the terminal, over a bundled domain whose tools really run.
+"""Chat with a trained agent in the terminal, over a bundled domain, your Python tools or an MCP server.
 
 Each user message starts a turn: the policy writes a completion, its thinking is shown, each call is executed
 in the domain's environment and shown with its result, and the policy continues until it answers (or
@@ -7,7 +7,8 @@ in the domain's environment and shown with its result, and the policy continues 
 a completion, so tests drive the session with a scripted policy and scripted input.
 
 Left out: token-by-token streaming (each step is shown as soon as it is generated, with a spinner meanwhile),
-user-defined domains (construct an `Environment` in Python for those) and saving sessions.
+and saving sessions. Your own tools come through `envs.registry.use_environments` (`thinkact chat --tools FILE.py`
+or `--mcp COMMAND`), which takes the place of the bundled domain.
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ def load_chat_policy(config: ChatConfig) -> ChatPolicy:
     return act
 
 
-def start_messages(config: ChatConfig) -> list[dict[str, Any]]:
+def start_messages(config: ChatConfig, role: str | None = None) -> list[dict[str, Any]]:
+    """The system prompt: the date and the environment's role (the bundled domain's when `role` is None)."""
     today = date.fromisoformat(config.today) if config.today else date.today()
-    return [{"role": "system", "content": system_prompt(today, get_domain(config.domain).role)}]
+    return [{"role": "system", "content": system_prompt(today, role or get_domain(config.domain).role)}]
 
 
 def run_chat(
@@ -102,9 +104,10 @@ def run_chat(
     console = console or Console()
     read = read or (lambda prompt: console.input(prompt))
     environment = make_environment({"domain": config.domain})
-    messages = start_messages(config)
+    messages = start_messages(config, environment.domain.role)
     console.print(
-        f"[bold]thinkact chat[/] · domain [cyan]{config.domain}[/] · {len(environment.tools)} tools · "
+        f"[bold]thinkact chat[/] · domain [cyan]{escape(environment.domain.name)}[/] · "
+        f"{len(environment.tools)} tools · "
         "/tools /state /reset /exit"
     )
     while True:
@@ -119,7 +122,7 @@ def run_chat(
         if line.startswith("/"):
             if line == "/reset":
                 environment = make_environment({"domain": config.domain})
-                messages = start_messages(config)
+                messages = start_messages(config, environment.domain.role)
             show_command(line, environment, console)
             continue
         messages.append({"role": "user", "content": line})

@@ -159,4 +159,3 @@ def help_with_config(command: str, config_class: str | None) -> type[TyperComman
             super().format_help(ctx, formatter)
 
     return Command
-

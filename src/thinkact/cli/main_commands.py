@@ -32,6 +32,24 @@ SetOption = Annotated[
 OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace the existing output instead of refusing to touch it.")
 ]
+ToolsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tools",
+        metavar="FILE.py|MODULE",
+        help="Your tools: a Python file or module of typed functions with docstrings (repeatable; see "
+        "docs/tools.md). Used by every conversation whose meta names no environment.",
+    ),
+]
+McpOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mcp",
+        metavar="COMMAND|URL",
+        help='An MCP server as the environment: "COMMAND ARGS" (stdio) or its streamable-HTTP URL '
+        "(repeatable); started with the run and stopped at its end.",
+    ),
+]
 ResumeOption = Annotated[
     bool,
     typer.Option(
@@ -240,12 +258,18 @@ def grpo(
             help="thinkact, or trl: TRL's GRPOTrainer with thinkact's rewards (--set trl.use_vllm=true)."
         ),
     ] = "thinkact",
+    tools: ToolsOption = None,
+    mcp: McpOption = None,
     resume: ResumeOption = False,
     overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """GRPO with tool-accuracy and answer rewards (turn or episode mode), on accelerate."""
+    """GRPO with tool-accuracy and answer rewards (turn or episode mode), on accelerate.
+
+    With --tools or --mcp the episodes (--set mode=episode) run your own tools or an MCP server.
+    """
+    from thinkact.envs.registry import use_environments
     from thinkact.integrations.trl_settings import split_engine_settings
     from thinkact.train.grpo import GRPORunConfig, run_grpo
 
@@ -253,8 +277,13 @@ def grpo(
     flags = {"model": model, "data": data, "out": out, "steps": steps}
     own_sets, trl_args = split_engine_settings(engine, set_, resume=resume)
     run_config = load_config(GRPORunConfig, _resumed_config(config, out, resume), _overrides(flags, own_sets))
+    if (tools or mcp) and engine == "trl":
+        raise UserError("grpo: --tools/--mcp run on thinkact's engine; drop --engine trl")
     console = Console()
-    with training_progress(console, "GRPO", run_config.steps) as report:
+    with (
+        use_environments(tools or [], mcp or []),
+        training_progress(console, "GRPO", run_config.steps) as report,
+    ):
         if engine == "trl":
             from thinkact.integrations.trl import run_trl_grpo
 

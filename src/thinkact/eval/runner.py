@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.data.conversations import Conversation, TurnExample, read_conversations, turn_examples
+from thinkact.envs.registry import bind_tools, resolve_tools
 from thinkact.errors import UserError
 from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
 from thinkact.eval.breakdown import break_down
@@ -165,7 +166,7 @@ def load_splits(config: EvalConfig) -> list[Split]:
         name = Path(path).stem
         if name in splits:
             raise UserError(f"eval: two data files are both named {name!r}; give splits distinct file names")
-        conversations = read_conversations(path)
+        conversations = bind_tools(read_conversations(path))  # --tools/--mcp: their tools in the prompt
         turns = [turn for turn in turn_examples(conversations) if turn.reference.get("score") is not False]
         turns = [] if config.view == "episode" else turns
         episodes = [] if config.view == "turn" else conversations
@@ -179,10 +180,11 @@ def load_splits(config: EvalConfig) -> list[Split]:
 
 def _check_episodic(path: str, conversations: list[Conversation]) -> None:
     for conversation in conversations:
-        if "domain" not in conversation.meta:
+        if "domain" not in conversation.meta and resolve_tools(conversation.meta) is None:
             raise UserError(
                 f"{path}: conversation {conversation.id!r} has no meta.domain, so its tools cannot be executed; "
-                "the episode view needs conversations over a bundled domain (use --view turn for this file)"
+                "the episode view needs conversations over a bundled domain, your tools (--tools FILE.py, "
+                "--mcp COMMAND, or meta.environment) or --view turn for this file"
             )
 
 

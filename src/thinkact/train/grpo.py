@@ -38,6 +38,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from thinkact.config import save_config
 from thinkact.data.conversations import TurnExample, read_conversations, turn_examples
 from thinkact.envs import diff_states
+from thinkact.envs.registry import bind_tools
 from thinkact.errors import UserError
 from thinkact.files import check_output_dir, replace_dir
 from thinkact.models.chat import encode_prompt
@@ -108,7 +109,7 @@ class GRPOTrainer:
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
-        conversations = read_conversations(path)
+        conversations = bind_tools(read_conversations(path))  # --tools/--mcp: their tools in the prompt
         items: list[TurnExample] | list[EpisodeStart]
         if self.config.mode == "episode":
             items = [start for conversation in conversations for start in episode_starts(conversation)]
