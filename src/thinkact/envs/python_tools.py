@@ -40,11 +40,10 @@ STATE_METHODS = ("reset", "snapshot")
 def load_python_tools(source: str) -> Domain:
     """The domain of the tools in `source`, a `.py` file or an importable module name.
 
-    >>> import thinkact.envs.python_tools as me
-    >>> load_python_tools("json")  # doctest: +ELLIPSIS
+    >>> load_python_tools("no_such_tools.py")
     Traceback (most recent call last):
     ...
-    thinkact.errors.UserError: --tools json: ...
+    thinkact.errors.UserError: --tools no_such_tools.py: no such file; give a Python file or an importable module name
     """
     module = import_tools_module(source)
     where = _where(module, source)
