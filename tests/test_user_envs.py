@@ -5,6 +5,8 @@ by GRPO episode mode, the episode view of eval and chat."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -142,6 +144,17 @@ def test_mcp_server_over_stdio(tmp_path: Path) -> None:
     assert _gone(pid), "the MCP server outlived its run"
     with pytest.raises(Exception, match="not running"):
         server.call("list_notes", {})
+
+
+def test_a_dead_mcp_server_answers_with_error_messages(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    with McpServer(f"{SERVER_COMMAND} --pid-file {pid_file}", time_limit_s=1.0) as server:
+        env = Environment(server.domain(), time_limit_s=1.0)
+        assert _call(env, "add_note", text="first") == {"id": 1}
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        for _ in range(2):
+            error = _call(env, "add_note", text="second")["error"]  # type: ignore[index]
+            assert error.startswith("the MCP server failed to answer") or "time limit" in error, error
 
 
 def test_mcp_server_that_does_not_start_is_a_user_error() -> None:
@@ -289,6 +302,8 @@ def test_grpo_eval_and_chat_with_a_python_tools_file(
         input="hi\n/tools\n/state\n",
     )
     assert "check_stock" in shown and '"apple": 3' in shown
+    both = CliRunner().invoke(app, ["chat", "--model", str(tiny_model_dir), "--domain", "units", *tools])
+    assert isinstance(both.exception, UserError) and "give one of them" in str(both.exception)
 
 
 def test_grpo_eval_and_chat_with_an_mcp_server(

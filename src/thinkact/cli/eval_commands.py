@@ -241,6 +241,8 @@ def chat(
     from thinkact.envs.registry import use_environments
 
     _quiet_libraries()
+    if domain and (tools or mcp):
+        raise UserError("chat: --domain and --tools/--mcp each name the agent's tools; give one of them")
     flags: dict[str, object] = {"model": model, "domain": domain, "temperature": temperature, "today": today}
     chat_config = load_config(ChatConfig, config, _overrides(flags, set_))
     if not chat_config.model:

@@ -146,7 +146,7 @@ class McpServer:
                 f"tool {name!r} ran past its time limit of {self.time_limit_s} s and was cancelled"
             ) from None
         except Exception as error:  # the SDK's MCPError, a closed connection, a transport failure
-            raise ToolError(f"MCP server {self.target!r}: {_describe(error)}") from None
+            raise ToolError(f"the MCP server failed to answer: {_describe(error)}") from None
         if result.is_error:
             raise ToolError(_result_text(result) or f"tool {name!r} failed on the MCP server")
         if result.structured_content is not None:
