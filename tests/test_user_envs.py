@@ -126,8 +126,8 @@ def _gone(pid: int) -> bool:
 
 def test_mcp_server_over_stdio(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
-    with McpServer(f"{SERVER_COMMAND} --pid-file {pid_file}", time_limit_s=1.0) as server:
-        env = Environment(server.domain(), time_limit_s=1.0)
+    with McpServer(f"{SERVER_COMMAND} --pid-file {pid_file}", time_limit_s=0.5) as server:
+        env = Environment(server.domain(), time_limit_s=0.5)
         names = [spec["function"]["name"] for spec in env.tools]
         assert names == ["add_note", "list_notes", "divide", "sleep"]
         assert env.tools[0]["function"]["description"] == "Store a note and return its id."
@@ -138,7 +138,7 @@ def test_mcp_server_over_stdio(tmp_path: Path) -> None:
         assert "cannot divide by zero" in error  # the server's tool error, as a tool message
         assert "'text' is a required property" in _call(env, "add_note")["error"]  # type: ignore[index]
         assert "unknown tool 'nope'" in _call(env, "nope")["error"]  # type: ignore[index]
-        assert "time limit of 1.0 s" in _call(env, "sleep", seconds=3)["error"]  # type: ignore[index]
+        assert "time limit of 0.5 s" in _call(env, "sleep", seconds=1.5)["error"]  # type: ignore[index]
         assert env.snapshot() == {}
         pid = int(pid_file.read_text())
     assert _gone(pid), "the MCP server outlived its run"
@@ -309,8 +309,8 @@ def test_grpo_eval_and_chat_with_a_python_tools_file(
 def test_grpo_eval_and_chat_with_an_mcp_server(
     tiny_model_dir: Path, notes_data: Path, tmp_path: Path
 ) -> None:
-    pid_file = tmp_path / "pid"
-    mcp = ["--mcp", f"{SERVER_COMMAND} --pid-file {pid_file}"]
+    pid_file, call_log = tmp_path / "pid", tmp_path / "calls.jsonl"
+    mcp = ["--mcp", f"{SERVER_COMMAND} --pid-file {pid_file} --call-log {call_log}"]
     out = tmp_path / "grpo"
     _invoke(
         [
@@ -326,6 +326,10 @@ def test_grpo_eval_and_chat_with_an_mcp_server(
         ]
     )
     assert (out / "metrics.jsonl").read_text().strip()
+    # Building the episode starts replayed the reference call on the server (the state before each segment).
+    assert [json.loads(line) for line in call_log.read_text().splitlines()] == [
+        {"name": "add_note", "arguments": {"text": "milk"}}
+    ]
     assert _gone(int(pid_file.read_text())), "grpo left its MCP server running"
     oracle = tmp_path / "oracle.json"
     _invoke(["eval", "--oracle", "--data", str(notes_data), "--view", "episode", *mcp, "--out", str(oracle)])
