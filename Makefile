@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint setup clean
+.PHONY: demo test test-all lint setup clean config-fields
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+# After a config field changes: the fields each command's --help lists (tests/test_help.py checks them).
+config-fields: $(STAMP)
+	$(BIN)/python -c "from thinkact.cli.help import write_config_fields; print('wrote', write_config_fields())"
 
 clean:
 	rm -rf $(VENV) runs

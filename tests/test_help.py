@@ -68,3 +68,58 @@ def test_every_help_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             args = shlex.split(example)[1:] + SHRINK.get(command, [])
             result = runner.invoke(app, args)
             assert result.exit_code == 0, f"{example}: {result.output}\n{result.exception!r}"
+
+
+HEAVY = ("torch", "transformers", "trl", "accelerate", "peft", "datasets", "mcp")
+PROBE = """
+import contextlib, io, sys
+import click, typer
+from thinkact.cli import commands
+from thinkact.cli.apps import app
+group = typer.main.get_command(app)
+
+def names(command, prefix=()):
+    yield prefix
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from names(sub, (*prefix, name))
+
+for path in names(group):
+    with contextlib.redirect_stdout(io.StringIO()) as shown:
+        try:
+            group.main([*path, "--help"], prog_name="thinkact", standalone_mode=False)
+        except SystemExit:
+            pass
+    assert "Usage" in shown.getvalue(), path
+    heavy = [name for name in HEAVY if name in sys.modules]
+    print(" ".join(path) or "thinkact", "HEAVY=" + ",".join(heavy))
+"""
+
+
+def test_help_imports_no_training_stack() -> None:
+    """`thinkact --help` and every command's --help answer without importing torch, transformers, trl or mcp.
+
+    One fresh interpreter shows each help in turn and lists the heavy modules loaded after it.
+    """
+    import subprocess
+    import sys
+
+    probe = f"HEAVY = {HEAVY!r}\n{PROBE}"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert {"thinkact", "grpo", "sft", "eval", "chat", "data generate", "bfcl score"} <= {
+        line.rsplit(" HEAVY=", 1)[0] for line in lines
+    }
+    assert all(line.endswith("HEAVY=") for line in lines), "\n".join(lines)
+
+
+def test_stored_config_fields_match_the_config_classes() -> None:
+    """--help reads the fields from config_fields.json; it must say what the classes say (`make config-fields`)."""
+    from thinkact.cli import commands  # noqa: F401  (registers every command)
+    from thinkact.cli.help import live_config_fields, stored_config_fields
+
+    assert stored_config_fields() == live_config_fields(), (
+        "src/thinkact/cli/config_fields.json is out of date: run `make config-fields`"
+    )

@@ -1,4 +1,4 @@
-"""Chat with a trained agent in the terminal, over a bundled domain whose tools really run.
+"""Chat with a trained agent in the terminal, over a bundled domain, your Python tools or an MCP server.
 
 The session is one episode of the episode loop that training and evaluation drive (`rollout/loop.py`), with the
 person at the terminal as its user. Each user message starts a turn: the policy writes a completion, its thinking
@@ -9,7 +9,8 @@ as in training. Commands: `/tools` lists the tools, `/state` shows the environme
 a completion (or any loop policy), so tests drive the session with a scripted policy and scripted input.
 
 Left out: token-by-token streaming (each step is shown as soon as it is generated, with a spinner meanwhile),
-user-defined domains (construct an `Environment` in Python for those) and saving sessions.
+and saving sessions. Your own tools come through `envs.registry.use_environments` (`thinkact chat --tools FILE.py`
+or `--mcp COMMAND`), which takes the place of the bundled domain.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ def load_chat_policy(config: ChatConfig) -> Policy:
     return SamplingPolicy(model, tokenizer, sampling)
 
 
-def start_messages(config: ChatConfig) -> list[dict[str, Any]]:
+def start_messages(config: ChatConfig, role: str | None = None) -> list[dict[str, Any]]:
+    """The system prompt: the date and the environment's role (the bundled domain's when `role` is None)."""
     today = date.fromisoformat(config.today) if config.today else date.today()
-    return [{"role": "system", "content": system_prompt(today, get_domain(config.domain).role)}]
+    return [{"role": "system", "content": system_prompt(today, role or get_domain(config.domain).role)}]
 
 
 def run_chat(
@@ -105,16 +107,17 @@ def run_chat(
     loop_policy = _ShownPolicy(policy if isinstance(policy, Policy) else _FunctionPolicy(policy), console)
     environment = make_environment({"domain": config.domain})
     console.print(
-        f"[bold]thinkact chat[/] · domain [cyan]{config.domain}[/] · {len(environment.tools)} tools · "
+        f"[bold]thinkact chat[/] · domain [cyan]{escape(environment.domain.name)}[/] · "
+        f"{len(environment.tools)} tools · "
         "/tools /state /reset /exit"
     )
-    messages = start_messages(config)
+    messages = start_messages(config, environment.domain.role)
     while True:
         user = TerminalUser(read, console, environment, config.max_steps)
         first = user.reply(None)
         if first is None:
             return messages
-        messages = [*start_messages(config), *first]
+        messages = [*start_messages(config, environment.domain.role), *first]
         prompt = Prompt(
             id="chat",
             conversation_id="chat",

@@ -10,8 +10,7 @@ from rich.console import Console
 
 from thinkact.cli import commands  # noqa: F401  (registers the commands)
 from thinkact.cli.apps import app as typer_app
-from thinkact.errors import UserError
-from thinkact.train.checkpoints import RunInterrupted
+from thinkact.errors import RunInterrupted, UserError
 
 
 def app() -> None:

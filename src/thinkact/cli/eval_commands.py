@@ -18,7 +18,15 @@ from rich.table import Table
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
-from thinkact.cli.main_commands import ConfigOption, OverwriteOption, SetOption, _overrides, _quiet_libraries
+from thinkact.cli.main_commands import (
+    ConfigOption,
+    McpOption,
+    OverwriteOption,
+    SetOption,
+    ToolsOption,
+    _overrides,
+    _quiet_libraries,
+)
 from thinkact.config import load_config
 from thinkact.errors import UserError
 from thinkact.files import check_output_dir, check_output_file
@@ -57,6 +65,8 @@ def evaluate(
     limit: LimitOption = None,
     max_steps: Annotated[int | None, typer.Option(help="Episode view: steps per user turn.")] = None,
     name: Annotated[str | None, typer.Option(help="Label of the model in reports.")] = None,
+    tools: ToolsOption = None,
+    mcp: McpOption = None,
     overwrite: OverwriteOption = False,
     endpoint: EndpointOption = None,
     served_model: ServedModelOption = None,
@@ -64,7 +74,11 @@ def evaluate(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Evaluate a model (local, behind an API, or the oracle): each metric with its 95% interval and count."""
+    """Evaluate a model (local, behind an API, or the oracle): each metric with its 95% interval and count.
+
+    With --tools or --mcp the episode view (--view episode) executes the calls with your tools or an MCP server.
+    """
+    from thinkact.envs.registry import use_environments
     from thinkact.eval.runner import EvalConfig, run_eval
 
     _quiet_libraries()
@@ -85,7 +99,7 @@ def evaluate(
     if eval_config.out:
         check_output_file(eval_config.out, overwrite=overwrite)
     console = Console()
-    with split_progress(console) as report:
+    with use_environments(tools or [], mcp or []), split_progress(console) as report:
         results = run_eval(eval_config, progress=lambda split, done, total: report(split, done, total))
     console.print(build_metrics_table(results, "turn"))
     if any("episodes" in block for block in results["splits"].values()):
@@ -214,15 +228,24 @@ def chat(
     domain: Annotated[str | None, typer.Option(help="Bundled domain whose tools the agent uses.")] = None,
     temperature: Annotated[float | None, typer.Option(help="0 for greedy decoding.")] = None,
     today: Annotated[str | None, typer.Option(help="Date in the system prompt (YYYY-MM-DD).")] = None,
+    tools: ToolsOption = None,
+    mcp: McpOption = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Talk to an agent in the terminal; its thinking, calls and tool results show as they happen."""
+    """Talk to an agent in the terminal; its thinking, calls and tool results show as they happen.
+
+    --tools FILE.py or --mcp COMMAND gives the agent your tools instead of a bundled domain.
+    """
     from thinkact.chat import ChatConfig, load_chat_policy, run_chat
+    from thinkact.envs.registry import use_environments
 
     _quiet_libraries()
+    if domain and (tools or mcp):
+        raise UserError("chat: --domain and --tools/--mcp each name the agent's tools; give one of them")
     flags: dict[str, object] = {"model": model, "domain": domain, "temperature": temperature, "today": today}
     chat_config = load_config(ChatConfig, config, _overrides(flags, set_))
     if not chat_config.model:
         raise UserError("chat: give --model DIR (a model saved with save_pretrained, e.g. runs/grpo/model)")
-    run_chat(chat_config, load_chat_policy(chat_config))
+    with use_environments(tools or [], mcp or []):
+        run_chat(chat_config, load_chat_policy(chat_config))

@@ -1,8 +1,11 @@
 """What `--help` shows beyond the options: each command's config fields with their defaults, and examples.
 
 The fields are read from the config dataclass (nested ones flattened as `lora.enabled`), with the first sentence
-of the docstring written under each field, so the help cannot drift from the code. `EXAMPLES` are the command
-lines shown under each command; `tests/test_help.py` runs every one of them.
+of the docstring written under each field. Several config classes live beside the code that trains (and imports
+torch), so `--help` reads them from `config_fields.json`, written from the classes by
+`make config-fields`: the help then imports no training stack and returns at once, and
+`tests/test_help.py` fails when the file and the classes differ, so it cannot drift from the code. `EXAMPLES` are
+the command lines shown under each command; `tests/test_help.py` runs every one of them.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import dataclasses
 import importlib
 import inspect
 import itertools
+import json
 import re
 import textwrap
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -42,15 +47,54 @@ EXAMPLES: dict[str, list[str]] = {
 """Examples per command, in an order that works from an empty directory (each uses what earlier ones wrote)."""
 
 
+FIELDS_FILE = Path(__file__).with_name("config_fields.json")
+"""Each command's config class and its fields as `--help` shows them: (name, repr of the default, doc)."""
+CONFIG_CLASSES: dict[str, str] = {}
+"""Command → "module:Class" of its config, filled as the commands register."""
+
+
 def config_epilog(cls: type[Any], command: str) -> str:
     """The epilog of `command`: its examples, then its config fields (`--set FIELD=VALUE`) with defaults."""
+    rows = [(name, repr(default), doc) for name, default, doc in list_fields(cls)]
+    return _epilog(command, rows)
+
+
+def _epilog(command: str, rows: list[tuple[str, str, str]]) -> str:
     lines = []
     if command in EXAMPLES:
         lines += ["[bold]Examples[/]", *(f"  {escape(example)}" for example in EXAMPLES[command]), ""]
     lines.append("[bold]Config fields[/] (in a --config YAML file, or --set FIELD=VALUE; default first):")
-    for name, default, doc in list_fields(cls):
-        lines.append(escape(f"  {name} = {default!r}" + (f"  {doc}" if doc else "")))
+    for name, default, doc in rows:
+        lines.append(escape(f"  {name} = {default}" + (f"  {doc}" if doc else "")))
     return "\n".join(lines)
+
+
+def live_config_fields() -> dict[str, dict[str, Any]]:
+    """What `config_fields.json` must hold: every registered command's class and fields, read from the classes."""
+    fields: dict[str, dict[str, Any]] = {}
+    for command, config_class in sorted(CONFIG_CLASSES.items()):
+        module, name = config_class.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        rows = [[field, repr(default), doc] for field, default, doc in list_fields(cls)]
+        fields[command] = {"class": config_class, "fields": rows}
+    return fields
+
+
+def stored_config_fields() -> dict[str, dict[str, Any]]:
+    """The contents of `config_fields.json` (empty when it is missing)."""
+    if not FIELDS_FILE.is_file():
+        return {}
+    stored: dict[str, dict[str, Any]] = json.loads(FIELDS_FILE.read_text(encoding="utf-8"))
+    return stored
+
+
+def write_config_fields() -> Path:
+    """Rewrite `config_fields.json` from the config classes (after a config field changes)."""
+    from thinkact.cli import commands  # noqa: F401  (registers every command and its config class)
+    from thinkact.files import atomic_write_text
+
+    atomic_write_text(FIELDS_FILE, json.dumps(live_config_fields(), indent=1, ensure_ascii=False) + "\n")
+    return FIELDS_FILE
 
 
 def list_fields(cls: type[Any], prefix: str = "") -> list[tuple[str, Any, str]]:
@@ -94,15 +138,21 @@ def _field_docs(cls: type[Any]) -> dict[str, str]:
 def help_with_config(command: str, config_class: str | None) -> type[TyperCommand]:
     """A Typer command class whose --help ends with `command`'s examples and the fields of `config_class`.
 
-    `config_class` ("module:Class") is imported only when the help is shown, so the CLI starts quickly.
+    The fields come from `config_fields.json` when it holds this class, so the help imports nothing heavy; a
+    class the file does not know yet is imported when the help is shown.
     """
+    if config_class is not None:
+        CONFIG_CLASSES[command] = config_class
 
     class Command(TyperCommand):
         def format_help(self, ctx: Any, formatter: Any) -> None:  # click's Context, HelpFormatter
+            stored = stored_config_fields().get(command, {})
             if config_class is None:
                 self.epilog = "\n".join(
                     ["[bold]Examples[/]", *(f"  {escape(e)}" for e in EXAMPLES.get(command, []))]
                 )
+            elif stored.get("class") == config_class:
+                self.epilog = _epilog(command, [tuple(row) for row in stored["fields"]])
             else:
                 module, name = config_class.split(":")
                 self.epilog = config_epilog(getattr(importlib.import_module(module), name), command)

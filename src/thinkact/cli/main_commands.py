@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from transformers import TrainerCallback
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
@@ -32,6 +31,24 @@ SetOption = Annotated[
 ]
 OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace the existing output instead of refusing to touch it.")
+]
+ToolsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tools",
+        metavar="FILE.py|MODULE",
+        help="Your tools: a Python file or module of typed functions with docstrings (repeatable; see "
+        "docs/tools.md). Used by every conversation whose meta names no environment.",
+    ),
+]
+McpOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--mcp",
+        metavar="COMMAND|URL",
+        help='An MCP server as the environment: "COMMAND ARGS" (stdio) or its streamable-HTTP URL '
+        "(repeatable); started with the run and stopped at its end.",
+    ),
 ]
 ResumeOption = Annotated[
     bool,
@@ -184,7 +201,7 @@ def sft(
     ) as report:
         path = run_sft(
             run_config,
-            callbacks=[LossReporter(report)],
+            callbacks=[report_losses(report)],
             resume=resume,
             overwrite=overwrite,
             on_resume=_say_resuming(console),
@@ -206,26 +223,33 @@ def _say_resuming(console: Console) -> Callable[[int, int], None]:
     return say
 
 
-class LossReporter(TrainerCallback):
-    """Hands the trainer's progress to a progress callback: every step, with the loss when it is logged."""
+def report_losses(report: StepReport) -> Any:
+    """A trainer callback that hands progress to `report`: every step, with the loss when it is logged.
 
-    def __init__(self, report: StepReport) -> None:
-        self.report = report
-        self.loss: dict[str, float] = {}
+    The class is built inside the function so that the command line imports transformers only when SFT runs.
+    """
+    from transformers import TrainerCallback
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.report.set_total(state.max_steps)
-        self.report(state.global_step, {})
+    class Reporter(TrainerCallback):
+        def __init__(self) -> None:
+            self.report = report
+            self.loss: dict[str, float] = {}
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.report(state.global_step, self.loss)
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.report.set_total(state.max_steps)
+            self.report(state.global_step, {})
 
-    def on_log(
-        self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
-    ) -> None:
-        if logs and "loss" in logs:
-            self.loss = {"loss": float(logs["loss"])}
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.report(state.global_step, self.loss)
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
+        ) -> None:
+            if logs and "loss" in logs:
+                self.loss = {"loss": float(logs["loss"])}
+                self.report(state.global_step, self.loss)
+
+    return Reporter()
 
 
 @app.command("grpo", cls=help_with_config("grpo", "thinkact.train.grpo_config:GRPORunConfig"))
@@ -240,12 +264,18 @@ def grpo(
             help="thinkact, or trl: TRL's GRPOTrainer with thinkact's rewards (--set trl.use_vllm=true)."
         ),
     ] = "thinkact",
+    tools: ToolsOption = None,
+    mcp: McpOption = None,
     resume: ResumeOption = False,
     overwrite: OverwriteOption = False,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """GRPO with tool-accuracy and answer rewards (turn or episode mode), on accelerate."""
+    """GRPO with tool-accuracy and answer rewards (turn or episode mode), on accelerate.
+
+    With --tools or --mcp the episodes (--set mode=episode) run your own tools or an MCP server.
+    """
+    from thinkact.envs.registry import use_environments
     from thinkact.integrations.trl_settings import split_engine_settings
     from thinkact.train.grpo import GRPORunConfig, run_grpo
 
@@ -253,8 +283,13 @@ def grpo(
     flags = {"model": model, "data": data, "out": out, "steps": steps}
     own_sets, trl_args = split_engine_settings(engine, set_, resume=resume)
     run_config = load_config(GRPORunConfig, _resumed_config(config, out, resume), _overrides(flags, own_sets))
+    if (tools or mcp) and engine == "trl":
+        raise UserError("grpo: --tools/--mcp run on thinkact's engine; drop --engine trl")
     console = Console()
-    with training_progress(console, "GRPO", run_config.steps) as report:
+    with (
+        use_environments(tools or [], mcp or []),
+        training_progress(console, "GRPO", run_config.steps) as report,
+    ):
         if engine == "trl":
             from thinkact.integrations.trl import run_trl_grpo
 

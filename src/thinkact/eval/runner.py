@@ -29,6 +29,7 @@ from typing import Any
 
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.prompts import Prompt, turn_prompts
+from thinkact.envs.registry import bind_tools, resolve_tools
 from thinkact.errors import UserError
 from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
 from thinkact.eval.breakdown import break_down
@@ -176,7 +177,7 @@ def load_splits(config: EvalConfig) -> list[Split]:
         name = Path(path).stem
         if name in splits:
             raise UserError(f"eval: two data files are both named {name!r}; give splits distinct file names")
-        conversations = read_conversations(path)
+        conversations = bind_tools(read_conversations(path))  # --tools/--mcp: their tools in the prompt
         turns = turn_prompts(conversations, answer_metric=config.rewards.answer_metric)
         turns = [] if config.view == "episode" else turns
         episodes = [] if config.view == "turn" else conversations
@@ -190,10 +191,11 @@ def load_splits(config: EvalConfig) -> list[Split]:
 
 def _check_episodic(path: str, conversations: list[Conversation]) -> None:
     for conversation in conversations:
-        if "domain" not in conversation.meta:
+        if "domain" not in conversation.meta and resolve_tools(conversation.meta) is None:
             raise UserError(
                 f"{path}: conversation {conversation.id!r} has no meta.domain, so its tools cannot be executed; "
-                "the episode view needs conversations over a bundled domain (use --view turn for this file)"
+                "the episode view needs conversations over a bundled domain, your tools (--tools FILE.py, "
+                "--mcp COMMAND, or meta.environment) or --view turn for this file"
             )
 
 

@@ -30,6 +30,7 @@ import torch
 import yaml
 
 from thinkact.config import to_dict
+from thinkact.errors import RunInterrupted as RunInterrupted  # re-exported: sft and grpo raise it
 from thinkact.errors import UserError
 from thinkact.files import atomic_write_text, fsync_dir, fsync_tree
 
@@ -212,7 +213,3 @@ class StopOnInterrupt:
 
 def _step_of(path: Path) -> int:
     return int(path.name.split("-")[1])
-
-
-class RunInterrupted(UserError):
-    """A run stopped by Ctrl-C after saving a checkpoint; the message says how to continue it."""

@@ -41,6 +41,7 @@ from thinkact.config import save_config
 from thinkact.data.conversations import read_conversations
 from thinkact.data.prompts import Prompt
 from thinkact.envs import diff_states
+from thinkact.envs.registry import bind_tools
 from thinkact.errors import UserError
 from thinkact.files import check_output_dir, replace_dir
 from thinkact.models.chat import encode_prompt
@@ -111,7 +112,7 @@ class GRPOTrainer:
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
-        prompts = self.mode.prompts(read_conversations(path), self.config)
+        prompts = self.mode.prompts(bind_tools(read_conversations(path)), self.config)
         for prompt in prompts:
             ids = encode_prompt(self.tokenizer, prompt.messages, prompt.tools)
             if len(ids) <= self.config.max_prompt_tokens:
