@@ -10,12 +10,14 @@ groups whose rewards are all equal, and minimises the clipped surrogate (+ KL to
 `passes` optimisation passes, with importance ratios against the sampling policy.
 
 Sequences are laid out as [left-padded prompt | right-padded completion], so every completion starts at the same
-column and only the completion's logits are computed (`logits_to_keep`); position ids come from the attention mask
-as `generate` computes them. The loss mask covers only tokens the policy sampled. Under `accelerate launch` each
-process takes its share of the step's prompts and does exactly one synchronised backward per pass. With LoRA the
-KL reference is the same model with its adapter disabled, so no second copy is held. Runs checkpoint every
-`save_steps` atomically and `resume` continues from the last checkpoint with the same data order and sampling
-seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one would.
+column and only the completion's logits are computed; position ids come from the attention mask as `generate` computes
+them. Each distinct prompt of a micro-batch is computed once and its group's completions run against its KV cache
+(`train/shared_prompt.py`), gradients flowing back through the shared prompt. The loss mask covers only tokens the
+policy sampled. Under `accelerate launch` each process takes its share of the step's prompts and does exactly one
+synchronised backward per pass. With LoRA the KL reference is the same model with its adapter disabled, so no second
+copy is held. Runs checkpoint every `save_steps` atomically and `resume` continues from the last checkpoint with the
+same data order and sampling seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one
+would.
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ from thinkact.train.checkpoints import (
 )
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_episode_rewards, scheduled_rewards
 from thinkact.train.heldout import HeldOut
-from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
+from thinkact.train.losses import group_advantages, policy_loss, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
 from thinkact.train.sft import LoraOptions
+from thinkact.train.shared_prompt import completion_logprobs
 from thinkact.train.tracking import Tracker, check_report_to
 
 __all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
@@ -382,18 +385,15 @@ class GRPOTrainer:
         return torch.cat(parts)
 
     def _forward_logprobs(self, model: Any, micro: dict[str, torch.Tensor]) -> torch.Tensor:
-        width = micro["completion_ids_BC"].shape[1]
-        device = self.accelerator.device
-        attention_BL = micro["attention_BL"].to(device)
-        positions_BL = (attention_BL.cumsum(dim=1) - 1).clamp(min=0)
-        logits_BCV = model(
-            input_ids=micro["input_ids_BL"].to(device),
-            attention_mask=attention_BL,
-            position_ids=positions_BL,
-            logits_to_keep=width + 1,
-        ).logits[:, :-1]
-        targets_BC = micro["completion_ids_BC"].to(device)
-        return token_logprobs(logits_BCV, targets_BC, self.config.temperature).cpu()
+        # Gradient checkpointing recomputes layers, which would append to a shared prompt's cache twice.
+        return completion_logprobs(
+            model,
+            micro,
+            temperature=self.config.temperature,
+            device=self.accelerator.device,
+            prompt_model=self.accelerator.unwrap_model(model),
+            per_sample=not self.config.share_prompt or self.config.gradient_checkpointing,
+        )
 
     def policy(self) -> PreTrainedModel:
         """The trained policy as a plain model (LoRA merged into a copy of the weights)."""

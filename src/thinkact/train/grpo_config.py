@@ -54,6 +54,10 @@ class GRPORunConfig:
     """Completions cut by max_new_tokens carry no loss."""
     micro_batch: int = 8
     """Sequences per forward/backward pass (memory knob; the result does not depend on it)."""
+    share_prompt: bool = True
+    """Compute each distinct prompt of a micro-batch once and run its group's completions against its KV cache
+    (the same log-probabilities and gradients as one forward per sample, to float rounding); false runs the
+    prompt again for every sample. Off under gradient checkpointing."""
     max_prompt_tokens: int = 2048
     """Prompts longer than this are reported and left out."""
     seed: int = 0
