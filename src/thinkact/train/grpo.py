@@ -50,6 +50,7 @@ from thinkact.rewards.episode import score_episode
 from thinkact.rollout.episodes import EpisodeStart, episode_starts, run_episodes
 from thinkact.rollout.generation import decode, sample
 from thinkact.rollout.records import Rollout
+from thinkact.threads import apply_threads
 from thinkact.train.batches import layout, mean, micro_weight, step_metrics
 from thinkact.train.checkpoints import (
     RunInterrupted,
@@ -534,6 +535,7 @@ def _start_run(
     """Check the run directory, load model and data, then write the config; returns the trainer and the steps
     already done."""
     check_output_dir(out, overwrite=overwrite, resume=resume)
+    apply_threads(config.threads)
     if resume:
         check_resume(out, config, config.steps, _checkpoint_step(out), "grpo")
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)

@@ -84,6 +84,8 @@ class GRPORunConfig:
     gradient_checkpointing: bool = False
     bf16: bool = False
     """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
+    threads: int = 0
+    """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
 
     def __post_init__(self) -> None:
         check_report_to(self.report_to, "grpo.report_to")
@@ -103,6 +105,7 @@ class GRPORunConfig:
             "save_steps": self.save_steps >= 0,
             "eval_steps": self.eval_steps >= 0,
             "eval_limit": self.eval_limit >= 0,
+            "threads": self.threads >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

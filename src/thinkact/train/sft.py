@@ -32,6 +32,7 @@ from thinkact.errors import UserError
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
+from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
 from thinkact.train.tracking import check_report_to, prepare_trainer_reporting
 
@@ -75,6 +76,8 @@ class SFTRunConfig:
     """Checkpoint every N steps for `--resume` (0: only the final model; Ctrl-C still checkpoints)."""
     bf16: bool = False
     gradient_checkpointing: bool = False
+    threads: int = 0
+    """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     report_to: str = "tensorboard"
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
@@ -89,6 +92,8 @@ class SFTRunConfig:
             raise UserError("sft: set max_steps > 0, or max_steps: -1 with epochs > 0")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UserError("sft.learning_rate: must be a positive number")
+        if self.threads < 0:
+            raise UserError("sft.threads: must be >= 0 (0: one per available core)")
 
 
 def build_dataset(
@@ -173,6 +178,7 @@ def run_sft(
     """
     out = Path(config.out)
     check_output_dir(out, overwrite=overwrite, resume=resume)
+    apply_threads(config.threads)
     checkpoint = last_trainer_checkpoint(out / "checkpoints") if resume else None
     if resume:
         done = None if checkpoint is None else int(checkpoint.name.split("-")[1])
