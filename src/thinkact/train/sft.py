@@ -7,7 +7,9 @@ the think block is empty (the paper's "SFT without explicit thinking" baseline, 
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
 TRL the ids. LoRA comes through peft. Runs checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues
 the last complete checkpoint through the Trainer's `resume_from_checkpoint`; the final model is written to a
-temporary directory and renamed. Left out: packing (turn examples are short and of mixed length).
+temporary directory and renamed. `padding_free` joins a batch into one unpadded row (TRL's collator; exact, since
+attention stays within each sequence). Left out: packing several examples into fixed-length rows, which changes
+what a step holds.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ class SFTRunConfig:
     gradient_checkpointing: bool = False
     threads: int = 0
     """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
+    padding_free: bool = False
+    """Concatenate a batch's sequences into one row without padding (TRL's padding-free collator); the loss is
+    the padded batch's (attention stays within each sequence). Pays on GPUs with varlen attention kernels; on CPUs
+    attention over the joined row costs more than the padding it saves (docs/benchmarks.md)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     report_to: str = "tensorboard"
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
@@ -218,6 +224,7 @@ def run_sft(
         gradient_checkpointing=config.gradient_checkpointing,
         use_cpu=not _has_accelerator(),
         completion_only_loss=True,
+        padding_free=config.padding_free,
         max_length=config.max_length,
         report_to=prepare_trainer_reporting(
             check_report_to(config.report_to, "sft.report_to"), out, config.report_offline
