@@ -123,3 +123,15 @@ def test_a_stream_continued_from_its_cache_matches_a_fresh_prefill(
     kept = streams.select([3, 0])
     assert kept.stream(0) == histories[3] + second[3].completion_ids
     assert kept.cache is not None and kept.cache.layers[0].keys.shape[0] == 2
+
+
+def test_equal_prompts_passed_apart_share_one_prefill(tiny_model_dir: Path, data_dir: Path) -> None:
+    """An episode's first step passes each stream's prompt on its own: equal ones are still prefilled once."""
+    model, tokenizer, prompts = _prompts(tiny_model_dir, data_dir / "train.jsonl", 2)
+    rows = [prompts[0], prompts[1], prompts[0]]
+    streams = start_streams(model, tokenizer, rows)
+    assert streams.cache is not None
+    keys = streams.cache.layers[0].keys
+    assert torch.equal(keys[0], keys[2]) and not torch.equal(keys[0], keys[1])
+    got = [c[0].completion_ids for c in sample(model, tokenizer, rows, max_new_tokens=8, temperature=0.0)]
+    assert got == _plain_generate(model, tokenizer, rows, 1, 0.0, 0)

@@ -5,8 +5,8 @@ first end-of-turn token (which is kept: the policy sampled it, so it carries los
 `max_new_tokens` without ending. `generate_completions` is the text-in, text-out convenience for evaluation.
 Greedy decoding (temperature 0) is deterministic.
 
-Each distinct prompt is prefilled once and its KV cache repeated to its samples (`start_streams`), so a group
-pays for its prompt once; sampling then draws from the same generator in the same order as a plain
+Each distinct prompt of a batch is prefilled once and its KV cache repeated to its samples (`start_streams`), so
+a group pays for its prompt once; sampling then draws from the same generator in the same order as a plain
 `num_return_sequences` call. `Streams` keeps a batch's tokens and cache after sampling so that an episode's
 next step appends the tool results (`Streams.extend`) and continues (`continue_streams`) without prefilling
 the history again. Left out: vLLM (the TRL engine brings it).
@@ -148,24 +148,30 @@ class Streams:
 def start_streams(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[list[int]], num_samples: int = 1
 ) -> Streams:
-    """`num_samples` streams per prompt (prompt order, samples adjacent), each prompt prefilled once and its KV
-    cache repeated to its samples. Nothing is sampled: `continue_streams` does that."""
+    """`num_samples` streams per prompt (prompt order, samples adjacent), each distinct prompt prefilled once and
+    its KV cache repeated to every stream that starts with it (a group's samples, or equal prompts passed apart,
+    as an episode's first step does). Nothing is sampled: `continue_streams` does that."""
     was_training = model.training
     model.eval()
+    rows = [prompt for prompt in prompts for _ in range(num_samples)]
+    distinct: dict[tuple[int, ...], int] = {}
+    index = [distinct.setdefault(tuple(prompt), len(distinct)) for prompt in rows]
     width = max(len(prompt) for prompt in prompts)
     pad = tokenizer.pad_token_id
     device = model.device
-    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], dtype=torch.long, device=device)
-    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in rows], dtype=torch.long, device=device)
+    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows], device=device)
     cache = None
     if width > 1:  # the last column is left to `generate`, which needs at least one token it has not seen
-        positions = (attention[:, :-1].cumsum(dim=-1) - 1).masked_fill(attention[:, :-1] == 0, 0)
+        firsts = torch.tensor([index.index(i) for i in range(len(distinct))], device=device)
+        prefix_ids, prefix_attention = ids[firsts, :-1], attention[firsts, :-1]
+        positions = (prefix_attention.cumsum(dim=-1) - 1).masked_fill(prefix_attention == 0, 0)
         cache = model(  # type: ignore[operator]
-            input_ids=ids[:, :-1], attention_mask=attention[:, :-1], position_ids=positions, use_cache=True
+            input_ids=prefix_ids, attention_mask=prefix_attention, position_ids=positions, use_cache=True
         ).cache
-        cache.batch_repeat_interleave(num_samples)
+        cache.batch_select_indices(torch.tensor(index, device=device))
     model.train(was_training)
-    return Streams(ids.repeat_interleave(num_samples, 0), attention.repeat_interleave(num_samples, 0), cache)
+    return Streams(ids, attention, cache)
 
 
 @torch.no_grad()
