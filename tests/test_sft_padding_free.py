@@ -22,7 +22,7 @@ def _loss_and_gradients(
         **inputs, use_cache=False
     ).loss  # as TRL's SFTTrainer calls it: a cache would hide the packing
     loss.backward()
-    return float(loss), [p.grad.detach().clone() for p in model.parameters() if p.grad is not None]
+    return float(loss.detach()), [p.grad.detach().clone() for p in model.parameters() if p.grad is not None]
 
 
 def test_padding_free_batches_train_exactly_like_padded_ones(tiny_model_dir: Path, data_dir: Path) -> None:

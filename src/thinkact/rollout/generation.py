@@ -123,7 +123,8 @@ class Streams:
         return [int(t) for t in self.ids_NW[row][self.attention_NW[row] > 0]]
 
     def select(self, rows: list[int]) -> Streams:
-        """Only the streams `rows` (in that order), e.g. those whose episode goes on."""
+        """Only the streams `rows` (in that order), e.g. those whose episode goes on. The cache is narrowed in
+        place: use the returned streams, not these, from then on."""
         index = torch.tensor(rows, dtype=torch.long, device=self.ids_NW.device)
         if self.cache is not None:
             self.cache.batch_select_indices(index)
