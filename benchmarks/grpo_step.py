@@ -4,9 +4,12 @@ Both trainers start from the same tiny model with the same `GRPORunConfig` (TRL'
 mapping, `integrations.trl_settings`), and every step of both takes the same `prompts` turns (TRL's dataset holds
 exactly those rows, so each of its steps is one pass over them) with thinkact's reward. Blocks of steps alternate
 (TRL, thinkact, TRL, ...) in one process; the first step of each block is left out (set-up, warm-up), and the
-table reports the median step time, its generation share where known, and thinkact's time over TRL's. Usage:
+table reports the median step time, its generation share where known, and thinkact's time over TRL's. With
+`--schema-tokens N` the turns are weather turns whose tools are padded to about N schema tokens (`scaling.py`).
+Usage:
 
     .venv/bin/python benchmarks/grpo_step.py [--prompts 4] [--group 4] [--new-tokens 64] [--blocks 2] [--steps 3]
+        [--schema-tokens 0]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
+from scaling import write_variant
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from trl import GRPOTrainer as TRLTrainer
 from workspace import build_workspace, machine, median, print_table, write_results
@@ -86,6 +90,12 @@ def main() -> None:
     parser.add_argument(
         "--kl", type=float, default=0.0, help="kl_coef (TRL's beta); > 0 adds a reference model"
     )
+    parser.add_argument(
+        "--schema-tokens",
+        type=int,
+        default=0,
+        help="pad the tools to about this many tokens (0: as they are)",
+    )
     parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per engine")
     parser.add_argument("--steps", type=int, default=3, help="steps per block (the first is not counted)")
     parser.add_argument(
@@ -96,9 +106,16 @@ def main() -> None:
     before = machine()
     with tempfile.TemporaryDirectory() as root:
         workspace = build_workspace(Path(root))
+        data = workspace.data
+        schema = 0
+        if args.schema_tokens:
+            data = Path(root) / "schemas.jsonl"
+            _, tokenizer = load_policy(workspace.model_dir)
+            schema = write_variant(workspace.data, data, tokenizer, args.schema_tokens, args.prompts)
         config = GRPORunConfig(
             model=str(workspace.model_dir),
-            data=str(workspace.data),
+            data=str(data),
+            max_prompt_tokens=100_000,
             out=str(Path(root) / "run"),
             steps=args.steps,
             prompts_per_step=args.prompts,
@@ -112,7 +129,7 @@ def main() -> None:
         )
         model, tokenizer = load_policy(workspace.model_dir)
         ours = GRPOTrainer(config, model, tokenizer)
-        ours.load_data(workspace.data)
+        ours.load_data(data)
         indices = list(range(args.prompts))
         timer = StepTimer()
         theirs = trl_trainer(config, [ours.examples[i].id for i in indices], timer)
@@ -154,10 +171,16 @@ def main() -> None:
     ]
     title = (
         f"one GRPO step: {args.prompts} prompts x {args.group} samples x <= {args.new_tokens} new tokens, "
-        f"kl_coef {args.kl}; medians over {args.blocks} alternating blocks"
+        f"kl_coef {args.kl}, schema tokens {schema or 'as bundled'}; medians over {args.blocks} alternating blocks"
     )
     print_table(title, rows)
-    record = {"machine": before, "load_after": machine()["load_average"], "args": vars(args), "rows": rows}
+    record = {
+        "machine": before,
+        "load_after": machine()["load_average"],
+        "args": vars(args),
+        "schema_tokens": schema,
+        "rows": rows,
+    }
     print(f"\nwritten to {write_results('grpo_step', record)}")
 
 

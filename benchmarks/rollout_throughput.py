@@ -5,9 +5,12 @@ Three measurements on the same prompts, sampling settings and seed, so each gene
 2. `sample`: thinkact's batched generation (`rollout.generation.sample`: seeding, padding, cutting at the stop);
 3. `rollout`: the engine's full rollout (`GRPOTrainer.rollout`: sample, decode, parse, score every reward).
 Tokens are completion tokens up to and including the first stop token. Rounds alternate the three, and the table
-reports medians and the ratio of each to `generate`. Usage:
+reports medians and the ratio of each to `generate`. With `--schema-tokens N` the prompts are weather turns whose
+tools are padded with renamed copies until their schemas render to about N tokens (as `scaling.py` does), the
+workload of agents with long tool lists. Usage:
 
     .venv/bin/python benchmarks/rollout_throughput.py [--prompts 8] [--group 4] [--new-tokens 64] [--rounds 3]
+        [--schema-tokens 0]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from scaling import write_variant
 from workspace import build_workspace, machine, median, print_table, write_results
 
 from thinkact.models.load import load_policy
@@ -69,6 +73,12 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--schema-tokens",
+        type=int,
+        default=0,
+        help="pad the tools to about this many tokens (0: as they are)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
     args = parser.parse_args()
@@ -76,9 +86,16 @@ def main() -> None:
     before = machine()
     with tempfile.TemporaryDirectory() as root:
         workspace = build_workspace(Path(root))
+        data = workspace.data
+        schema = 0
+        if args.schema_tokens:
+            data = Path(root) / "schemas.jsonl"
+            _, tokenizer = load_policy(workspace.model_dir)
+            schema = write_variant(workspace.data, data, tokenizer, args.schema_tokens, args.prompts)
         config = GRPORunConfig(
             model=str(workspace.model_dir),
-            data=str(workspace.data),
+            data=str(data),
+            max_prompt_tokens=100_000,
             prompts_per_step=args.prompts,
             group_size=args.group,
             max_new_tokens=args.new_tokens,
@@ -86,9 +103,10 @@ def main() -> None:
         )
         model, tokenizer = load_policy(workspace.model_dir)
         trainer = GRPOTrainer(config, model, tokenizer)
-        trainer.load_data(workspace.data)
+        trainer.load_data(data)
         indices = list(range(args.prompts))
         prompts = [trainer.prompt_ids[i] for i in indices]
+        prompt_tokens = round(sum(len(p) for p in prompts) / len(prompts))
         runs: dict[str, Callable[[], int]] = {
             "generate": lambda: bare_generate(trainer, prompts, config),
             "sample": lambda: sum(
@@ -131,10 +149,18 @@ def main() -> None:
     ]
     title = (
         f"rollout throughput: {args.prompts} prompts x {args.group} samples x <= {args.new_tokens} new tokens, "
+        f"schema tokens {schema or 'as bundled'}, prompt tokens {prompt_tokens}, "
         f"median of {args.rounds} alternating rounds"
     )
     print_table(title, rows)
-    record = {"machine": before, "load_after": machine()["load_average"], "args": vars(args), "rows": rows}
+    record = {
+        "machine": before,
+        "load_after": machine()["load_average"],
+        "args": vars(args),
+        "schema_tokens": schema,
+        "prompt_tokens": prompt_tokens,
+        "rows": rows,
+    }
     print(f"\nwritten to {write_results('rollout_throughput', record)}")
 
 

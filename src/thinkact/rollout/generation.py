@@ -3,7 +3,13 @@
 `sample` takes tokenised prompts and returns, per prompt, `num_samples` completions as token ids cut after the
 first end-of-turn token (which is kept: the policy sampled it, so it carries loss) and flagged when they hit
 `max_new_tokens` without ending. `generate_completions` is the text-in, text-out convenience for evaluation.
-Greedy decoding (temperature 0) is deterministic. Left out: vLLM (the TRL engine brings it).
+Greedy decoding (temperature 0) is deterministic.
+
+Each distinct prompt of a batch is prefilled once and its KV cache repeated to its samples (`start_streams`), so
+a group pays for its prompt once; sampling then draws from the same generator in the same order as a plain
+`num_return_sequences` call. `Streams` keeps a batch's tokens and cache after sampling so that an episode's
+next step appends the tool results (`Streams.extend`) and continues (`continue_streams`) without prefilling
+the history again. Left out: vLLM (the TRL engine brings it).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.generation.streamers import BaseStreamer
 
 from thinkact.models.chat import encode_prompt
@@ -93,23 +99,145 @@ def _generate_chunk(
     stops: list[int],
     streamer: BaseStreamer | None = None,
 ) -> list[list[int]]:
+    streams = start_streams(model, tokenizer, prompts, num_samples)
+    width = streams.ids_NW.shape[1]
+    output = _generate(model, tokenizer, streams, max_new_tokens, temperature, top_p, stops, streamer)
+    return [row[width:].tolist() for row in output.sequences]
+
+
+@dataclass
+class Streams:
+    """Token streams generated in one batch, with the KV cache that lets the next step continue them.
+
+    Row n's stream is `ids_NW[n]` where `attention_NW[n]` is 1; the 0 columns are left padding and the holes left
+    where a row had stopped while others went on (positions come from the attention mask, so holes shift nothing).
+    `cache` holds the keys and values of every column but the last (None while there is only one column).
+    """
+
+    ids_NW: torch.Tensor
+    attention_NW: torch.Tensor
+    cache: DynamicCache | None
+
+    def stream(self, row: int) -> list[int]:
+        """Row `row`'s tokens, padding and holes left out."""
+        return [int(t) for t in self.ids_NW[row][self.attention_NW[row] > 0]]
+
+    def select(self, rows: list[int]) -> Streams:
+        """Only the streams `rows` (in that order), e.g. those whose episode goes on. The cache is narrowed in
+        place: use the returned streams, not these, from then on."""
+        index = torch.tensor(rows, dtype=torch.long, device=self.ids_NW.device)
+        if self.cache is not None:
+            self.cache.batch_select_indices(index)
+        return Streams(self.ids_NW[index], self.attention_NW[index], self.cache)
+
+    def extend(self, new_tokens: list[list[int]], pad: int) -> Streams:
+        """Append `new_tokens[n]` to stream n (tool results, the next turn's header): nothing is computed yet;
+        the next `continue_streams` runs the new tokens against the cache."""
+        longest = max(len(tokens) for tokens in new_tokens)
+        # Right-aligned, so every stream ends in the last column; the gaps are holes with attention 0.
+        ids = [[pad] * (longest - len(tokens)) + tokens for tokens in new_tokens]
+        attention = [[0] * (longest - len(tokens)) + [1] * len(tokens) for tokens in new_tokens]
+        device = self.ids_NW.device
+        return Streams(
+            torch.cat([self.ids_NW, torch.tensor(ids, dtype=torch.long, device=device)], dim=1),
+            torch.cat([self.attention_NW, torch.tensor(attention, dtype=torch.long, device=device)], dim=1),
+            self.cache,
+        )
+
+
+@torch.no_grad()
+def start_streams(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[list[int]], num_samples: int = 1
+) -> Streams:
+    """`num_samples` streams per prompt (prompt order, samples adjacent), each distinct prompt prefilled once and
+    its KV cache repeated to every stream that starts with it (a group's samples, or equal prompts passed apart,
+    as an episode's first step does). Nothing is sampled: `continue_streams` does that."""
+    was_training = model.training
+    model.eval()
+    rows = [prompt for prompt in prompts for _ in range(num_samples)]
+    distinct: dict[tuple[int, ...], int] = {}
+    index = [distinct.setdefault(tuple(prompt), len(distinct)) for prompt in rows]
     width = max(len(prompt) for prompt in prompts)
     pad = tokenizer.pad_token_id
-    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=model.device)
-    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=model.device)
+    device = model.device
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in rows], dtype=torch.long, device=device)
+    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows], device=device)
+    cache = None
+    if width > 1:  # the last column is left to `generate`, which needs at least one token it has not seen
+        firsts = torch.tensor([index.index(i) for i in range(len(distinct))], device=device)
+        prefix_ids, prefix_attention = ids[firsts, :-1], attention[firsts, :-1]
+        positions = (prefix_attention.cumsum(dim=-1) - 1).masked_fill(prefix_attention == 0, 0)
+        cache = model(  # type: ignore[operator]
+            input_ids=prefix_ids, attention_mask=prefix_attention, position_ids=positions, use_cache=True
+        ).cache
+        cache.batch_select_indices(torch.tensor(index, device=device))
+    model.train(was_training)
+    return Streams(ids, attention, cache)
+
+
+@torch.no_grad()
+def continue_streams(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    streams: Streams,
+    *,
+    max_new_tokens: int = 128,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    step: int = 0,
+    index: int = 0,
+) -> tuple[list[Completion], Streams]:
+    """Sample one completion per stream against its cache; returns the completions (`prompt_ids` is the stream
+    before it) and the streams with them appended, cut after their end-of-turn token, ready to `extend`.
+
+    Only the tokens the cache has not seen are computed (the new ones of `Streams.extend`). Seeded from
+    (seed, step, index), as `sample` seeds a batch.
+    """
+    was_training = model.training
+    model.eval()
+    stops = stop_token_ids(model, tokenizer)
+    before = [streams.stream(row) for row in range(streams.ids_NW.shape[0])]
+    width = streams.ids_NW.shape[1]
+    torch.manual_seed(derive_seed(seed, step, index))
+    output = _generate(model, tokenizer, streams, max_new_tokens, temperature, top_p, stops)
+    model.train(was_training)
+    completions = [
+        _cut(prompt, row[width:].tolist(), stops, tokenizer.pad_token_id, max_new_tokens)
+        for prompt, row in zip(before, output.sequences, strict=True)
+    ]
+    sequences = output.sequences
+    attention = torch.zeros_like(sequences)
+    attention[:, :width] = streams.attention_NW
+    for row, completion in enumerate(completions):  # past a row's end, what `generate` fed it is a hole
+        attention[row, width : width + len(completion.completion_ids)] = 1
+    return completions, Streams(sequences, attention, output.cache)
+
+
+def _generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    streams: Streams,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    stops: list[int],
+    streamer: BaseStreamer | None = None,
+) -> Any:
     options: dict[str, Any] = {"do_sample": temperature > 0, "max_new_tokens": max_new_tokens}
     if temperature > 0:
         options.update(temperature=temperature, top_p=top_p, top_k=0)
-    output = model.generate(  # type: ignore[operator]
-        input_ids=input_ids,
-        attention_mask=attention,
-        num_return_sequences=num_samples,
+    if streams.cache is not None:
+        options["cache"] = streams.cache
+    return model.generate(  # type: ignore[operator]
+        input_ids=streams.ids_NW,
+        attention_mask=streams.attention_NW,
         eos_token_id=stops,
-        pad_token_id=pad,
+        pad_token_id=tokenizer.pad_token_id,
         streamer=streamer,
+        return_dict_in_generate=True,
         **options,
     )
-    return [row[width:].tolist() for row in output]
 
 
 def _cut(prompt: list[int], row: list[int], stops: list[int], pad: int, max_new_tokens: int) -> Completion:

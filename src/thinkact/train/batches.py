@@ -15,11 +15,14 @@ from thinkact.train.losses import LossAggregation
 
 
 def layout(rollouts: list[Rollout], pad: int) -> dict[str, torch.Tensor]:
-    """[left-padded prompt | right-padded completion] ids with attention and loss masks."""
+    """[left-padded prompt | right-padded completion] ids with attention and loss masks, and which distinct prompt
+    each row has (rows of one group share theirs: `train/shared_prompt.py` computes it once)."""
     prompt_width = max(len(r.prompt_ids) for r in rollouts)
     completion_width = max(len(r.completion_ids) for r in rollouts)
-    ids, attention, completions, masks = [], [], [], []
+    ids, attention, completions, masks, prompts = [], [], [], [], []
+    distinct: dict[tuple[int, ...], int] = {}
     for r in rollouts:
+        prompts.append(distinct.setdefault(tuple(r.prompt_ids), len(distinct)))
         left = prompt_width - len(r.prompt_ids)
         right = completion_width - len(r.completion_ids)
         ids.append([pad] * left + r.prompt_ids + r.completion_ids + [pad] * right)
@@ -31,6 +34,7 @@ def layout(rollouts: list[Rollout], pad: int) -> dict[str, torch.Tensor]:
         "attention_BL": torch.tensor(attention),
         "completion_ids_BC": torch.tensor(completions),
         "mask_BC": torch.tensor(masks, dtype=torch.float32),
+        "prompt_index_B": torch.tensor(prompts),
     }
 
 

@@ -12,12 +12,14 @@ prompts in a seeded order, samples `group_size` rollouts for each, turns rewards
 (+ KL to the starting policy) for `passes` optimisation passes, with importance ratios against the sampling policy.
 
 Sequences are laid out as [left-padded prompt | right-padded completion], so every completion starts at the same
-column and only the completion's logits are computed (`logits_to_keep`); position ids come from the attention mask
-as `generate` computes them. The loss mask covers only tokens the policy sampled. Under `accelerate launch` each
-process takes its share of the step's prompts and does exactly one synchronised backward per pass. With LoRA the
-KL reference is the same model with its adapter disabled, so no second copy is held. Runs checkpoint every
-`save_steps` atomically and `resume` continues from the last checkpoint with the same data order and sampling
-seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one would.
+column and only the completion's logits are computed; position ids come from the attention mask as `generate` computes
+them. Each distinct prompt of a micro-batch is computed once and its group's completions run against its KV cache
+(`train/shared_prompt.py`), gradients flowing back through the shared prompt. The loss mask covers only tokens the
+policy sampled. Under `accelerate launch` each process takes its share of the step's prompts and does exactly one
+synchronised backward per pass. With LoRA the KL reference is the same model with its adapter disabled, so no second
+copy is held. Runs checkpoint every `save_steps` atomically and `resume` continues from the last checkpoint with the
+same data order and sampling seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one
+would.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from thinkact.rollout.episodes import final_state, run_episodes
 from thinkact.rollout.loop import Episode, Sampling
 from thinkact.rollout.records import Rollout
 from thinkact.rollout.users import UserConfig
+from thinkact.threads import apply_threads
 from thinkact.train.batches import layout, mean, micro_weight, step_metrics
 from thinkact.train.checkpoints import (
     RunInterrupted,
@@ -65,9 +68,10 @@ from thinkact.train.checkpoints import (
 )
 from thinkact.train.grpo_config import GRPORunConfig, Mode, scheduled_episode_rewards, scheduled_rewards
 from thinkact.train.heldout import HeldOut
-from thinkact.train.losses import group_advantages, policy_loss, token_logprobs, varied_groups
+from thinkact.train.losses import group_advantages, policy_loss, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
 from thinkact.train.sft import LoraOptions
+from thinkact.train.shared_prompt import completion_logprobs
 from thinkact.train.tracking import Tracker, check_report_to
 
 __all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
@@ -319,18 +323,15 @@ class GRPOTrainer:
         return torch.cat(parts)
 
     def _forward_logprobs(self, model: Any, micro: dict[str, torch.Tensor]) -> torch.Tensor:
-        width = micro["completion_ids_BC"].shape[1]
-        device = self.accelerator.device
-        attention_BL = micro["attention_BL"].to(device)
-        positions_BL = (attention_BL.cumsum(dim=1) - 1).clamp(min=0)
-        logits_BCV = model(
-            input_ids=micro["input_ids_BL"].to(device),
-            attention_mask=attention_BL,
-            position_ids=positions_BL,
-            logits_to_keep=width + 1,
-        ).logits[:, :-1]
-        targets_BC = micro["completion_ids_BC"].to(device)
-        return token_logprobs(logits_BCV, targets_BC, self.config.temperature).cpu()
+        # Gradient checkpointing recomputes layers, which would append to a shared prompt's cache twice.
+        return completion_logprobs(
+            model,
+            micro,
+            temperature=self.config.temperature,
+            device=self.accelerator.device,
+            prompt_model=self.accelerator.unwrap_model(model),
+            per_sample=not self.config.share_prompt or self.config.gradient_checkpointing,
+        )
 
     def policy(self) -> PreTrainedModel:
         """The trained policy as a plain model (LoRA merged into a copy of the weights)."""
@@ -500,6 +501,7 @@ def _start_run(
     """Check the run directory, load model and data, then write the config; returns the trainer and the steps
     already done."""
     check_output_dir(out, overwrite=overwrite, resume=resume)
+    apply_threads(config.threads)
     if resume:
         check_resume(out, config, config.steps, _checkpoint_step(out), "grpo")
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)

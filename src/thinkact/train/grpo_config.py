@@ -85,6 +85,10 @@ class GRPORunConfig:
     """Completions cut by max_new_tokens carry no loss."""
     micro_batch: int = 8
     """Sequences per forward/backward pass (memory knob; the result does not depend on it)."""
+    share_prompt: bool = True
+    """Compute each distinct prompt of a micro-batch once and run its group's completions against its KV cache
+    (the same log-probabilities and gradients as one forward per sample, to float rounding); false runs the
+    prompt again for every sample. Off under gradient checkpointing."""
     max_prompt_tokens: int = 2048
     """Prompts longer than this are reported and left out."""
     seed: int = 0
@@ -111,6 +115,8 @@ class GRPORunConfig:
     gradient_checkpointing: bool = False
     bf16: bool = False
     """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
+    threads: int = 0
+    """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
 
     def __post_init__(self) -> None:
         check_report_to(self.report_to, "grpo.report_to")
@@ -130,6 +136,7 @@ class GRPORunConfig:
             "save_steps": self.save_steps >= 0,
             "eval_steps": self.eval_steps >= 0,
             "eval_limit": self.eval_limit >= 0,
+            "threads": self.threads >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -7,7 +7,9 @@ the think block is empty (the paper's "SFT without explicit thinking" baseline, 
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
 TRL the ids. LoRA comes through peft. Runs checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues
 the last complete checkpoint through the Trainer's `resume_from_checkpoint`; the final model is written to a
-temporary directory and renamed. Left out: packing (turn examples are short and of mixed length).
+temporary directory and renamed. `padding_free` joins a batch into one unpadded row (TRL's collator; exact, since
+attention stays within each sequence). Left out: packing several examples into fixed-length rows, which changes
+what a step holds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from thinkact.errors import UserError
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
+from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
 from thinkact.train.tracking import check_report_to, prepare_trainer_reporting
 
@@ -75,6 +78,12 @@ class SFTRunConfig:
     """Checkpoint every N steps for `--resume` (0: only the final model; Ctrl-C still checkpoints)."""
     bf16: bool = False
     gradient_checkpointing: bool = False
+    threads: int = 0
+    """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
+    padding_free: bool = False
+    """Concatenate a batch's sequences into one row without padding (TRL's padding-free collator); the loss is
+    the padded batch's (attention stays within each sequence). Pays on GPUs with varlen attention kernels; on CPUs
+    attention over the joined row costs more than the padding it saves (docs/benchmarks.md)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     report_to: str = "tensorboard"
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
@@ -89,6 +98,8 @@ class SFTRunConfig:
             raise UserError("sft: set max_steps > 0, or max_steps: -1 with epochs > 0")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UserError("sft.learning_rate: must be a positive number")
+        if self.threads < 0:
+            raise UserError("sft.threads: must be >= 0 (0: one per available core)")
 
 
 def build_dataset(
@@ -173,6 +184,7 @@ def run_sft(
     """
     out = Path(config.out)
     check_output_dir(out, overwrite=overwrite, resume=resume)
+    apply_threads(config.threads)
     checkpoint = last_trainer_checkpoint(out / "checkpoints") if resume else None
     if resume:
         done = None if checkpoint is None else int(checkpoint.name.split("-")[1])
@@ -212,6 +224,7 @@ def run_sft(
         gradient_checkpointing=config.gradient_checkpointing,
         use_cpu=not _has_accelerator(),
         completion_only_loss=True,
+        padding_free=config.padding_free,
         max_length=config.max_length,
         report_to=prepare_trainer_reporting(
             check_report_to(config.report_to, "sft.report_to"), out, config.report_offline
