@@ -16,6 +16,10 @@ from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
 from thinkact.rollout import loop as loop_module
 from thinkact.rollout.episodes import final_state, run_episodes
 from thinkact.rollout.generation import Completion
+from thinkact.rollout.loop import Sampling
+
+SCRIPTED = Sampling(reuse_cache=False)
+"""Tests that script `sample` take the path that calls it each round (no per-episode cache)."""
 
 
 def _chained(data_dir: Path) -> Conversation:
@@ -61,7 +65,9 @@ def test_scripted_episode_stream_masks_and_reward(
         return [[Completion(prompts[0], ids, truncated=False)]]
 
     monkeypatch.setattr(loop_module, "sample", scripted_sample)
-    (episode,) = run_episodes(model, tokenizer, [start], group_size=1, max_turns=len(script) + 2)
+    (episode,) = run_episodes(
+        model, tokenizer, [start], group_size=1, max_turns=len(script) + 2, sampling=SCRIPTED
+    )
     assert len(episode.steps) == len(script) and episode.done and not episode.truncated
     # the stream is exactly what the template renders for the reference conversation
     rendered = render(
@@ -129,7 +135,9 @@ def test_steps_without_thinking_run_as_one_stream(
         return [[Completion(prompts[0], ids, truncated=False)]]
 
     monkeypatch.setattr(loop_module, "sample", scripted_sample)
-    (episode,) = run_episodes(model, tokenizer, [start], group_size=1, max_turns=len(script) + 2)
+    (episode,) = run_episodes(
+        model, tokenizer, [start], group_size=1, max_turns=len(script) + 2, sampling=SCRIPTED
+    )
     assert len(episode.steps) == len(script) and episode.done
     assert all(not (step.think or "") for step in episode.steps)
     assert final_state(episode) == start.final_state

@@ -19,13 +19,17 @@ from thinkact.eval.episodes import oracle_policy, score_episode
 from thinkact.eval.episodes import run_episodes as run_eval_episodes
 from thinkact.eval.runner import EvalConfig, _predictors
 from thinkact.models.load import load_policy
+from thinkact.models.tiny import pretrained_base
 from thinkact.parse import action_from_message, render_action
 from thinkact.rollout import loop as loop_module
 from thinkact.rollout.episodes import begin_episodes, run_episodes
-from thinkact.rollout.generation import Completion, sample
-from thinkact.rollout.loop import Episode, MessagePolicy, Step, run_loop
+from thinkact.rollout.generation import Completion, continue_streams, sample
+from thinkact.rollout.loop import Episode, MessagePolicy, Sampling, Step, run_loop
 from thinkact.rollout.users import NOTHING_TO_ADD, STOP, UserConfig
 from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+
+SCRIPTED = Sampling(reuse_cache=False)
+"""Tests that script `sample` take the path that calls it each round (no per-episode cache)."""
 
 
 def _conversations(data_dir: Path) -> list[Conversation]:
@@ -145,7 +149,9 @@ def test_stream_masks_cover_sampled_tokens_only_across_user_turns(
         return [[Completion(prompts[0], ids, truncated=False)]]
 
     monkeypatch.setattr(loop_module, "sample", scripted_sample)
-    (episode,) = run_episodes(model, tokenizer, [prompt], max_turns=4, user=UserConfig(kind="scripted"))
+    (episode,) = run_episodes(
+        model, tokenizer, [prompt], max_turns=4, user=UserConfig(kind="scripted"), sampling=SCRIPTED
+    )
     assert len(episode.steps) == len(script) and episode.done
     sampled = [t for t, m in zip(episode.stream_ids, episode.loss_mask, strict=True) if m]
     assert sampled == [t for ids in completions for t in ids]
@@ -256,7 +262,11 @@ def test_eval_episode_view_and_training_hold_the_same_token_stream(
         )
         return [[c for row in rows[i * group : (i + 1) * group] for c in row] for i in range(len(prompts))]
 
+    def greedy_continue(*args: Any, **kwargs: Any) -> Any:
+        return continue_streams(*args, **{**kwargs, "temperature": 0.0})
+
     monkeypatch.setattr(loop_module, "sample", greedy)
+    monkeypatch.setattr(loop_module, "continue_streams", greedy_continue)
     scripted = UserConfig(kind="scripted")
     _, policy = _predictors(
         EvalConfig(
@@ -313,10 +323,47 @@ def test_a_cut_step_is_closed_in_the_stream_before_the_user_speaks(
 
     monkeypatch.setattr(loop_module, "sample", cut_sample)
     user = UserConfig(kind="scripted", max_turns=1)
-    (episode,) = run_episodes(model, tokenizer, [prompt], max_turns=4, user=user)
+    (episode,) = run_episodes(model, tokenizer, [prompt], max_turns=4, user=user, sampling=SCRIPTED)
     assert episode.truncated and len(episode.steps) == 2 and episode.user_turns == 1
     first_end = len(cut)
     assert episode.stream_ids[:first_end] == cut and episode.loss_mask[:first_end] == [1] * first_end
     after = tokenizer.decode(episode.stream_ids[first_end : episode.loss_mask.index(1, first_end)])
     assert after.startswith("<|im_end|>") and prompt.feeds[0][0]["content"] in after
     assert after.endswith("<|im_start|>assistant\n")
+
+
+def test_each_episode_keeps_its_cache_across_rounds_and_gets_the_streams_of_a_fresh_prefill(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Greedy episodes over several rounds (user turns, episodes ending at different rounds, a batch split in
+    chunks): with each episode's KV cache kept from round to round, every stream and mask is the one a fresh
+    prefill of the whole stream gives, and after the first round only the new tokens are computed."""
+    conversations = [_multi_turn_with_calls(data_dir), *_conversations(data_dir)[:4]]
+    path = tmp_path / "some.jsonl"
+    write_conversations(path, conversations)
+    scripted = UserConfig(kind="scripted")
+    continued: list[int] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        streams = args[2]
+        continued.append(int((streams.attention_NW.sum(dim=1) > 0).sum()))
+        return continue_streams(*args, **kwargs)
+
+    monkeypatch.setattr(loop_module, "continue_streams", counting)
+    played = {}
+    for reuse in (True, False):
+        _, policy = _predictors(  # the shipped base writes calls, so its episodes run several rounds
+            EvalConfig(
+                model=str(pretrained_base()), data=[str(path)], max_new_tokens=40, batch_size=2, user=scripted
+            )
+        )
+        policy.sampling.reuse_cache = reuse  # type: ignore[attr-defined]
+        played[reuse] = run_eval_episodes(conversations, policy, max_steps=2, user=scripted)
+    rounds = max(len(episode.texts) for episode in played[True])
+    assert rounds >= 2 and len({len(episode.texts) for episode in played[True]}) > 1
+    # on the cached path every step ran once, in chunks of at most two, narrowed to the unfinished episodes
+    assert sum(continued) == sum(len(episode.texts) for episode in played[True]) and max(continued) == 2
+    assert len(continued) > rounds
+    for cached, fresh in zip(played[True], played[False], strict=True):
+        assert cached.prompt_ids + cached.stream_ids == fresh.prompt_ids + fresh.stream_ids
+        assert cached.loss_mask == fresh.loss_mask and cached.texts == fresh.texts

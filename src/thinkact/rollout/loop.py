@@ -14,8 +14,9 @@ A policy is one of:
   the policy sampled (loss mask 1), then what the chat template renders for the messages that follow (tool
   results, a user message) and the next assistant header (loss mask 0). The stream is never re-rendered, so
   training, evaluation and chat all see exactly the tokens the policy produced (see `between_text`). A cut step
-  (no end-of-turn token) is closed with the template's end-of-turn text before anything follows. Every
-  generation goes through `generate_step`, the single place where a per-stream KV cache could be kept.
+  (no end-of-turn token) is closed with the template's end-of-turn text before anything follows. Each
+  episode's KV cache is kept from one round to the next (`Sampling.reuse_cache`, `_StreamCache`): a step
+  computes only the tokens its stream gained since the last.
 - `MessagePolicy`: any function from episodes to completion texts (an API endpoint, the oracle, a test's
   script); it reads `episode.messages`, which the loop keeps in the chat format.
 
@@ -36,7 +37,7 @@ from thinkact.envs import Environment, tool_messages
 from thinkact.errors import UserError
 from thinkact.models.chat import encode_prompt, render
 from thinkact.parse import Action, ToolCall, parse_action
-from thinkact.rollout.generation import Completion, decode, sample
+from thinkact.rollout.generation import Completion, Streams, continue_streams, decode, sample, start_streams
 
 
 @dataclass
@@ -138,6 +139,10 @@ class Sampling:
     seed: int = 0
     step: int = 0
     """The training step (seeds derive from (seed, step, round))."""
+    reuse_cache: bool = True
+    """Keep each episode's KV cache from one round to the next, so a step computes only the tokens added since
+    the last (tool results, a user turn, the next header) instead of prefilling the whole stream again. Greedy
+    output is the same either way; sampled output has the same distribution, drawn from other seeds."""
 
 
 class SamplingPolicy(Policy):
@@ -149,18 +154,19 @@ class SamplingPolicy(Policy):
         self.model = model
         self.tokenizer = tokenizer
         self.sampling = sampling
+        self._cache: _StreamCache | None = None
 
     def begin(self, episode: Episode) -> None:
         episode.prompt_ids = encode_prompt(self.tokenizer, episode.messages, episode.tools)
 
     def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
-        completions = generate_step(
-            self.model,
-            self.tokenizer,
-            [episode.prompt_ids + episode.stream_ids for episode in episodes],
-            self.sampling,
-            round_index,
-        )
+        streams = [episode.prompt_ids + episode.stream_ids for episode in episodes]
+        if not self.sampling.reuse_cache:
+            completions = generate_step(self.model, self.tokenizer, streams, self.sampling, round_index)
+        else:
+            if round_index == 0 or self._cache is None:
+                self._cache = _StreamCache(self.model, self.tokenizer, self.sampling)
+            completions = self._cache.step(episodes, streams, round_index)
         return [
             Step(
                 decode(self.tokenizer, c.completion_ids), len(c.completion_ids), c.completion_ids, c.truncated
@@ -189,11 +195,11 @@ def generate_step(
     sampling: Sampling,
     round_index: int,
 ) -> list[Completion]:
-    """One completion per token stream: the loop's only call into the generation layer.
+    """One completion per token stream, each prefilled whole (`Sampling.reuse_cache: false`, or a round the
+    per-episode caches of `_StreamCache` cannot serve).
 
     Streams that arrive as equal runs of the same length (a group's members before their first step) are sampled
-    as one prompt with several samples, so shared-prompt generation applies. A per-stream KV cache (streams only
-    grow between rounds) would be kept here, keyed by the episode's stream.
+    as one prompt with several samples, so shared-prompt generation applies.
     """
     group = _group_size(streams)
     sampled = sample(
@@ -209,6 +215,99 @@ def generate_step(
         step=sampling.step * 1000 + round_index,
     )
     return [completion for completions in sampled for completion in completions]
+
+
+@dataclass
+class _Chunk:
+    """Episodes generated together, in row order, with their streams (and KV cache) as of the last round."""
+
+    keys: list[int]
+    streams: Streams
+    rows: list[list[int]]
+    """Each row's tokens as the cache holds them (the stream with its last completion)."""
+
+
+class _StreamCache:
+    """The episodes' KV caches across the rounds of one `run_loop` (`Sampling.reuse_cache`).
+
+    Round 0 splits the episodes into chunks of `batch_size` streams (a group's equal prompts kept together and
+    prefilled once, `start_streams`); later rounds narrow each chunk to its unfinished episodes and run only the
+    tokens each stream gained since (`Streams.extend`, `continue_streams`). A stream that does not extend what the
+    cache holds (never the case for the loop's streams, which only grow) sends the round through `generate_step`.
+    """
+
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: Sampling
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.sampling = sampling
+        self.chunks: list[_Chunk] | None = None
+
+    def step(self, episodes: list[Episode], streams: list[list[int]], round_index: int) -> list[Completion]:
+        keys = [id(episode) for episode in episodes]
+        if self.chunks is None:
+            self.chunks = self._start(keys, streams)
+        else:
+            extended = self._extend(dict(zip(keys, streams, strict=True)))
+            if extended is None:
+                self.chunks = []  # stays off for the rest of this loop
+                return generate_step(self.model, self.tokenizer, streams, self.sampling, round_index)
+            self.chunks = extended
+        if not self.chunks:
+            return generate_step(self.model, self.tokenizer, streams, self.sampling, round_index)
+        by_key: dict[int, Completion] = {}
+        for start, chunk in enumerate(self.chunks):
+            completions, chunk.streams = continue_streams(
+                self.model,
+                self.tokenizer,
+                chunk.streams,
+                max_new_tokens=self.sampling.max_new_tokens,
+                temperature=self.sampling.temperature,
+                top_p=self.sampling.top_p,
+                seed=self.sampling.seed,
+                step=self.sampling.step * 1000 + round_index,
+                index=start,
+            )
+            chunk.rows = [c.prompt_ids + c.completion_ids for c in completions]
+            by_key.update(zip(chunk.keys, completions, strict=True))
+        return [by_key[key] for key in keys]
+
+    def _start(self, keys: list[int], streams: list[list[int]]) -> list[_Chunk]:
+        group = _group_size(streams)
+        size = max(self.sampling.batch_size // group, 1) * group
+        chunks = []
+        for start in range(0, len(streams), size):
+            part = streams[start : start + size]
+            prompts = part[::group]
+            chunks.append(
+                _Chunk(
+                    keys[start : start + size],
+                    start_streams(self.model, self.tokenizer, prompts, num_samples=group),
+                    [],
+                )
+            )
+        return chunks
+
+    def _extend(self, current: dict[int, list[int]]) -> list[_Chunk] | None:
+        chunks = []
+        for chunk in self.chunks or []:
+            rows = [row for row, key in enumerate(chunk.keys) if key in current]
+            if not rows:
+                continue
+            new_tokens = []
+            for row in rows:
+                held, now = chunk.rows[row], current[chunk.keys[row]]
+                if len(now) <= len(held) or now[: len(held)] != held:
+                    return None
+                new_tokens.append(now[len(held) :])
+            streams = chunk.streams.select(rows).extend(new_tokens, self.tokenizer.pad_token_id)
+            chunks.append(
+                _Chunk([chunk.keys[row] for row in rows], streams, [chunk.rows[row] for row in rows])
+            )
+        if sum(len(chunk.keys) for chunk in chunks) != len(current):
+            return None
+        return chunks
 
 
 def _group_size(streams: list[list[int]]) -> int:
