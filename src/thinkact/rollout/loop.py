@@ -139,6 +139,11 @@ class Sampling:
     seed: int = 0
     step: int = 0
     """The training step (seeds derive from (seed, step, round))."""
+
+    def round_step(self, round_index: int) -> int:
+        """The `step` a round's generation is seeded with: one per (training step, round)."""
+        return self.step * 1000 + round_index
+
     reuse_cache: bool = True
     """Keep each episode's KV cache from one round to the next, so a step computes only the tokens added since
     the last (tool results, a user turn, the next header) instead of prefilling the whole stream again. Greedy
@@ -165,7 +170,7 @@ class SamplingPolicy(Policy):
             completions = generate_step(self.model, self.tokenizer, streams, self.sampling, round_index)
         else:
             if round_index == 0 or self._cache is None:
-                self._cache = _StreamCache(self.model, self.tokenizer, self.sampling)
+                self._cache = _StreamCache(self)
             completions = self._cache.step(episodes, streams, round_index)
         return [
             Step(
@@ -212,7 +217,7 @@ def generate_step(
         top_p=sampling.top_p,
         batch_size=sampling.batch_size,
         seed=sampling.seed,
-        step=sampling.step * 1000 + round_index,
+        step=sampling.round_step(round_index),
     )
     return [completion for completions in sampled for completion in completions]
 
@@ -236,24 +241,19 @@ class _StreamCache:
     cache holds (never the case for the loop's streams, which only grow) sends the round through `generate_step`.
     """
 
-    def __init__(
-        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, sampling: Sampling
-    ) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.sampling = sampling
+    def __init__(self, policy: SamplingPolicy) -> None:
+        self.model = policy.model
+        self.tokenizer = policy.tokenizer
+        self.sampling = policy.sampling
         self.chunks: list[_Chunk] | None = None
+        """None before round 0; empty once a round could not be served (it stays off for this loop)."""
 
     def step(self, episodes: list[Episode], streams: list[list[int]], round_index: int) -> list[Completion]:
         keys = [id(episode) for episode in episodes]
         if self.chunks is None:
             self.chunks = self._start(keys, streams)
-        else:
-            extended = self._extend(dict(zip(keys, streams, strict=True)))
-            if extended is None:
-                self.chunks = []  # stays off for the rest of this loop
-                return generate_step(self.model, self.tokenizer, streams, self.sampling, round_index)
-            self.chunks = extended
+        elif self.chunks:
+            self.chunks = self._extend(dict(zip(keys, streams, strict=True))) or []
         if not self.chunks:
             return generate_step(self.model, self.tokenizer, streams, self.sampling, round_index)
         by_key: dict[int, Completion] = {}
@@ -266,7 +266,7 @@ class _StreamCache:
                 temperature=self.sampling.temperature,
                 top_p=self.sampling.top_p,
                 seed=self.sampling.seed,
-                step=self.sampling.step * 1000 + round_index,
+                step=self.sampling.round_step(round_index),
                 index=start,
             )
             chunk.rows = [c.prompt_ids + c.completion_ids for c in completions]

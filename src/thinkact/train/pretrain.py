@@ -269,9 +269,17 @@ def weights_digest(directory: Path) -> str:
 def _write_recipe(
     out: Path, config: PretrainConfig, *, seconds: float, rows: int, log: list[dict[str, float]]
 ) -> None:
+    defaults = asdict(PretrainConfig())
+    changed = [
+        f"--set {key}={value}"
+        for key, value in asdict(config).items()
+        if key not in ("out", "seed", "init", "model") and value != defaults[key]
+    ]
+    command = [f"thinkact pretrain --out {config.out} --seed {config.seed}"]
+    command += [f"--init {config.init}"] if config.init else []
     recipe: dict[str, Any] = {
         "what": "the tiny base, pretrained by `thinkact pretrain` on the generated corpus of bench/corpus.py",
-        "command": f"thinkact pretrain --out {config.out} --seed {config.seed}",
+        "command": " ".join(command + changed),
         "config": asdict(config),
         "seconds": round(seconds, 1),
         "tokens_seen": config.steps * config.batch_size * config.sequence_length,
@@ -285,15 +293,6 @@ def _write_recipe(
         },
         "machine": {"cpus": os.cpu_count(), "processor": platform.machine(), "threads": config.threads},
     }
-    defaults = asdict(PretrainConfig())
-    changed = [
-        f"--set {key}={value}"
-        for key, value in asdict(config).items()
-        if key not in ("out", "seed", "init", "model") and value != defaults[key]
-    ]
-    recipe["command"] = " ".join(
-        [recipe["command"], *([f"--init {config.init}"] if config.init else []), *changed]
-    )
     if config.init is not None:
         recipe["init"] = json.loads((Path(config.init) / "recipe.json").read_text(encoding="utf-8"))
     atomic_write_text(out / "recipe.json", json.dumps(recipe, indent=1) + "\n")
