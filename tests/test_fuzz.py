@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 from typing import Any
 
@@ -336,30 +335,13 @@ def test_the_generator_is_adversarial() -> None:
     assert any(len(str(v)) > 308 for a in arguments for v in a.values() if isinstance(v, int))
 
 
-def _parse_seconds(text: str, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        parse_action(text)
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def test_parsing_is_linear_in_the_input() -> None:
-    """1 MB of each slow shape parses within a generous constant of 16 times less: linear, not quadratic.
-
-    (A quadratic parser takes 256 times longer on 16 times the input; the bound allows 64.)
-    """
-    shapes = {
-        "trailing specials": lambda n: "<think>t</think>ok" + "<|im_end|>" * (n // 10),
-        "open tags": lambda n: "<tool_call>" * (n // 11),
-        "calls": lambda n: '<tool_call>{"name": "w", "arguments": {}}</tool_call>' * (n // 52),
-        "think opens": lambda n: "<think>" * (n // 7),
-        "closes": lambda n: "</tool_call></think>" * (n // 20),
-        "big call": lambda n: '<tool_call>{"name": "w", "arguments": {"x": "' + "a" * n + '"}}</tool_call>',
-        "whitespace": lambda n: " \n" * (n // 2) + "<|im_end|>",
-    }
-    for name, make in shapes.items():
-        small, large = make(65_536), make(1_048_576)
-        ratio = _parse_seconds(large, 1) / max(_parse_seconds(small, 5), 1e-6)
-        assert ratio < 64, f"{name}: 16x the input took {ratio:.0f}x the time"
+def test_megabyte_outputs_are_scored_whole() -> None:
+    """A megabyte of hostile output is parsed and scored, its limits said (its time: benchmarks/parse_scaling.py)."""
+    size = 1_048_576
+    calls = parse_action('<tool_call>{"name": "w", "arguments": {}}</tool_call>' * (size // 52))
+    assert len(calls.tool_calls) == 64  # the cap, said in the problems
+    assert "more than 64 tool calls; the rest were not read" in calls.problems
+    big = parse_action('<tool_call>{"name": "w", "arguments": {"x": "' + "a" * size + '"}}</tool_call>')
+    assert [len(call.arguments["x"]) for call in big.tool_calls] == [size]
+    unclosed = parse_action("<tool_call>" * (size // 11))
+    assert not unclosed.tool_calls and unclosed.problems
