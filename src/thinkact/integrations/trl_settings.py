@@ -89,6 +89,17 @@ REFUSED: dict[str, tuple[Any, str]] = {
         "the TRL engine saves only the final model (TRL's checkpoints are not thinkact's and cannot be resumed "
         "by thinkact); leave save_steps at its default (which the TRL engine ignores) or use --engine thinkact",
     ),
+    # Prefix-guided groups and the hybrid SFT loss
+    "prefix": (
+        GRPORunConfig().prefix,
+        "TRL has no prefix-guided groups: its generation cannot force a reference prefix on some members of a "
+        "group, nor mask or SFT-train those tokens; leave grpo.prefix at its default or use --engine thinkact",
+    ),
+    "hybrid": (
+        GRPORunConfig().hybrid,
+        "TRL's GRPO has no hybrid SFT loss on the reference turns in the same step; leave grpo.hybrid at its "
+        "default or use --engine thinkact",
+    ),
 }
 """Fields TRL cannot reproduce: the one value TRL's behaviour matches, and why any other is refused."""
 
