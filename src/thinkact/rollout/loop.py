@@ -16,7 +16,8 @@ A policy is one of:
   training, evaluation and chat all see exactly the tokens the policy produced (see `between_text`). A cut step
   (no end-of-turn token) is closed with the template's end-of-turn text before anything follows. Each
   episode's KV cache is kept from one round to the next (`Sampling.reuse_cache`, `_StreamCache`): a step
-  computes only the tokens its stream gained since the last.
+  computes only the tokens its stream gained since the last. An episode's `prefix_ids` (GRPO's prefix-guided
+  members) are forced into the stream before its first step, with loss mask 0, and the step continues from them.
 - `MessagePolicy`: any function from episodes to completion texts (an API endpoint, the oracle, a test's
   script); it reads `episode.messages`, which the loop keeps in the chat format.
 

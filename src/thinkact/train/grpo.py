@@ -19,7 +19,9 @@ policy sampled. Under `accelerate launch` each process takes its share of the st
 synchronised backward per pass. With LoRA the KL reference is the same model with its adapter disabled, so no second
 copy is held. Runs checkpoint every `save_steps` atomically and `resume` continues from the last checkpoint with the
 same data order and sampling seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one
-would.
+would. The reference turns can also guide the run (docs/grpo-mix.md): `prefix` starts some members of each group
+from a decaying prefix of the reference (forced tokens with loss mask 0), and `hybrid` mixes an SFT loss on the
+step's reference turns into the loss, (1 - w) GRPO + w SFT.
 """
 
 from __future__ import annotations
