@@ -178,6 +178,17 @@ def test_episode_mode_prefixes_the_first_step_and_the_stream_cache_stays_exact(
         assert episode.stream_ids == again.stream_ids and episode.loss_mask == again.loss_mask
 
 
+def test_episode_mode_rollouts_prefix_the_segments_first_step(tiny_model_dir: Path, data_dir: Path) -> None:
+    prefix = PrefixOptions(members=1, schedule=[0.5, 0.5])
+    trainer = _trainer(tiny_model_dir, data_dir, mode="episode", group_size=2, max_turns=2, prefix=prefix)
+    prefixed, free = trainer.rollout(0, [0])
+    reference = _reference_without_eos(trainer, 0)
+    forced = (len(reference) + 1) // 2
+    assert prefixed.prefix_tokens == forced and free.prefix_tokens == 0
+    assert prefixed.completion_ids[:forced] == reference[:forced]
+    assert prefixed.loss_mask[:forced] == [0] * forced and prefixed.loss_mask[forced] == 1
+
+
 # ---- the hybrid loss ---------------------------------------------------------------------------------------
 
 

@@ -21,6 +21,8 @@ Decisions (read from TRL 1.16's `GRPOConfig`/`GRPOTrainer` source):
 - TRL has no prompt-length limit; prompts over `max_prompt_tokens` are left out of the dataset, as thinkact does.
 - `mode: episode` and `save_steps` are refused (TRL's tool loop is reachable with `trl.environments=true`, scored
   per turn); `lora` becomes TRL's `peft_config`, `weight_schedule` is applied by the reward function.
+- `prefix` (prefix-guided groups) and `hybrid` (an SFT loss in the GRPO step) are refused: TRL's generation cannot
+  force a reference prefix on some members of a group, and its GRPO loss has no SFT term.
 Left out: building the `GRPOConfig` itself and running TRL (`integrations.trl`).
 """
 
