@@ -21,6 +21,8 @@ Decisions (read from TRL 1.16's `GRPOConfig`/`GRPOTrainer` source):
 - TRL has no prompt-length limit; prompts over `max_prompt_tokens` are left out of the dataset, as thinkact does.
 - `mode: episode` and `save_steps` are refused (TRL's tool loop is reachable with `trl.environments=true`, scored
   per turn); `lora` becomes TRL's `peft_config`, `weight_schedule` is applied by the reward function.
+- `prefix` (prefix-guided groups) and `hybrid` (an SFT loss in the GRPO step) are refused: TRL's generation cannot
+  force a reference prefix on some members of a group, and its GRPO loss has no SFT term.
 Left out: building the `GRPOConfig` itself and running TRL (`integrations.trl`).
 """
 
@@ -88,6 +90,17 @@ REFUSED: dict[str, tuple[Any, str]] = {
         GRPORunConfig.save_steps,
         "the TRL engine saves only the final model (TRL's checkpoints are not thinkact's and cannot be resumed "
         "by thinkact); leave save_steps at its default (which the TRL engine ignores) or use --engine thinkact",
+    ),
+    # Prefix-guided groups and the hybrid SFT loss
+    "prefix": (
+        GRPORunConfig().prefix,
+        "TRL has no prefix-guided groups: its generation cannot force a reference prefix on some members of a "
+        "group, nor mask or SFT-train those tokens; leave grpo.prefix at its default or use --engine thinkact",
+    ),
+    "hybrid": (
+        GRPORunConfig().hybrid,
+        "TRL's GRPO has no hybrid SFT loss on the reference turns in the same step; leave grpo.hybrid at its "
+        "default or use --engine thinkact",
     ),
 }
 """Fields TRL cannot reproduce: the one value TRL's behaviour matches, and why any other is refused."""

@@ -63,11 +63,15 @@ def run_episodes(
     sampling: Sampling | None = None,
     user: UserConfig | None = None,
     execute: bool = True,
+    prefixes: list[list[int]] | None = None,
 ) -> list[Episode]:
     """`group_size` episodes per prompt (grouped in order), each run until it ends (`max_turns` steps per user
-    turn)."""
+    turn). `prefixes`, one per episode in that order, are forced tokens each episode's first step continues
+    from (`Episode.prefix_ids`)."""
     policy: Policy = SamplingPolicy(model, tokenizer, sampling or Sampling())
     episodes = begin_episodes(prompts, group_size=group_size, user=user, execute=execute)
+    for episode, prefix in zip(episodes, prefixes or [], strict=False):
+        episode.prefix_ids = list(prefix)
     return run_loop(episodes, policy, max_steps=max_turns)
 
 

@@ -16,7 +16,8 @@ A policy is one of:
   training, evaluation and chat all see exactly the tokens the policy produced (see `between_text`). A cut step
   (no end-of-turn token) is closed with the template's end-of-turn text before anything follows. Each
   episode's KV cache is kept from one round to the next (`Sampling.reuse_cache`, `_StreamCache`): a step
-  computes only the tokens its stream gained since the last.
+  computes only the tokens its stream gained since the last. An episode's `prefix_ids` (GRPO's prefix-guided
+  members) are forced into the stream before its first step, with loss mask 0, and the step continues from them.
 - `MessagePolicy`: any function from episodes to completion texts (an API endpoint, the oracle, a test's
   script); it reads `episode.messages`, which the loop keeps in the chat format.
 
@@ -66,6 +67,10 @@ class Episode:
     """Gives the next user message when a turn is over (`rollout/users.py`); None: the episode ends there."""
     tools: list[dict[str, Any]] = field(default_factory=list)
     prompt_ids: list[int] = field(default_factory=list)
+    prefix_ids: list[int] = field(default_factory=list)
+    """Forced tokens (a prefix of the reference turn, GRPO's prefix-guided members): a token policy puts them at
+    the start of the stream before the first step (loss mask 0) and the first step continues from them; its text
+    and action then include them."""
     stream_ids: list[int] = field(default_factory=list)
     loss_mask: list[int] = field(default_factory=list)
     steps: list[Action] = field(default_factory=list)
@@ -122,6 +127,12 @@ class MessagePolicy(Policy):
         self.max_new_tokens = max_new_tokens
         """When set, a step of at least this many tokens counts as cut off."""
 
+    def begin(self, episode: Episode) -> None:
+        if episode.prefix_ids:
+            raise UserError(
+                "a forced prefix (grpo.prefix) needs a local model's token stream, not a message policy"
+            )
+
     def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
         limit = self.max_new_tokens
         return [
@@ -163,6 +174,9 @@ class SamplingPolicy(Policy):
 
     def begin(self, episode: Episode) -> None:
         episode.prompt_ids = encode_prompt(self.tokenizer, episode.messages, episode.tools)
+        # The forced prefix is part of the stream from the start, so every round (and `_StreamCache`) sees it.
+        episode.stream_ids += episode.prefix_ids
+        episode.loss_mask += [0] * len(episode.prefix_ids)
 
     def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
         streams = [episode.prompt_ids + episode.stream_ids for episode in episodes]
@@ -172,12 +186,14 @@ class SamplingPolicy(Policy):
             if round_index == 0 or self._cache is None:
                 self._cache = _StreamCache(self)
             completions = self._cache.step(episodes, streams, round_index)
-        return [
-            Step(
-                decode(self.tokenizer, c.completion_ids), len(c.completion_ids), c.completion_ids, c.truncated
-            )
-            for c in completions
-        ]
+        steps = []
+        for episode, c in zip(episodes, completions, strict=True):
+            # The first step of a prefixed episode reads as the prefix and what followed it; its ids (and tokens)
+            # are only the sampled ones, which `advance` appends after the prefix already in the stream.
+            forced = episode.prefix_ids if not episode.steps else []
+            text = decode(self.tokenizer, forced + c.completion_ids)
+            steps.append(Step(text, len(c.completion_ids), c.completion_ids, c.truncated))
+        return steps
 
     def extend(self, episode: Episode, messages: list[dict[str, Any]]) -> None:
         if not messages:

@@ -1,7 +1,8 @@
 """The rollout record: one sampled completion with everything the loss and the logs need.
 
-Token ids of prompt and completion, the completion's loss mask (1 only on tokens the policy sampled), the parsed
-action, the tool trace (episodes), and the reward with each component by name.
+Token ids of prompt and completion, the completion's loss mask (1 only on tokens the policy sampled) and SFT
+mask (forced reference-prefix tokens that carry an NLL loss), the parsed action, the tool trace (episodes), and
+the reward with each component by name.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class Rollout:
     components: dict[str, float] = field(default_factory=dict)
     tool_trace: list[dict[str, Any]] = field(default_factory=list)
     """Episodes only: each executed call and the result the policy saw."""
+    prefix_tokens: int = 0
+    """Prefix-guided members: how many leading completion tokens were forced from the reference (loss mask 0);
+    0 for a free member."""
+    sft_mask: list[int] = field(default_factory=list)
+    """Empty, or the same length as completion_ids: 1 on forced prefix tokens that carry the SFT (NLL) loss."""
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready view for sample logs and reports."""
@@ -40,4 +46,5 @@ class Rollout:
             "components": self.components,
             "truncated": self.truncated,
             "tool_trace": self.tool_trace,
+            "prefix_tokens": self.prefix_tokens,
         }

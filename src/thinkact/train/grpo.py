@@ -19,7 +19,9 @@ policy sampled. Under `accelerate launch` each process takes its share of the st
 synchronised backward per pass. With LoRA the KL reference is the same model with its adapter disabled, so no second
 copy is held. Runs checkpoint every `save_steps` atomically and `resume` continues from the last checkpoint with the
 same data order and sampling seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one
-would.
+would. The reference turns can also guide the run (docs/grpo-mix.md): `prefix` starts some members of each group
+from a decaying prefix of the reference (forced tokens with loss mask 0), and `hybrid` mixes an SFT loss on the
+step's reference turns into the loss, (1 - w) GRPO + w SFT.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ from thinkact.envs import diff_states
 from thinkact.envs.registry import bind_tools
 from thinkact.errors import UserError
 from thinkact.files import check_output_dir, replace_dir
-from thinkact.models.chat import encode_prompt
+from thinkact.models.chat import encode_prompt, render_completion
 from thinkact.models.load import load_policy
+from thinkact.parse import Action
 from thinkact.rewards.combine import Reward, score_action
 from thinkact.rewards.episode import score_episode
 from thinkact.rollout.episodes import final_state, run_episodes
@@ -66,9 +69,18 @@ from thinkact.train.checkpoints import (
     save_checkpoint,
     save_model,
 )
-from thinkact.train.grpo_config import GRPORunConfig, Mode, scheduled_episode_rewards, scheduled_rewards
+from thinkact.train.grpo_config import (
+    GRPORunConfig,
+    HybridRule,
+    Mode,
+    PrefixSource,
+    hybrid_weight,
+    prefix_length,
+    scheduled_episode_rewards,
+    scheduled_rewards,
+)
 from thinkact.train.heldout import HeldOut
-from thinkact.train.losses import group_advantages, policy_loss, varied_groups
+from thinkact.train.losses import group_advantages, nll_loss, policy_loss, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
 from thinkact.train.sft import LoraOptions
 from thinkact.train.shared_prompt import completion_logprobs
@@ -96,6 +108,11 @@ class GRPOTrainer:
                 f"use a multiple of {processes}"
             )
         deepspeed = self.accelerator.state.deepspeed_plugin
+        if deepspeed is not None and config.hybrid.rule == HybridRule.GRAD_NORM:
+            raise UserError(
+                "grpo.hybrid.rule: grad_norm reads each loss's gradients, which DeepSpeed keeps to itself; "
+                "use rule fixed or linear under DeepSpeed"
+            )
         if deepspeed is not None:  # accelerate needs it without a dataloader; one micro-batch per backward
             deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch
         if config.gradient_checkpointing:
@@ -113,6 +130,7 @@ class GRPOTrainer:
         self.mode = Mode(config.mode)
         self.prompts: list[Prompt] = []
         self.prompt_ids: list[list[int]] = []
+        self._references: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
@@ -143,6 +161,7 @@ class GRPOTrainer:
         """Play a group of episodes per prompt through the episode loop and score each (turn mode: one step, no
         tools, no user)."""
         config = self.config
+        prefixes = self._prefixes(step, indices) if config.prefix.enabled else None
         episodes = run_episodes(
             self.accelerator.unwrap_model(self.model),
             self.tokenizer,
@@ -152,12 +171,15 @@ class GRPOTrainer:
             sampling=self._sampling(step),
             user=config.user if self.mode is Mode.EPISODE else UserConfig(),
             execute=self.mode is Mode.EPISODE,
+            prefixes=prefixes,
         )
         score = _score_episode if self.mode is Mode.EPISODE else _score_turn
         rollouts = []
         for episode in episodes:
             reward = score(episode, config, step)
             keep = 0 if episode.truncated and config.mask_truncated else 1
+            forced = len(episode.prefix_ids)
+            marked = forced if config.prefix.sft_weight > 0 else 0
             rollouts.append(
                 Rollout(
                     example_id=episode.prompt.id,
@@ -170,9 +192,63 @@ class GRPOTrainer:
                     reward=reward.total,
                     components=reward.components,
                     tool_trace=episode.tool_trace,
+                    prefix_tokens=forced,
+                    sft_mask=[1] * marked + [0] * (len(episode.stream_ids) - marked) if forced else [],
                 )
             )
         return rollouts
+
+    def _prefixes(self, step: int, indices: list[int]) -> list[list[int]]:
+        """One forced prefix per episode, in rollout order: the first `prefix.members` of each group get
+        `prefix_length` tokens of the reference (`prefix.source`), the others none."""
+        prefix = self.config.prefix
+        prefixes = []
+        for index in indices:
+            source = self._reference(self.prompts[index], prefix.source)[1]
+            length = prefix_length(self.config, step, len(source))
+            for member in range(self.config.group_size):
+                prefixes.append(source[:length] if member < prefix.members else [])
+        return prefixes
+
+    def _reference(self, prompt: Prompt, source: str) -> tuple[list[int], list[int]]:
+        """(prompt ids, completion ids) of a prompt's reference turn as `thinkact sft` renders it, cached.
+
+        Sources: `sft` and `sft-nothink` are the whole completions the hybrid SFT loss trains on (with and without
+        the reasoning); the prefix sources (`PrefixSource`) end before the end-of-turn token, so that a member
+        forced the whole source still closes its own turn.
+        """
+        key = (prompt.id, source)
+        if key not in self._references:
+            think = source not in (PrefixSource.ACTION, "sft-nothink")
+            prompt_text, completion = render_completion(self.tokenizer, prompt, think=think)
+            if source not in ("sft", "sft-nothink"):
+                eos = self.tokenizer.eos_token or ""
+                if eos and completion.endswith(eos):
+                    completion = completion[: -len(eos)]
+                if source == PrefixSource.REASONING:
+                    end = completion.find("</think>")
+                    completion = completion[: end + len("</think>")] if end >= 0 else ""
+            encode = self.tokenizer
+            self._references[key] = (
+                list(encode(prompt_text, add_special_tokens=False)["input_ids"]),
+                list(encode(completion, add_special_tokens=False)["input_ids"]),
+            )
+        return self._references[key]
+
+    def reference_batch(self, rollouts: list[Rollout]) -> dict[str, torch.Tensor]:
+        """The hybrid SFT loss's batch: each distinct prompt of the rollouts once, with its reference turn as the
+        completion (all of it under the mask), laid out as the rollouts are."""
+        by_id = {prompt.id: prompt for prompt in self.prompts}
+        source = "sft" if self.config.hybrid.think else "sft-nothink"
+        references = []
+        for example_id in dict.fromkeys(r.example_id for r in rollouts):
+            prompt_ids, completion_ids = self._reference(by_id[example_id], source)
+            references.append(
+                Rollout(
+                    example_id, prompt_ids, completion_ids, [1] * len(completion_ids), "", Action(), False
+                )
+            )
+        return layout(references, self.tokenizer.pad_token_id)
 
     def _sampling(self, step: int) -> Sampling:
         """Generation settings; seeds derive from (seed, process, step, round)."""
@@ -191,7 +267,7 @@ class GRPOTrainer:
         started = time.perf_counter()
         rollouts = self.rollout(step, self.prompts_for_step(step))
         generated_at = time.perf_counter()
-        metrics = self.learn(rollouts)
+        metrics = self.learn(rollouts, step)
         elapsed = time.perf_counter() - started
         sampled = sum(sum(r.loss_mask) or len(r.completion_ids) for r in rollouts)
         metrics.update(
@@ -201,8 +277,12 @@ class GRPOTrainer:
         )
         return metrics, rollouts
 
-    def learn(self, rollouts: list[Rollout]) -> dict[str, float]:
-        """Advantages from the rollouts' rewards, then `passes` optimiser steps; returns the step's metrics."""
+    def learn(self, rollouts: list[Rollout], step: int = 0) -> dict[str, float]:
+        """Advantages from the rollouts' rewards, then `passes` optimiser steps; returns the step's metrics.
+
+        Prefixed members are ordinary group members here: their rewards enter the group's mean and standard
+        deviation like the free members' (Prefix-RFT, LUFFY), and only the tokens they sampled carry the loss.
+        """
         config = self.config
         rewards_B = torch.tensor([r.reward for r in rollouts], dtype=torch.float32)
         advantages_B = group_advantages(rewards_B, config.group_size, config.advantage_scale)
@@ -213,6 +293,7 @@ class GRPOTrainer:
         losses: list[float] = []
         kls: list[float] = []
         clips: list[float] = []
+        mixes: list[dict[str, float]] = []
         if kept_everywhere:  # every process steps together, or none does
             chosen = (
                 keep_B if keep_B.any() else torch.zeros_like(keep_B).index_fill_(0, torch.tensor([0]), True)
@@ -228,13 +309,19 @@ class GRPOTrainer:
             batch["rank_scale"] = torch.full((int(chosen.sum()),), scale)
             old_logp_BT = self._logprobs(batch, self.model) if config.passes > 1 else None
             ref_logp_BT = self._reference_logprobs(batch)
+            sft_batch = self.reference_batch(rollouts) if config.hybrid.enabled else None
             for _ in range(config.passes):
-                loss, kl, clip = self._optimise(batch, old_logp_BT, ref_logp_BT)
+                loss, kl, clip, mix = self._optimise(batch, old_logp_BT, ref_logp_BT, step, sft_batch)
                 losses.append(loss)
                 kls.append(kl)
                 clips.append(clip)
+                mixes.append(mix)
         metrics = step_metrics(rollouts, keep_B, config)
         metrics.update(loss=mean(losses), kl=mean(kls), clip_fraction=mean(clips))
+        for name in sorted({name for mix in mixes for name in mix}):
+            metrics[name] = mean([mix[name] for mix in mixes if name in mix])
+        if config.hybrid.enabled and not mixes:  # no group kept anywhere: no step, and no gradient to weigh
+            metrics["sft_weight"] = hybrid_weight(config, step, 1.0, 0.0)
         return self._mean_over_processes(metrics)
 
     def _rank_scale(self, local: float) -> float:
@@ -261,12 +348,97 @@ class GRPOTrainer:
         batch: dict[str, torch.Tensor],
         old_logp_BT: torch.Tensor | None,
         ref_logp_BT: torch.Tensor | None,
-    ) -> tuple[float, float, float]:
+        step: int = 0,
+        sft_batch: dict[str, torch.Tensor] | None = None,
+    ) -> tuple[float, float, float, dict[str, float]]:
+        """One optimiser step: the gradients of the GRPO loss (and the SFT loss, `hybrid`), clipped, applied."""
+        loss, kl, clip, mix = self.accumulate(batch, old_logp_BT, ref_logp_BT, step, sft_batch)
+        self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return loss, kl, clip, mix
+
+    def accumulate(
+        self,
+        batch: dict[str, torch.Tensor],
+        old_logp_BT: torch.Tensor | None,
+        ref_logp_BT: torch.Tensor | None,
+        step: int = 0,
+        sft_batch: dict[str, torch.Tensor] | None = None,
+    ) -> tuple[float, float, float, dict[str, float]]:
+        """Leave the step's gradient in the parameters' `.grad`; returns (loss, kl, clip fraction, mix metrics).
+
+        Without `sft_batch` it is the GRPO loss's. With it (`hybrid`) the loss is (1 - w) * GRPO + w * SFT: for
+        rules fixed and linear each loss is backpropagated with its weight and the gradients add up; for rule
+        grad_norm the SFT gradient is computed first and set aside, then GRPO's, and w is read from their norms
+        before they are combined, so the optimiser sees exactly the gradient of the weighted sum either way.
+        """
+        mix: dict[str, float] = {}
+        if sft_batch is None:
+            loss, kl, clip, prefix_sft = self._grpo_backward(batch, old_logp_BT, ref_logp_BT)
+            if self.config.prefix.sft_weight > 0:
+                mix["prefix_sft_loss"] = prefix_sft
+            return loss, kl, clip, mix
+        if HybridRule(self.config.hybrid.rule) is not HybridRule.GRAD_NORM:
+            w = hybrid_weight(self.config, step)
+            sft = self._sft_backward(sft_batch, w)
+            grpo, kl, clip, prefix_sft = self._grpo_backward(batch, old_logp_BT, ref_logp_BT, 1.0 - w)
+        else:
+            parameters = [p for p in self.model.parameters() if p.requires_grad]
+            sft = self._sft_backward(sft_batch, 1.0, sync=True)
+            sft_grads = [p.grad.detach().clone() if p.grad is not None else None for p in parameters]
+            self.optimizer.zero_grad()
+            grpo, kl, clip, prefix_sft = self._grpo_backward(batch, old_logp_BT, ref_logp_BT)
+            sft_norm, grpo_norm = _grad_norm(sft_grads), _grad_norm([p.grad for p in parameters])
+            w = hybrid_weight(self.config, step, sft_norm, grpo_norm)
+            for parameter, sft_grad in zip(parameters, sft_grads, strict=True):
+                if parameter.grad is not None:
+                    parameter.grad.mul_(1.0 - w)
+                if sft_grad is not None:
+                    parameter.grad = (
+                        sft_grad.mul_(w) if parameter.grad is None else parameter.grad.add_(sft_grad, alpha=w)
+                    )
+            mix.update(sft_grad_norm=sft_norm, grpo_grad_norm=grpo_norm)
+        mix.update(sft_weight=w, sft_loss=sft, grpo_loss=grpo)
+        if self.config.prefix.sft_weight > 0:
+            mix["prefix_sft_loss"] = prefix_sft
+        return (1.0 - w) * grpo + w * sft, kl, clip, mix
+
+    def _sft_backward(self, sft_batch: dict[str, torch.Tensor], scale: float, *, sync: bool = False) -> float:
+        """Backpropagate `scale` times the token-mean NLL of the reference completions (SFT's loss, at
+        temperature 1); returns the NLL. Gradients stay local unless `sync` (the GRPO pass that follows syncs)."""
+        self.model.train()
+        size = sft_batch["input_ids_BL"].shape[0]
+        total_tokens = float(sft_batch["mask_BC"].sum().clamp(min=1.0))
+        loss_sum = 0.0
+        starts = list(range(0, size, self.config.micro_batch))
+        for number, start in enumerate(starts):
+            part = slice(start, min(start + self.config.micro_batch, size))
+            micro = {key: value[part] for key, value in sft_batch.items()}
+            last = sync and number == len(starts) - 1
+            with contextlib.nullcontext() if last else self.accelerator.no_sync(self.model):
+                logp_BT = self._forward_logprobs(self.model, micro, temperature=1.0)
+                loss = nll_loss(logp_BT, micro["mask_BC"]) / total_tokens
+                self.accelerator.backward(loss * scale)
+            loss_sum += float(loss.detach())
+        return loss_sum
+
+    def _grpo_backward(
+        self,
+        batch: dict[str, torch.Tensor],
+        old_logp_BT: torch.Tensor | None,
+        ref_logp_BT: torch.Tensor | None,
+        scale: float = 1.0,
+    ) -> tuple[float, float, float, float]:
+        """Backpropagate `scale` times the GRPO loss (with `prefix.sft_weight` times the NLL of the SFT-marked
+        prefix tokens); returns (loss, kl, clip fraction, prefix NLL), the loss unscaled."""
         config = self.config
         self.model.train()
         size = batch["input_ids_BL"].shape[0]
         total_tokens = float(batch["mask_BC"].sum().clamp(min=1.0))
-        loss_sum = kl_sum = clip_sum = 0.0
+        prefix_tokens = float(batch["sft_mask_BC"].sum().clamp(min=1.0))
+        prefix_weight = config.prefix.sft_weight
+        loss_sum = kl_sum = clip_sum = prefix_sum = 0.0
         starts = list(range(0, size, config.micro_batch))
         for number, start in enumerate(starts):
             part = slice(start, min(start + config.micro_batch, size))
@@ -296,14 +468,20 @@ class GRPOTrainer:
                     * float(micro["weight_B"][0])
                     * float(micro["rank_scale"][0])
                 )
-                self.accelerator.backward(parts.loss * weight)
-            loss_sum += float(parts.loss.detach()) * weight
+                total = parts.loss * weight
+                if (
+                    prefix_weight > 0
+                ):  # the forced reference prefix's NLL, a token mean over the batch's prefixes
+                    prefix_nll = (
+                        nll_loss(logp_BT, micro["sft_mask_BC"]) / prefix_tokens * float(micro["weight_B"][0])
+                    )
+                    total = total + prefix_weight * prefix_nll
+                    prefix_sum += float(prefix_nll.detach())
+                self.accelerator.backward(total * scale)
+            loss_sum += float(total.detach())
             kl_sum += parts.kl * weight
             clip_sum += parts.clip_fraction * weight
-        self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
-        self.optimizer.step()
-        self.optimizer.zero_grad()
-        return loss_sum, kl_sum, clip_sum
+        return loss_sum, kl_sum, clip_sum, prefix_sum
 
     def _reference_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         if self.config.kl_coef <= 0:
@@ -322,12 +500,14 @@ class GRPOTrainer:
             parts.append(self._forward_logprobs(model, {key: value[part] for key, value in batch.items()}))
         return torch.cat(parts)
 
-    def _forward_logprobs(self, model: Any, micro: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _forward_logprobs(
+        self, model: Any, micro: dict[str, torch.Tensor], temperature: float | None = None
+    ) -> torch.Tensor:
         # Gradient checkpointing recomputes layers, which would append to a shared prompt's cache twice.
         return completion_logprobs(
             model,
             micro,
-            temperature=self.config.temperature,
+            temperature=self.config.temperature if temperature is None else temperature,
             device=self.accelerator.device,
             prompt_model=self.accelerator.unwrap_model(model),
             per_sample=not self.config.share_prompt or self.config.gradient_checkpointing,
@@ -380,6 +560,16 @@ class GRPOTrainer:
                 )
         load_optimizer(checkpoint, self.optimizer)
         return int(load_state(checkpoint)["step"])
+
+
+def _grad_norm(grads: list[torch.Tensor | None]) -> float:
+    """The L2 norm of a list of gradients (None: no gradient), as one vector."""
+    present = [grad.detach().float() for grad in grads if grad is not None]
+    return (
+        float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in present])))
+        if present
+        else 0.0
+    )
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ Left out: the engine itself (`train/grpo.py`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -41,6 +42,72 @@ class Mode(StrEnum):
             return config.max_new_tokens
         turns = 1 + (config.user.max_turns if config.user.whole else 0)
         return config.max_new_tokens * config.max_turns * turns
+
+
+class PrefixSource(StrEnum):
+    """Which rendering of the reference turn a prefix-guided member is forced to start with."""
+
+    FULL = "full"
+    """`<think>reference reasoning</think>` then the action (the think-SFT rendering, less its end-of-turn)."""
+    REASONING = "reasoning"
+    """The think block alone, through `</think>`: the member writes the rest of the reasoning and its own action."""
+    ACTION = "action"
+    """The no-think rendering (an empty think block, then the action): the member gets the action, no reasoning."""
+
+
+class PrefixDecay(StrEnum):
+    LINEAR = "linear"
+    COSINE = "cosine"
+
+
+@dataclass
+class PrefixOptions:
+    """Prefix-guided groups (Prefix-RFT): some members of each group continue from a prefix of the reference."""
+
+    members: int = 0
+    """Members of each group (the first ones) that continue from a prefix of the reference (0: off; fewer than
+    group_size)."""
+    source: str = "full"
+    """What the prefix is cut from: full (`<think>reasoning</think>` + action), reasoning (the think block only)
+    or action (the no-think rendering: an empty think block, then the action)."""
+    schedule: list[float] = field(default_factory=lambda: [1.0, 0.0])
+    """[start, end]: the prefix's share of the source's tokens at the first and the last step, each in [0, 1];
+    the share in between follows `decay` and the length is rounded half up to whole tokens."""
+    decay: str = "linear"
+    """How the share goes from start to end over the run: linear, or cosine (slow at both ends)."""
+    sft_weight: float = 0.0
+    """Weight of an SFT (NLL) loss on the prefix tokens, added to the GRPO loss (0: the prefix carries no loss)."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.members > 0
+
+
+class HybridRule(StrEnum):
+    FIXED = "fixed"
+    LINEAR = "linear"
+    GRAD_NORM = "grad_norm"
+
+
+@dataclass
+class HybridOptions:
+    """A hybrid objective: loss = (1 - w) * GRPO loss + w * SFT loss on the step's reference turns."""
+
+    weight: float = 0.0
+    """w, the SFT share of the loss, for rule fixed (0 with rule fixed: off)."""
+    rule: str = "fixed"
+    """How w is set each step: fixed (`weight`), linear (from range[0] at the first step to range[1] at the last)
+    or grad_norm (adaptive: w = lo + (hi - lo) * |g_sft| / (|g_sft| + |g_grpo|) from the step's own gradient
+    norms, so w grows when GRPO's gradient is small next to SFT's)."""
+    range: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    """Rule linear: [start, end]; rule grad_norm: [lo, hi], the bounds of w; each in [0, 1]."""
+    think: bool = True
+    """Render the reference turns with their reasoning (an empty think block when the data has none), as
+    `thinkact sft` does; false: always the no-think rendering (`thinkact sft --no-think`)."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.rule != HybridRule.FIXED or self.weight > 0
 
 
 @dataclass
@@ -117,6 +184,13 @@ class GRPORunConfig:
     """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
     threads: int = 0
     """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
+    # Prefix-guided groups and the hybrid SFT loss
+    prefix: PrefixOptions = field(default_factory=PrefixOptions)
+    """Prefix-guided groups (Prefix-RFT): `members` of each group start from a decaying prefix of the reference
+    turn, which carries no policy-gradient loss (see docs/grpo-mix.md)."""
+    hybrid: HybridOptions = field(default_factory=HybridOptions)
+    """Hybrid SFT + RL objective: (1 - w) * GRPO + w * NLL of the step's reference turns, w fixed, scheduled or
+    adapted from gradient norms (see docs/grpo-mix.md)."""
 
     def __post_init__(self) -> None:
         check_report_to(self.report_to, "grpo.report_to")
@@ -153,6 +227,87 @@ class GRPORunConfig:
                 raise UserError(f"grpo.weight_schedule.{name}: not a reward component with a weight")
             if len(bounds) != 2 or min(bounds) < 0:
                 raise UserError(f"grpo.weight_schedule.{name}: give [start, end], both >= 0")
+        _check_mix(self)
+
+
+def _check_mix(config: GRPORunConfig) -> None:
+    """The prefix and hybrid blocks: counts, shares and choices in range."""
+    prefix, hybrid = config.prefix, config.hybrid
+    if not 0 <= prefix.members < config.group_size:
+        raise UserError(
+            f"grpo.prefix.members: {prefix.members}; give 0 (off) up to group_size - 1 ({config.group_size - 1}), "
+            "so that each group keeps at least one free member"
+        )
+    _check_choice("prefix.source", prefix.source, [s.value for s in PrefixSource])
+    _check_choice("prefix.decay", prefix.decay, [d.value for d in PrefixDecay])
+    if len(prefix.schedule) != 2 or not all(0 <= share <= 1 for share in prefix.schedule):
+        raise UserError(f"grpo.prefix.schedule: {prefix.schedule}; give [start, end], both in [0, 1]")
+    if prefix.sft_weight < 0:
+        raise UserError(f"grpo.prefix.sft_weight: {prefix.sft_weight}; give a weight >= 0")
+    _check_choice("hybrid.rule", hybrid.rule, [r.value for r in HybridRule])
+    if not 0 <= hybrid.weight <= 1:
+        raise UserError(
+            f"grpo.hybrid.weight: {hybrid.weight}; give w in [0, 1] (loss = (1 - w) GRPO + w SFT)"
+        )
+    if len(hybrid.range) != 2 or not all(0 <= w <= 1 for w in hybrid.range):
+        raise UserError(f"grpo.hybrid.range: {hybrid.range}; give two weights, both in [0, 1]")
+    if hybrid.rule == HybridRule.GRAD_NORM and hybrid.range[0] > hybrid.range[1]:
+        raise UserError(f"grpo.hybrid.range: {hybrid.range}; rule grad_norm needs [lo, hi] with lo <= hi")
+
+
+def run_fraction(config: GRPORunConfig, step: int) -> float:
+    """How far `step` is through the run: 0 at the first step, 1 at the last (as `weight_schedule` counts)."""
+    return min(max(step / max(config.steps - 1, 1), 0.0), 1.0)
+
+
+def prefix_share(config: GRPORunConfig, step: int) -> float:
+    """The prefix's share of the reference's tokens at `step` (`prefix.schedule`, `prefix.decay`).
+
+    >>> c = GRPORunConfig(steps=5, prefix=PrefixOptions(members=1, schedule=[0.8, 0.0]))
+    >>> [round(prefix_share(c, s), 4) for s in range(5)]
+    [0.8, 0.6, 0.4, 0.2, 0.0]
+    """
+    start, end = config.prefix.schedule
+    t = run_fraction(config, step)
+    if PrefixDecay(config.prefix.decay) is PrefixDecay.COSINE:
+        return end + (start - end) * (1 + math.cos(math.pi * t)) / 2
+    return start + (end - start) * t
+
+
+def prefix_length(config: GRPORunConfig, step: int, reference_tokens: int) -> int:
+    """Whole tokens of a `reference_tokens`-long source forced at `step`: the share times the length, rounded
+    half up (a hair of tolerance absorbs float error, so 0.5 * 7 is 4).
+
+    >>> c = GRPORunConfig(steps=3, prefix=PrefixOptions(members=1, schedule=[1.0, 0.0]))
+    >>> [prefix_length(c, s, 7) for s in range(3)]
+    [7, 4, 0]
+    """
+    return min((math.floor(prefix_share(config, step) * reference_tokens + 0.5 + 1e-9)), reference_tokens)
+
+
+def hybrid_weight(
+    config: GRPORunConfig, step: int, sft_norm: float | None = None, grpo_norm: float | None = None
+) -> float:
+    """w at `step` (`hybrid.rule`); rule grad_norm reads the step's gradient norms of the two losses.
+
+    >>> c = GRPORunConfig(steps=11, hybrid=HybridOptions(rule="linear", range=[0.5, 0.0]))
+    >>> hybrid_weight(c, 0), hybrid_weight(c, 5), hybrid_weight(c, 10)
+    (0.5, 0.25, 0.0)
+    >>> g = GRPORunConfig(hybrid=HybridOptions(rule="grad_norm", range=[0.1, 0.9]))
+    >>> round(hybrid_weight(g, 0, sft_norm=3.0, grpo_norm=1.0), 4)  # 0.1 + 0.8 * 3 / 4
+    0.7
+    """
+    hybrid = config.hybrid
+    rule = HybridRule(hybrid.rule)
+    if rule is HybridRule.FIXED:
+        return hybrid.weight
+    lo, hi = hybrid.range
+    if rule is HybridRule.LINEAR:
+        return round(lo + (hi - lo) * run_fraction(config, step), 10)
+    if sft_norm is None or grpo_norm is None:
+        raise ValueError("rule grad_norm needs both gradient norms")
+    total = sft_norm + grpo_norm
+    return lo + (hi - lo) * (sft_norm / total if total > 0 else 1.0)
 
 
 def _check_choice(name: str, value: str, choices: list[str]) -> None:

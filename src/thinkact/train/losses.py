@@ -148,3 +148,13 @@ def token_logprobs(
     """
     logits_BTV = logits_BTV.float() / temperature
     return torch.gather(logits_BTV.log_softmax(dim=-1), 2, targets_BT.unsqueeze(-1)).squeeze(-1)
+
+
+def nll_loss(logp_BT: torch.Tensor, mask_BT: torch.Tensor) -> torch.Tensor:
+    """Summed negative log-likelihood of the masked tokens (the caller divides by the batch's token count, so that
+    micro-batches add up to the token-level mean SFT takes).
+
+    >>> round(nll_loss(torch.log(torch.tensor([[0.5, 0.25]])), torch.tensor([[1.0, 1.0]])).item(), 4)  # ln 2 + ln 4
+    2.0794
+    """
+    return -(logp_BT * mask_BT.to(logp_BT.dtype)).sum()
