@@ -403,3 +403,31 @@ def test_the_documented_yaml_example_loads(tmp_path: Path) -> None:
     config = load_config(SFTRunConfig, path)
     assert config.self_distill.enabled and config.self_distill.rounds == 2 and config.think
     assert config.self_distill == SelfDistillOptions(enabled=True, rounds=2)  # every other value the default
+
+
+def test_ctrl_c_while_sampling_writes_nothing_of_that_round(tmp_path: Path) -> None:
+    config = _config(tmp_path, rounds=2)
+
+    def generate_for(policy: str) -> Any:
+        if policy.endswith("round-1/model"):
+
+            def interrupted(prompts: list[Prompt], samples: int, seed: int) -> Any:
+                raise KeyboardInterrupt
+
+            return interrupted
+        return Script(SCRIPT, HINTED)
+
+    with pytest.raises(RunInterrupted, match="while sampling round 2; nothing of that round was written"):
+        run_self_distill(config, FakeTrain(), generate_for=generate_for)
+    run = tmp_path / "run"
+    assert not (run / "distilled" / "round-2.jsonl").exists()
+    assert [e["round"] for e in json.loads((run / "self_distill.json").read_text())["rounds"]] == [1]
+    run_self_distill(config, FakeTrain(), resume=True, generate_for=lambda policy: Script(SCRIPT, HINTED))
+    assert (run / "distilled" / "round-2.jsonl").is_file() and (run / "model").is_dir()
+
+
+def test_several_processes_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UserError, match="runs in one process"):
+        run_self_distill(_config(tmp_path), FakeTrain(), generate_for=lambda policy: Script(SCRIPT, HINTED))
+    assert not (tmp_path / "run").exists()

@@ -287,51 +287,63 @@ def distill_turns(
     round_number: int,
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[list[TurnOutcome], int]:
-    """Sample every turn, keep what is right, retry the rest with the hint; the outcomes and generated tokens."""
+    """Sample every turn and keep what is right, then (with `hint`) sample the turns with nothing kept once more
+    with the hint; the outcomes, in prompt order, and the tokens generated."""
     outcomes = [TurnOutcome(prompt) for prompt in prompts]
-    tokens = 0
-    passes: list[tuple[bool, list[TurnOutcome]]] = [(False, outcomes)]
-    for hinted, todo in passes:
-        if not todo:
-            continue
-        if on_progress is not None:
-            what = "with the hint" if hinted else "from the policy"
-            on_progress(
-                f"round {round_number}: sampling {options.samples} per turn for {len(todo)} turns {what}"
-            )
-        asked = [
-            dataclasses.replace(o.prompt, messages=hinted_messages(o.prompt.messages, o.prompt.action))
-            if hinted
-            else o.prompt
-            for o in todo
-        ]
-        generated = generate(asked, options.samples, round_number * 2 + int(hinted))
-        for outcome, samples in zip(todo, generated, strict=True):
-            outcome.hinted = outcome.hinted or hinted
-            for text, count, truncated in samples:
-                tokens += count
-                outcome.sampled += 1
-                action = parse_action(text)
-                verdict = judge_sample(
-                    action,
-                    truncated,
-                    outcome.prompt.action,
-                    outcome.prompt.tools,
-                    metric=outcome.prompt.answer_metric,
-                    threshold=options.answer_threshold,
-                )
-                think = (action.think or "").strip()
-                if not verdict.kept:
-                    outcome.rejected[verdict.reason] += 1
-                elif len(outcome.kept) < options.max_per_turn and think not in {
-                    k.think for k in outcome.kept
-                }:
-                    outcome.kept.append(Kept(think, action, hinted, verdict.score))
-                else:
-                    outcome.rejected["surplus"] += 1
-        if options.hint and not hinted:
-            passes.append((True, [o for o in outcomes if not o.kept]))
+    tokens = _sample_pass(outcomes, generate, options, round_number, hinted=False, on_progress=on_progress)
+    if options.hint:
+        unkept = [outcome for outcome in outcomes if not outcome.kept]
+        tokens += _sample_pass(unkept, generate, options, round_number, hinted=True, on_progress=on_progress)
     return outcomes, tokens
+
+
+def _sample_pass(
+    outcomes: list[TurnOutcome],
+    generate: Generate,
+    options: SelfDistillOptions,
+    round_number: int,
+    *,
+    hinted: bool,
+    on_progress: Callable[[str], None] | None,
+) -> int:
+    """Sample `options.samples` per turn (with the hint in the prompt when `hinted`) and judge each sample."""
+    if not outcomes:
+        return 0
+    if on_progress is not None:
+        source = "with the reference as a hint" if hinted else "from the policy"
+        on_progress(
+            f"round {round_number}: sampling {options.samples} per turn for {len(outcomes)} turns {source}"
+        )
+    prompts = [
+        dataclasses.replace(o.prompt, messages=hinted_messages(o.prompt.messages, o.prompt.action))
+        if hinted
+        else o.prompt
+        for o in outcomes
+    ]
+    tokens = 0
+    generated = generate(prompts, options.samples, round_number * 2 + int(hinted))  # a seed per (round, pass)
+    for outcome, samples in zip(outcomes, generated, strict=True):
+        outcome.hinted = outcome.hinted or hinted
+        for text, count, truncated in samples:
+            tokens += count
+            outcome.sampled += 1
+            action = parse_action(text)
+            verdict = judge_sample(
+                action,
+                truncated,
+                outcome.prompt.action,
+                outcome.prompt.tools,
+                metric=outcome.prompt.answer_metric,
+                threshold=options.answer_threshold,
+            )
+            think = (action.think or "").strip()
+            if not verdict.kept:
+                outcome.rejected[verdict.reason] += 1
+            elif len(outcome.kept) < options.max_per_turn and think not in {k.think for k in outcome.kept}:
+                outcome.kept.append(Kept(think, action, hinted, verdict.score))
+            else:
+                outcome.rejected["surplus"] += 1
+    return tokens
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -474,6 +486,11 @@ def run_self_distill(
     """
     options: SelfDistillOptions = config.self_distill
     out = Path(config.out)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError(
+            "sft.self_distill: runs in one process (every process would sample and write the same rounds); "
+            "run it without `accelerate launch`, or distil with one process and train the rounds' data after"
+        )
     check_output_dir(out, overwrite=overwrite, resume=resume)
     if resume:
         check_resume(out, config, 10**12, 0, "sft")  # same config, not finished; rounds say how far it got
@@ -529,7 +546,13 @@ def _sample_round(
     else:
         model, tokenizer = load_policy(policy)
         generate = sampler(model, tokenizer, options, config.seed)
-    outcomes, tokens = distill_turns(prompts, generate, options, number, say)
+    try:
+        outcomes, tokens = distill_turns(prompts, generate, options, number, say)
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"interrupted while sampling round {number}; nothing of that round was written. Continue with: "
+            f"thinkact sft --out {config.out} --resume"
+        ) from None
     data = Path(config.out) / "distilled" / f"round-{number}.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
     rows = distilled_conversations(conversations, outcomes, options, number)
