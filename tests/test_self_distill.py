@@ -260,6 +260,18 @@ def test_each_round_trains_on_its_own_file_and_samples_from_the_last_model(tmp_p
     assert first["rejected"] == {"calls differ": 1, "answer below threshold": 2, "malformed": 1}
     assert summary["generated_tokens"] == 2 * first["generated_tokens"] > 0
     assert [r["model"] for r in summary["rounds"]] == ["rounds/round-1/model", "model"]
+    samples = [
+        json.loads(line) for line in (run / "distilled" / "round-1.samples.jsonl").read_text().splitlines()
+    ]
+    assert [(sample["turn"], sample["hint"], sample["result"]) for sample in samples] == [
+        ("w1#2", False, "calls differ"),
+        ("w1#2", False, "kept"),
+        ("w1#4", False, "answer below threshold"),
+        ("w1#4", False, "malformed"),
+        ("w1#4", True, "kept"),
+        ("w1#4", True, "answer below threshold"),
+    ]
+    assert samples[1]["completion"] == SCRIPT[2][1] and samples[1]["tokens"] == len(SCRIPT[2][1])
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["generated_tokens_total"] for m in metrics] == [
         first["generated_tokens"],
@@ -295,7 +307,7 @@ def test_the_round_data_is_what_sft_trains_on(tmp_path: Path, tiny_model_dir: Pa
 
 def test_nothing_kept_stops_with_what_to_change(tmp_path: Path) -> None:
     never = {2: ["<think>x</think>" + CALL % "Rome"] * 2, 4: ["<think>x</think>No."] * 2}
-    with pytest.raises(UserError, match="kept no sample of 2 turns"):
+    with pytest.raises(UserError, match=r"kept no sample of 2 turns .*samples.jsonl.*lower answer_threshold"):
         run_self_distill(_config(tmp_path), FakeTrain(), generate_for=lambda policy: Script(never, never))
     assert (tmp_path / "run" / "self_distill.json").is_file()  # what was sampled is on disk
 

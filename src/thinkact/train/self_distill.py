@@ -53,6 +53,7 @@ from thinkact.rewards.components import TEXT_METRICS, score_answer, score_tool_e
 from thinkact.rollout.episodes import run_episodes
 from thinkact.rollout.loop import Sampling
 from thinkact.rollout.users import UserConfig
+from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import check_resume
 
 if TYPE_CHECKING:  # sft.py imports this module; the config type is only named here
@@ -240,6 +241,8 @@ class TurnOutcome:
     rejected: Counter[str] = field(default_factory=Counter)
     sampled: int = 0
     hinted: bool = False
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    """Every sample as written to round-K.samples.jsonl: its text, tokens, whether hinted, and its fate."""
 
 
 Generate = Callable[[list[Prompt], int, int], list[list[tuple[str, int, bool]]]]
@@ -337,12 +340,24 @@ def _sample_pass(
                 threshold=options.answer_threshold,
             )
             think = (action.think or "").strip()
+            reason = verdict.reason
             if not verdict.kept:
-                outcome.rejected[verdict.reason] += 1
+                outcome.rejected[reason] += 1
             elif len(outcome.kept) < options.max_per_turn and think not in {k.think for k in outcome.kept}:
                 outcome.kept.append(Kept(think, action, hinted, verdict.score))
             else:
-                outcome.rejected["surplus"] += 1
+                reason = "surplus"
+                outcome.rejected[reason] += 1
+            outcome.samples.append(
+                {
+                    "turn": outcome.prompt.id,
+                    "hint": hinted,
+                    "completion": text,
+                    "tokens": count,
+                    "result": reason,
+                    "score": round(verdict.score, 4),
+                }
+            )
     return tokens
 
 
@@ -362,12 +377,12 @@ def distilled_conversations(
     loss; copies with nothing to train are not written.
     """
     by_turn = {(o.prompt.conversation_id, o.prompt.turn_index): o for o in outcomes}
+    copies: Counter[str] = Counter()
+    for done in outcomes:
+        copies[done.prompt.conversation_id] = max(copies[done.prompt.conversation_id], len(done.kept))
     result = []
     for conversation in conversations:
-        copies = max(
-            [len(o.kept) for (cid, _), o in by_turn.items() if cid == conversation.id and o.kept] or [1]
-        )
-        for copy in range(copies):
+        for copy in range(max(copies[conversation.id], 1)):
             messages: list[dict[str, Any]] = []
             record: dict[str, Any] = {}
             for index, message in enumerate(conversation.messages):
@@ -501,27 +516,32 @@ def run_self_distill(
             f'{config.data}: no assistant turn to distill (turns marked "score": false are left out); check '
             "that the file holds assistant replies"
         )
+    apply_threads(config.threads)
+    policy = str(config.model)
+    # a fresh run loads its first sampler before it writes anything, so a bad model path leaves no directory
+    first = None if resume else _generator(config, policy, generate_for)
     if overwrite:
         replace_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     summary: dict[str, Any] = _read_summary(out) if resume else {"rounds": [], "generated_tokens": 0}
-    policy = str(config.model)
     model = out / "model"
     for number in range(1, options.rounds + 1):
         entry = next((e for e in summary["rounds"] if e["round"] == number), None)
         data = out / "distilled" / f"round-{number}.jsonl"
         if entry is None or not data.is_file():
-            entry = _sample_round(config, conversations, prompts, number, policy, generate_for, say)
+            generate = (
+                first if number == 1 and first is not None else _generator(config, policy, generate_for)
+            )
+            entry = _sample_round(config, conversations, prompts, number, policy, generate, say)
             summary["rounds"] = [e for e in summary["rounds"] if e["round"] != number] + [entry]
             _write_summary(out, summary)
         elif say is not None:
             say(f"{describe_round(entry)} ({'done' if entry['trained'] else 'sampled'} before; resuming)")
         if not entry["kept_turns"] and options.unkept == "drop":
             raise UserError(
-                f"self-distillation round {number} kept no sample of {entry['turns']} turns (see {out / SUMMARY}); "
-                "raise sft.self_distill.samples or max_new_tokens, turn on hint, lower answer_threshold, or set "
-                "unkept: no_think"
+                f"self-distillation round {number} kept no sample of {entry['turns']} turns (why: "
+                f"{out / SUMMARY}, every sample: {data.with_suffix('.samples.jsonl')}); {_advice(options)}"
             )
         last = number == options.rounds
         model = _train_round(config, train, out, number, data, policy, last)
@@ -537,15 +557,10 @@ def _sample_round(
     prompts: list[Prompt],
     number: int,
     policy: str,
-    generate_for: Callable[[str], Generate] | None,
+    generate: Generate,
     say: Callable[[str], None] | None,
 ) -> dict[str, Any]:
     options: SelfDistillOptions = config.self_distill
-    if generate_for is not None:
-        generate = generate_for(policy)
-    else:
-        model, tokenizer = load_policy(policy)
-        generate = sampler(model, tokenizer, options, config.seed)
     try:
         outcomes, tokens = distill_turns(prompts, generate, options, number, say)
     except KeyboardInterrupt:
@@ -555,12 +570,31 @@ def _sample_round(
         ) from None
     data = Path(config.out) / "distilled" / f"round-{number}.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        data.with_suffix(".samples.jsonl"),
+        "".join(dump_json(sample) + "\n" for outcome in outcomes for sample in outcome.samples),
+    )
     rows = distilled_conversations(conversations, outcomes, options, number)
     atomic_write_text(data, "".join(dump_json(c.to_json()) + "\n" for c in rows))
     entry = summarise_round(outcomes, tokens, options, number, policy)
     if say is not None:
         say(describe_round(entry))
     return entry
+
+
+def _advice(options: SelfDistillOptions) -> str:
+    ways = ["start from a model that writes <think> before acting", "raise sft.self_distill.samples"]
+    ways += [] if options.hint else ["turn on hint"]
+    ways += ["lower answer_threshold", "or set unkept: no_think to train those turns without thinking"]
+    return ", ".join(ways)
+
+
+def _generator(config: SFTRunConfig, policy: str, generate_for: Callable[[str], Generate] | None) -> Generate:
+    """Sampling from the model at `policy` (or the caller's stand-in)."""
+    if generate_for is not None:
+        return generate_for(policy)
+    model, tokenizer = load_policy(policy)
+    return sampler(model, tokenizer, config.self_distill, config.seed)
 
 
 def _train_round(
