@@ -443,3 +443,18 @@ def test_several_processes_are_refused(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(UserError, match="runs in one process"):
         run_self_distill(_config(tmp_path), FakeTrain(), generate_for=lambda policy: Script(SCRIPT, HINTED))
     assert not (tmp_path / "run").exists()
+
+
+def test_the_sampler_draws_seeded_samples_through_the_episode_loop(tiny_model_dir: Path) -> None:
+    from thinkact.train.self_distill import sampler
+
+    model, tokenizer = load_policy(tiny_model_dir)
+    options = SelfDistillOptions(enabled=True, samples=3, max_new_tokens=12)
+    lines: list[str] = []
+    generate = sampler(model, tokenizer, options, seed=0, chunk=1, say=lines.append)
+    first = generate(_prompts(), 3, 2)
+    assert [len(samples) for samples in first] == [3, 3]
+    assert all(0 < tokens <= 12 and truncated == (tokens == 12) for s in first for _, tokens, truncated in s)
+    assert lines == ["  1 of 2 turns sampled"]
+    assert generate(_prompts(), 3, 2) == first  # the same seeds, the same samples
+    assert generate(_prompts(), 3, 3) != first  # another pass draws others

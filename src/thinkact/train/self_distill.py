@@ -249,12 +249,27 @@ Generate = Callable[[list[Prompt], int, int], list[list[tuple[str, int, bool]]]]
 """(prompts, samples, pass seed) → per prompt, `samples` (completion text, tokens, truncated)."""
 
 
-def sampler(model: Any, tokenizer: Any, options: SelfDistillOptions, seed: int, chunk: int = 64) -> Generate:
-    """Sampling through the episode loop in turn mode (one step, no environment, no user), chunk by chunk."""
+def sampler(
+    model: Any,
+    tokenizer: Any,
+    options: SelfDistillOptions,
+    seed: int,
+    *,
+    chunk: int = 64,
+    say: Callable[[str], None] | None = None,
+) -> Generate:
+    """Sampling through the episode loop in turn mode (one step, no environment, no user), `chunk` turns at a
+    time; `say` hears how far a pass is, about every tenth of it."""
 
     def generate(prompts: list[Prompt], samples: int, pass_seed: int) -> list[list[tuple[str, int, bool]]]:
         results: list[list[tuple[str, int, bool]]] = []
         for start in range(0, len(prompts), chunk):
+            if (
+                say is not None
+                and start
+                and (start * 10) // len(prompts) > ((start - chunk) * 10) // len(prompts)
+            ):
+                say(f"  {start} of {len(prompts)} turns sampled")
             sampling = Sampling(
                 max_new_tokens=options.max_new_tokens,
                 temperature=options.temperature,
@@ -519,7 +534,7 @@ def run_self_distill(
     apply_threads(config.threads)
     policy = str(config.model)
     # a fresh run loads its first sampler before it writes anything, so a bad model path leaves no directory
-    first = None if resume else _generator(config, policy, generate_for)
+    first = None if resume else _generator(config, policy, generate_for, say)
     if overwrite:
         replace_dir(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -531,7 +546,7 @@ def run_self_distill(
         data = out / "distilled" / f"round-{number}.jsonl"
         if entry is None or not data.is_file():
             generate = (
-                first if number == 1 and first is not None else _generator(config, policy, generate_for)
+                first if number == 1 and first is not None else _generator(config, policy, generate_for, say)
             )
             entry = _sample_round(config, conversations, prompts, number, policy, generate, say)
             summary["rounds"] = [e for e in summary["rounds"] if e["round"] != number] + [entry]
@@ -589,12 +604,17 @@ def _advice(options: SelfDistillOptions) -> str:
     return ", ".join(ways)
 
 
-def _generator(config: SFTRunConfig, policy: str, generate_for: Callable[[str], Generate] | None) -> Generate:
+def _generator(
+    config: SFTRunConfig,
+    policy: str,
+    generate_for: Callable[[str], Generate] | None,
+    say: Callable[[str], None] | None,
+) -> Generate:
     """Sampling from the model at `policy` (or the caller's stand-in)."""
     if generate_for is not None:
         return generate_for(policy)
     model, tokenizer = load_policy(policy)
-    return sampler(model, tokenizer, config.self_distill, config.seed)
+    return sampler(model, tokenizer, config.self_distill, config.seed, say=say)
 
 
 def _train_round(
