@@ -21,12 +21,12 @@ replaced. SFT with thinking then trains on that file, and the next round samples
 (trained from `model` again each round with `from_base`, as STaR does, or from the previous round's model).
 
 A run directory holds `config.yaml`, `distilled/round-K.jsonl` (the data round K trained on, chat format, with
-what was kept per turn in `meta.self_distill`), `self_distill.json` (per round: turns, samples, kept, kept by
-hint, why samples were rejected, generated tokens; and the total), `metrics.jsonl` (one line per round),
-`rounds/round-K/` (round K's SFT run) and `model/` (the last round's). Every file is written whole or not at all,
-and `--resume` continues at the first round stage that is not complete. Left out: filtering thinking that
-mentions the hint, and sampling with tools executed (episode view): each turn is sampled from its reference
-history.
+what was kept per turn in `meta.self_distill`), `distilled/round-K.samples.jsonl` (every sample and its fate),
+`self_distill.json` (per round: turns, samples, kept, kept by hint, why samples were rejected, generated tokens;
+and the total), `metrics.jsonl` (one line per round), `rounds/round-K/` (round K's SFT run) and `model/` (the
+last round's). Every file is written whole or not at all, and `--resume` continues at the first round stage that
+is not complete. Left out: filtering thinking that mentions the hint; sampling with tools executed (each turn is
+sampled from its reference history); several processes (the rounds run in one).
 """
 
 from __future__ import annotations
