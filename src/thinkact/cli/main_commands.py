@@ -190,7 +190,11 @@ def sft(
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Supervised fine-tuning on reference turns (TRL's SFTTrainer, loss on the completion only)."""
+    """Supervised fine-tuning on reference turns (TRL's SFTTrainer, loss on the completion only).
+
+    With `--set self_distill.enabled=true`, rounds of self-distilled reasoning (STaR) for data without reasoning:
+    sample thinking from the policy, keep the samples whose action is right, and train on those.
+    """
     from thinkact.train.sft import SFTRunConfig, run_sft
 
     _quiet_libraries()
@@ -206,6 +210,7 @@ def sft(
             resume=resume,
             overwrite=overwrite,
             on_resume=_say_resuming(console),
+            say=lambda line: console.print(line, highlight=False),
         )
     console.print(f"model written to {path}")
 

@@ -36,6 +36,7 @@ from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
 from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
+from thinkact.train.self_distill import SelfDistillOptions, check_options, run_self_distill
 from thinkact.train.tracking import check_report_to, prepare_trainer_reporting
 
 
@@ -89,6 +90,9 @@ class SFTRunConfig:
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
     report_offline: bool = True
     """wandb: log offline under the run directory (`wandb sync` uploads later); false uploads as it runs."""
+    self_distill: SelfDistillOptions = field(default_factory=SelfDistillOptions)
+    """Self-distilled reasoning (STaR): rounds of sampling thinking from the policy, keeping the samples whose
+    action is right, and SFT on them (train/self_distill.py)."""
 
     def __post_init__(self) -> None:
         check_report_to(self.report_to, "sft.report_to")
@@ -100,6 +104,7 @@ class SFTRunConfig:
             raise UserError("sft.learning_rate: must be a positive number")
         if self.threads < 0:
             raise UserError("sft.threads: must be >= 0 (0: one per available core)")
+        check_options(self.self_distill, self.think)
 
 
 def build_dataset(
@@ -175,13 +180,32 @@ def run_sft(
     resume: bool = False,
     overwrite: bool = False,
     on_resume: Callable[[int, int], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Path:
     """Fine-tune `config.model` on `config.data`; the final model (merged if LoRA) lands in `config.out`.
 
     An existing run directory is refused unless `resume` (continue its last checkpoint with the same config,
     through the Trainer's `resume_from_checkpoint`) or `overwrite`; nothing is written before the model and data
-    have loaded. The first Ctrl-C finishes the step, checkpoints and raises `RunInterrupted`.
+    have loaded. The first Ctrl-C finishes the step, checkpoints and raises `RunInterrupted`. With
+    `self_distill.enabled`, the rounds of `train/self_distill.py` run instead, each round's SFT through this same
+    trainer; `say` hears their progress lines.
     """
+    if config.self_distill.enabled:
+
+        def train(round_config: SFTRunConfig, round_resume: bool, round_overwrite: bool) -> Path:
+            return _train(round_config, callbacks, round_resume, round_overwrite, on_resume)
+
+        return run_self_distill(config, train, resume=resume, overwrite=overwrite, say=say)
+    return _train(config, callbacks, resume, overwrite, on_resume)
+
+
+def _train(
+    config: SFTRunConfig,
+    callbacks: list[TrainerCallback] | None,
+    resume: bool,
+    overwrite: bool,
+    on_resume: Callable[[int, int], None] | None,
+) -> Path:
     out = Path(config.out)
     check_output_dir(out, overwrite=overwrite, resume=resume)
     apply_threads(config.threads)
