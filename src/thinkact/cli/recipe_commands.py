@@ -1,0 +1,52 @@
+"""The recipes command: several training recipes from one checkpoint under equal compute, one report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from thinkact.cli.apps import app
+from thinkact.cli.help import help_with_config
+from thinkact.cli.main_commands import ConfigOption, OverwriteOption, SetOption, _overrides, _quiet_libraries
+from thinkact.config import load_config
+
+
+@app.command("recipes", cls=help_with_config("recipes", "thinkact.train.recipes:RecipesConfig"))
+def recipes(
+    config: ConfigOption = None,
+    model: Annotated[str | None, typer.Option(help="The starting checkpoint of every recipe.")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Directory for the report, the runs and the evaluations.")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the comparison in --out: finished stages are reused, unfinished ones resumed."
+        ),
+    ] = False,
+    overwrite: OverwriteOption = False,
+    set_: SetOption = None,
+) -> None:
+    """Train a list of recipes (GRPO and/or SFT config overrides) from one checkpoint under an equal budget of
+    generated tokens, evaluate each with intervals and write one table and report (see docs/recipes.md)."""
+    from thinkact.train.recipes import RecipesConfig, run_recipes
+
+    _quiet_libraries()
+    run_config = load_config(RecipesConfig, config, _overrides({"model": model, "out": out}, set_))
+    console = Console()
+    summary = run_recipes(
+        run_config,
+        source=str(config) if config else "command line",
+        resume=resume,
+        overwrite=overwrite,
+        say=lambda title: console.rule(f"[bold]{title}"),
+    )
+    for row in summary["recipes"]:
+        console.print(
+            f"{row['name']}: {' + '.join(row['stages'])}, {row.get('generated_tokens', '—')} generated tokens, "
+            f"stopped by {row.get('stopped_by', '—')}"
+        )
+    console.print(f"wrote {Path(run_config.out) / 'report.md'} and {Path(run_config.out) / 'recipes.json'}")
