@@ -10,7 +10,14 @@ from rich.console import Console
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
-from thinkact.cli.main_commands import ConfigOption, OverwriteOption, SetOption, _overrides, _quiet_libraries
+from thinkact.cli.main_commands import (
+    ConfigOption,
+    OverwriteOption,
+    SetOption,
+    _overrides,
+    _quiet_libraries,
+    _resumed_config,
+)
 from thinkact.config import load_config
 
 
@@ -35,6 +42,7 @@ def recipes(
     from thinkact.train.recipes import RecipesConfig, run_recipes
 
     _quiet_libraries()
+    config = _resumed_config(config, out, resume)  # --out DIR --resume alone reads DIR/config.yaml
     run_config = load_config(RecipesConfig, config, _overrides({"model": model, "out": out}, set_))
     console = Console()
     summary = run_recipes(

@@ -20,6 +20,12 @@ synchronised backward per pass. With LoRA the KL reference is the same model wit
 copy is held. Runs checkpoint every `save_steps` atomically and `resume` continues from the last checkpoint with the
 same data order and sampling seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one
 would.
+
+Three schedule options (`train/schedule.py`): `sampling.kind: deficiency` draws each step's prompts weighted towards
+those the policy did badly on recently (running scores gathered from every process, saved in the checkpoint);
+`reference_reset_steps: N` makes the KL reference the current policy every N steps (and clears AdamW's moments
+with `reset_optimizer`), the reset reference saved beside the checkpoint; `max_generated_tokens` ends the run after
+the step where the tokens sampled by all processes reach it (`generated_tokens` in the metrics).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object
+from accelerate.utils import DistributedType, gather_object
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from safetensors.torch import load_model as load_safetensors_model
@@ -111,6 +117,14 @@ class GRPOTrainer:
         deepspeed = self.accelerator.state.deepspeed_plugin
         if deepspeed is not None:  # accelerate needs it without a dataloader; one micro-batch per backward
             deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch
+        sharded = self.accelerator.distributed_type == DistributedType.FSDP or (
+            deepspeed is not None and deepspeed.zero_stage == 3
+        )
+        if config.reference_reset_steps and sharded:
+            raise UserError(
+                "grpo.reference_reset_steps: not under FSDP or DeepSpeed ZeRO-3 (the policy's weights are sharded, "
+                "the reference is a whole copy); use DDP or ZeRO-2, or reference_reset_steps: 0"
+            )
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         if config.lora.enabled:
