@@ -131,6 +131,8 @@ class GRPOTrainer:
             model = get_peft_model(model, _lora_config(config.lora))  # type: ignore[assignment]
         # With LoRA the reference is the base model: the adapter disabled, no copy.
         self.reference = _frozen_copy(model) if config.kl_coef > 0 and not config.lora.enabled else None
+        if self.reference is not None:  # prepare() moves the policy to the device, not this copy
+            self.reference.to(self.accelerator.device)
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=config.learning_rate,
