@@ -111,7 +111,8 @@ def test_two_recipes_train_under_one_budget_and_share_one_table(
                   "grpo": {"sampling": {"kind": "deficiency"}}}], "grpo": grpo})  # fmt: skip
     config.recipes = load_config(RecipesConfig, path).recipes
     config.grpo = load_config(RecipesConfig, path).grpo
-    summary = run_recipes(config, source=str(path))
+    heard: list[tuple[str, int]] = []
+    summary = run_recipes(config, source=str(path), on_step=lambda name, step, _: heard.append((name, step)))
     out = tmp_path / "recipes"
     rows = {row["name"]: row for row in summary["recipes"]}
     for name, row in rows.items():
@@ -123,6 +124,7 @@ def test_two_recipes_train_under_one_budget_and_share_one_table(
             row["generated_tokens"] == metrics[-1]["generated_tokens"] >= 30 > metrics[-2]["generated_tokens"]
         )
         assert row["stopped_by"] == "budget" and row["grpo_steps"] == len(metrics)
+    assert heard == [(name, step) for name in rows for step in range(1, rows[name]["grpo_steps"] + 1)]
     assert "sampling_entropy" in json.loads(
         (out / "runs/deficiency/grpo/metrics.jsonl").read_text().splitlines()[0]
     )

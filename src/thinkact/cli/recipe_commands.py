@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,7 @@ def recipes(
         resume=resume,
         overwrite=overwrite,
         say=lambda title: console.rule(f"[bold]{title}"),
+        on_step=_report_step(console, run_config.max_generated_tokens),
     )
     for row in summary["recipes"]:
         console.print(
@@ -58,3 +60,16 @@ def recipes(
             f"stopped by {row.get('stopped_by', '—')}"
         )
     console.print(f"wrote {Path(run_config.out) / 'report.md'} and {Path(run_config.out) / 'recipes.json'}")
+
+
+def _report_step(console: Console, budget: int) -> Callable[[str, int, dict[str, float]], None]:
+    """Every fifth GRPO step (and the last): reward and tokens sampled against the budget."""
+
+    def report(recipe: str, step: int, metrics: dict[str, float]) -> None:
+        tokens = metrics.get("generated_tokens")
+        if tokens is not None and (step % 5 == 0 or tokens >= budget):
+            console.print(
+                f"{recipe}: step {step}, reward {metrics['reward']:.3f}, {tokens:.0f} of {budget} tokens"
+            )
+
+    return report

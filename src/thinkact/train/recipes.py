@@ -183,6 +183,8 @@ _MAPS = frozenset({"weights", "weight_schedule"})
 
 
 Say = Callable[[str], None]
+OnStep = Callable[[str, int, dict[str, float]], None]
+"""(recipe, step, metrics) after each GRPO step."""
 
 
 def run_recipes(
@@ -192,6 +194,7 @@ def run_recipes(
     resume: bool = False,
     overwrite: bool = False,
     say: Say | None = None,
+    on_step: OnStep | None = None,
 ) -> dict[str, Any]:
     """Train every recipe, compare them, write report.md and recipes.json in `out`; returns the summary."""
     say = say or (lambda text: None)
@@ -207,7 +210,7 @@ def run_recipes(
         replace_dir(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
-    rows = [_run_plan(plan, config, out, say) for plan in plans]
+    rows = [_run_plan(plan, config, out, say, on_step) for plan in plans]
     say("evaluation")
     inputs = ([config.model] if config.include_start else []) + [row["model"] for row in rows]
     names = ([START] if config.include_start else []) + [row["name"] for row in rows]
@@ -248,7 +251,9 @@ def _check_same_config(out: Path, config: RecipesConfig) -> None:
         )
 
 
-def _run_plan(plan: Plan, config: RecipesConfig, out: Path, say: Say) -> dict[str, Any]:
+def _run_plan(
+    plan: Plan, config: RecipesConfig, out: Path, say: Say, on_step: OnStep | None
+) -> dict[str, Any]:
     home = out / "runs" / plan.name
     model = config.model
     row: dict[str, Any] = {"name": plan.name, "stages": [], "seconds": {}}
@@ -270,12 +275,21 @@ def _run_plan(plan: Plan, config: RecipesConfig, out: Path, say: Say) -> dict[st
         )
         say(f"{plan.name}: GRPO")
         model, row["seconds"]["grpo"] = _run_stage(
-            grpo, home / "grpo", lambda **kw: run_grpo(grpo, **kw), grpo=True
+            grpo,
+            home / "grpo",
+            lambda **kw: run_grpo(grpo, _step_reporter(plan.name, on_step), **kw),
+            grpo=True,
         )
         row["stages"].append("grpo")
         row.update(_grpo_compute(home / "grpo", config.max_generated_tokens, grpo.steps))
     row["model"] = str(model)
     return row
+
+
+def _step_reporter(name: str, on_step: OnStep | None) -> Callable[[int, dict[str, float]], None] | None:
+    if on_step is None:
+        return None
+    return lambda step, metrics: on_step(name, step, metrics)
 
 
 def _run_stage(stage: Any, directory: Path, run: Callable[..., Path], *, grpo: bool) -> tuple[str, float]:
