@@ -159,27 +159,30 @@ def _stage(cls: type[Any], shared: Any, overrides: dict[str, Any] | None, where:
             f"{where}: {stage}.{taken[0]}: set by the recipes command for every recipe; leave it out"
         )
     try:
-        return build(cls, _overlay(to_dict(shared), overrides), source=where, prefix=f"{stage}.")
+        return build(cls, _overlay(shared, overrides), source=where, prefix=f"{stage}.")
     except UserError as error:
         text = str(error)
         raise UserError(text if text.startswith(where) else f"{where}: {text}") from None
 
 
-def _overlay(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """`overrides` laid over `base`: nested config groups merge, other values (lists, weight maps) replace.
+def _overlay(base: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """`overrides` laid over the config `base` as a mapping: nested config groups (dataclasses) merge field by
+    field, every other value (lists, reward weight maps) is replaced, as `--set` and config files do.
 
-    >>> _overlay({"a": 1, "lora": {"enabled": False, "rank": 16}}, {"lora": {"enabled": True}})
-    {'a': 1, 'lora': {'enabled': True, 'rank': 16}}
+    >>> from thinkact.train.sft import LoraOptions
+    >>> merged = _overlay(LoraOptions(rank=8), {"enabled": True})
+    >>> merged["enabled"], merged["rank"]
+    (True, 8)
     """
-    merged = dict(base)
+    merged = {item.name: getattr(base, item.name) for item in dataclasses.fields(base)}
+    merged = {
+        key: to_dict(value) if dataclasses.is_dataclass(value) else value for key, value in merged.items()
+    }
     for key, value in overrides.items():
-        nested = isinstance(merged.get(key), dict) and isinstance(value, dict) and key not in _MAPS
-        merged[key] = _overlay(merged[key], value) if nested else value
+        current = getattr(base, key, None)
+        nested = dataclasses.is_dataclass(current) and isinstance(value, dict)
+        merged[key] = _overlay(current, value) if nested else value
     return merged
-
-
-_MAPS = frozenset({"weights", "weight_schedule"})
-"""Mappings that are values, replaced whole (as `--set` and config files replace them)."""
 
 
 Say = Callable[[str], None]
