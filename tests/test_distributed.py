@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -30,10 +31,13 @@ def parameter_digest(model: torch.nn.Module) -> torch.Tensor:
     return torch.stack(values)
 
 
-def main(model_dir: str, data: str, report: str) -> None:
-    """Run STEPS GRPO steps on this process's share of the prompts; rank 0 writes what every rank saw."""
+def main(model_dir: str, data: str, report: str, schedule: str = "") -> None:
+    """Run STEPS GRPO steps on this process's share of the prompts; rank 0 writes what every rank saw.
+
+    With `schedule` the prompts are drawn by deficiency and the reference is reset after every step."""
     from thinkact.models.load import load_policy
     from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+    from thinkact.train.schedule import PromptSampling
 
     config = GRPORunConfig(
         model=model_dir,
@@ -47,6 +51,8 @@ def main(model_dir: str, data: str, report: str) -> None:
         micro_batch=4,
         mask_truncated=False,
         sample_steps=0,
+        sampling=PromptSampling(kind="deficiency" if schedule else "uniform"),
+        reference_reset_steps=1 if schedule else 0,
     )
     model, tokenizer = load_policy(model_dir)
     trainer = GRPOTrainer(config, model, tokenizer)
@@ -55,13 +61,20 @@ def main(model_dir: str, data: str, report: str) -> None:
     policy = accelerator.unwrap_model(trainer.model)
     records = [{"digests": accelerator.gather(parameter_digest(policy)[None]).tolist()}]
     for step in range(STEPS):
+        prompts = torch.tensor(trainer.prompts_for_step(step))  # before the step: its scores decide the draw
         metrics, _ = trainer.step(step)
-        prompts = torch.tensor(trainer.prompts_for_step(step))
+        scores = torch.tensor(
+            [[-1.0 if score is None else score for score in trainer.scores]], dtype=torch.float64
+        )
+        assert trainer.reference is not None
         records.append(
             {
                 "digests": accelerator.gather(parameter_digest(policy)[None]).tolist(),
                 "prompts": accelerator.gather(prompts[None]).tolist(),
                 "kept_groups": accelerator.gather(torch.tensor([metrics["kept_groups"]])).tolist(),
+                "scores": accelerator.gather(scores).tolist(),
+                "reference": accelerator.gather(parameter_digest(trainer.reference)[None]).tolist(),
+                "generated_tokens": accelerator.gather(torch.tensor([trainer.generated_tokens])).tolist(),
             }
         )
     if accelerator.is_main_process:
@@ -84,6 +97,32 @@ def _free_port() -> int:
 def test_two_processes_agree_on_the_model_after_each_step(
     tiny_model_dir: Path, data_dir: Path, tmp_path: Path
 ) -> None:
+    records = _launch(tiny_model_dir, data_dir, tmp_path, "")
+    for record in records:
+        rank0, rank1 = record["digests"]
+        assert rank0 == rank1  # bit-identical parameters on both ranks
+    for record in records[1:]:
+        assert set(record["prompts"][0]).isdisjoint(record["prompts"][1])  # each rank took its own prompts
+    assert records[-1]["digests"][0] != records[0]["digests"][0]  # the steps trained the model
+    assert any(kept > 0 for record in records[1:] for kept in record["kept_groups"])
+
+
+@pytest.mark.slow
+def test_two_processes_share_the_deficiency_scores_and_the_reset_reference(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    records = _launch(tiny_model_dir, data_dir, tmp_path, "schedule")
+    for record in records[1:]:
+        assert record["scores"][0] == record["scores"][1]  # both ranks folded in both ranks' groups
+        drawn = record["prompts"][0] + record["prompts"][1]
+        assert all(record["scores"][0][index] >= 0 for index in drawn)  # every drawn prompt has a score
+        assert set(record["prompts"][0]).isdisjoint(record["prompts"][1])  # one draw, split between the ranks
+        assert record["reference"][0] == record["reference"][1] == record["digests"][0]  # reset to the policy
+        assert record["generated_tokens"][0] == record["generated_tokens"][1] > 0  # summed over the ranks
+    assert records[2]["generated_tokens"][0] > records[1]["generated_tokens"][0]
+
+
+def _launch(tiny_model_dir: Path, data_dir: Path, tmp_path: Path, schedule: str) -> list[dict[str, Any]]:
     report = tmp_path / "report.json"
     # accelerate launch runs several CPU processes only through mpirun; torchrun starts them directly, and
     # accelerate's Accelerator(cpu=True) joins them with gloo, exactly as under `accelerate launch` on GPUs.
@@ -101,6 +140,7 @@ def test_two_processes_agree_on_the_model_after_each_step(
         str(tiny_model_dir),
         str(data_dir / "train.jsonl"),
         str(report),
+        *([schedule] if schedule else []),
     ]
     # One thread per process: two processes share the machine's cores.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -124,14 +164,8 @@ def test_two_processes_agree_on_the_model_after_each_step(
     assert len(errors) < 3, "\n---\n".join(errors)
     seen = json.loads(report.read_text(encoding="utf-8"))
     assert seen["world_size"] == 2
-    records = seen["records"]
-    for record in records:
-        rank0, rank1 = record["digests"]
-        assert rank0 == rank1  # bit-identical parameters on both ranks
-    for record in records[1:]:
-        assert set(record["prompts"][0]).isdisjoint(record["prompts"][1])  # each rank took its own prompts
-    assert records[-1]["digests"][0] != records[0]["digests"][0]  # the steps trained the model
-    assert any(kept > 0 for record in records[1:] for kept in record["kept_groups"])
+    records: list[dict[str, Any]] = seen["records"]
+    return records
 
 
 @pytest.mark.parametrize(
@@ -154,4 +188,4 @@ def test_shipped_accelerate_configs_load(name: str, kind: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -19,6 +19,9 @@ Decisions (read from TRL 1.16's `GRPOConfig`/`GRPOTrainer` source):
 - With `weight_decay > 0` TRL (through transformers' Trainer) leaves biases and norm weights undecayed;
   thinkact's engine decays every parameter. With the default 0 the optimisers are the same AdamW.
 - TRL has no prompt-length limit; prompts over `max_prompt_tokens` are left out of the dataset, as thinkact does.
+- `reference_reset_steps: N` becomes TRL's `sync_ref_model` with `ref_model_mixup_alpha: 1` every N × `passes`
+  optimiser steps (the reference is then the policy, as after thinkact's reset); `reset_optimizer`, deficiency
+  `sampling` and `max_generated_tokens` are refused (TRL keeps no per-prompt score and no token count).
 - `mode: episode` and `save_steps` are refused (TRL's tool loop is reachable with `trl.environments=true`, scored
   per turn); `lora` becomes TRL's `peft_config`, `weight_schedule` is applied by the reward function.
 - `prefix` (prefix-guided groups) and `hybrid` (an SFT loss in the GRPO step) are refused: TRL's generation cannot
@@ -35,6 +38,7 @@ import yaml
 
 from thinkact.errors import UserError
 from thinkact.train.grpo_config import GRPORunConfig
+from thinkact.train.schedule import PromptSampling
 
 ENGINES = ("thinkact", "trl")
 
@@ -72,6 +76,8 @@ MAPPED: dict[str, tuple[str, ...]] = {
     "bf16": ("bf16", "fp16"),
     "report_to": ("report_to", "run_name"),  # the adapter's callback logs to the same trackers as the engine
     "report_offline": (),
+    # Prompt sampling, reference resets, compute budget
+    "reference_reset_steps": ("sync_ref_model", "ref_model_mixup_alpha", "ref_model_sync_steps"),
 }
 """Every GRPORunConfig field the TRL engine honours; any other field must keep its default."""
 
@@ -101,6 +107,22 @@ REFUSED: dict[str, tuple[Any, str]] = {
         GRPORunConfig().hybrid,
         "TRL's GRPO has no hybrid SFT loss on the reference turns in the same step; leave grpo.hybrid at its "
         "default or use --engine thinkact",
+    ),
+    # Prompt sampling, reference resets, compute budget
+    "sampling": (
+        PromptSampling(),
+        "TRL draws prompts with its own sampler and keeps no running score per prompt; leave sampling at "
+        "kind: uniform or use --engine thinkact",
+    ),
+    "reset_optimizer": (
+        False,
+        "TRL's reference sync (reference_reset_steps) keeps the optimiser state; set reset_optimizer: false or use "
+        "--engine thinkact",
+    ),
+    "max_generated_tokens": (
+        0,
+        "TRL stops at max_steps and does not count sampled tokens; set max_generated_tokens: 0 and choose steps, "
+        "or use --engine thinkact",
     ),
 }
 """Fields TRL cannot reproduce: the one value TRL's behaviour matches, and why any other is refused."""
@@ -212,6 +234,12 @@ def trl_arguments(
         "fp16": False,
         "gradient_checkpointing": config.gradient_checkpointing,
     }
+    if config.reference_reset_steps:  # TRL's sync with mixing weight 1 copies the policy into the reference
+        arguments.update(
+            sync_ref_model=True,
+            ref_model_mixup_alpha=1.0,
+            ref_model_sync_steps=config.reference_reset_steps * config.passes,  # TRL counts optimiser steps
+        )
     if environments:
         arguments["max_tool_calling_iterations"] = config.max_turns - 1  # max_turns generations per episode
     for key, value in (extra or {}).items():

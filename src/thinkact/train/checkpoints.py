@@ -46,8 +46,11 @@ def save_checkpoint(
     state: dict[str, Any],
     keep: int = 2,
     tokenizer: Any = None,
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write checkpoint `step` durably and point `latest` at it; keeps the newest `keep` checkpoints."""
+    """Write checkpoint `step` durably and point `latest` at it; keeps the newest `keep` checkpoints.
+
+    `extra(directory)` writes further files of the trainer into the checkpoint before it is made durable."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step}"
@@ -58,6 +61,8 @@ def save_checkpoint(
         tokenizer.save_pretrained(temporary)
     torch.save(optimizer.state_dict(), temporary / "optimizer.pt")
     (temporary / "state.json").write_text(json.dumps({"step": step, **state}), encoding="utf-8")
+    if extra is not None:
+        extra(temporary)
     fsync_tree(temporary)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(temporary, final)

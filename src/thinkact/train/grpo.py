@@ -22,6 +22,12 @@ same data order and sampling seeds (both derive from (seed, step)), so a resumed
 would. The reference turns can also guide the run (docs/grpo-mix.md): `prefix` starts some members of each group
 from a decaying prefix of the reference (forced tokens with loss mask 0), and `hybrid` mixes an SFT loss on the
 step's reference turns into the loss, (1 - w) GRPO + w SFT.
+
+Three schedule options (`train/schedule.py`): `sampling.kind: deficiency` draws each step's prompts weighted towards
+those the policy did badly on recently (running scores gathered from every process, saved in the checkpoint);
+`reference_reset_steps: N` makes the KL reference the current policy every N steps (and clears AdamW's moments
+with `reset_optimizer`), the reset reference saved beside the checkpoint; `max_generated_tokens` ends the run after
+the step where the tokens sampled by all processes reach it (`generated_tokens` in the metrics).
 """
 
 from __future__ import annotations
@@ -36,9 +42,11 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object
+from accelerate.utils import DistributedType, gather_object
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
+from safetensors.torch import load_model as load_safetensors_model
+from safetensors.torch import save_model as save_safetensors_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.config import save_config
@@ -82,6 +90,14 @@ from thinkact.train.grpo_config import (
 from thinkact.train.heldout import HeldOut
 from thinkact.train.losses import group_advantages, nll_loss, policy_loss, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
+from thinkact.train.schedule import (
+    draw_prompts,
+    group_means,
+    sampled_tokens,
+    sampling_metrics,
+    sampling_weights,
+    update_scores,
+)
 from thinkact.train.sft import LoraOptions
 from thinkact.train.shared_prompt import completion_logprobs
 from thinkact.train.tracking import Tracker, check_report_to
@@ -90,6 +106,9 @@ __all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "schedule
 
 
 StepCallback = Callable[[int, dict[str, float]], None]
+
+REFERENCE_FILE = "reference.safetensors"
+"""The KL reference in a checkpoint written after a reference reset."""
 
 
 class GRPOTrainer:
@@ -115,12 +134,22 @@ class GRPOTrainer:
             )
         if deepspeed is not None:  # accelerate needs it without a dataloader; one micro-batch per backward
             deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = config.micro_batch
+        sharded = self.accelerator.distributed_type == DistributedType.FSDP or (
+            deepspeed is not None and deepspeed.zero_stage == 3
+        )
+        if config.reference_reset_steps and sharded:
+            raise UserError(
+                "grpo.reference_reset_steps: not under FSDP or DeepSpeed ZeRO-3 (the policy's weights are sharded, "
+                "the reference is a whole copy); use DDP or ZeRO-2, or reference_reset_steps: 0"
+            )
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         if config.lora.enabled:
             model = get_peft_model(model, _lora_config(config.lora))  # type: ignore[assignment]
         # With LoRA the reference is the base model: the adapter disabled, no copy.
         self.reference = _frozen_copy(model) if config.kl_coef > 0 and not config.lora.enabled else None
+        if self.reference is not None:  # prepare() moves the policy to the device, not this copy
+            self.reference.to(self.accelerator.device)
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=config.learning_rate,
@@ -131,6 +160,12 @@ class GRPOTrainer:
         self.prompts: list[Prompt] = []
         self.prompt_ids: list[list[int]] = []
         self._references: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+        self.scores: list[float | None] = []
+        """Deficiency sampling: each prompt's running score (None: never drawn), the same on every process."""
+        self.generated_tokens = 0
+        """Tokens sampled so far by all processes (the compute budget's count)."""
+        self.last_reset = 0
+        """The step after which the KL reference last became the policy (0: it is the starting policy)."""
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
@@ -144,12 +179,18 @@ class GRPOTrainer:
             raise UserError(
                 f"{path}: no prompt fits in grpo.max_prompt_tokens={self.config.max_prompt_tokens}"
             )
+        self.scores = [None] * len(self.prompts)
         return len(prompts) - len(self.prompts)
 
     def prompts_for_step(self, step: int) -> list[int]:
-        """Indices of this process's prompts at `step`: a seeded permutation per epoch, then a slice."""
+        """Indices of this process's prompts at `step`: a seeded permutation per epoch (or a draw weighted by the
+        running scores, `sampling.kind: deficiency`), then a slice."""
         size = self.config.prompts_per_step
         count = len(self.prompt_ids)
+        if self.config.sampling.kind == "deficiency":
+            weights = sampling_weights(self.scores, self.config.sampling.floor)
+            drawn = draw_prompts(weights, size, self.config.seed, step)
+            return drawn[self.accelerator.process_index :: self.accelerator.num_processes]
         indices = []
         for position in range(step * size, (step + 1) * size):
             epoch, offset = divmod(position, count)
@@ -265,17 +306,59 @@ class GRPOTrainer:
     def step(self, step: int) -> tuple[dict[str, float], list[Rollout]]:
         """One GRPO step: rollouts, then `learn`. Returns the metrics and the rollouts."""
         started = time.perf_counter()
-        rollouts = self.rollout(step, self.prompts_for_step(step))
+        indices = self.prompts_for_step(step)
+        rollouts = self.rollout(step, indices)
         generated_at = time.perf_counter()
+        schedule = self._update_scores(indices, rollouts)
         metrics = self.learn(rollouts, step)
         elapsed = time.perf_counter() - started
-        sampled = sum(sum(r.loss_mask) or len(r.completion_ids) for r in rollouts)
+        sampled = sampled_tokens(rollouts)
         metrics.update(
             step_seconds=elapsed,
             generate_seconds=generated_at - started,
             tokens_per_second=sampled / max(elapsed, 1e-9),
         )
+        self.generated_tokens += self._sum_over_processes(sampled)
+        metrics.update(schedule, generated_tokens=float(self.generated_tokens))
+        if self.config.reference_reset_steps and (step + 1) % self.config.reference_reset_steps == 0:
+            self.reset_reference(step + 1)
+            metrics["reference_reset"] = 1.0
         return metrics, rollouts
+
+    def _update_scores(self, indices: list[int], rollouts: list[Rollout]) -> dict[str, float]:
+        """Deficiency sampling: fold every process's group means into the running scores; returns the spread of
+        the weights this step was drawn with."""
+        sampling = self.config.sampling
+        if sampling.kind != "deficiency":
+            return {}
+        seen = sum(score is not None for score in self.scores)
+        spread = sampling_metrics(sampling_weights(self.scores, sampling.floor), seen)
+        means = group_means(indices, rollouts, self.config.group_size)
+        everyone = gather_object([means]) if self.accelerator.num_processes > 1 else [means]
+        self.scores = update_scores(self.scores, [m for part in everyone for m in part], sampling.decay)
+        return spread
+
+    def _sum_over_processes(self, count: int) -> int:
+        if self.accelerator.num_processes == 1:
+            return count
+        total = torch.tensor(count, device=self.accelerator.device)
+        return int(self.accelerator.reduce(total, reduction="sum"))
+
+    def reset_reference(self, done: int) -> None:
+        """The KL reference becomes the current policy (ProRL), and AdamW's moments are cleared when
+        `reset_optimizer`; `done` is the number of steps taken."""
+        if self.reference is None:
+            raise AssertionError("reference_reset_steps needs kl_coef > 0 and full weights (checked on load)")
+        policy = self.accelerator.unwrap_model(self.model)
+        self.reference.load_state_dict(policy.state_dict())
+        if self.config.reset_optimizer:
+            self.optimizer.state.clear()
+        self.last_reset = done
+
+    def budget_spent(self) -> bool:
+        """Whether the sampled tokens reached `max_generated_tokens` (the same answer on every process)."""
+        budget = self.config.max_generated_tokens
+        return bool(budget) and self.generated_tokens >= budget
 
     def learn(self, rollouts: list[Rollout], step: int = 0) -> dict[str, float]:
         """Advantages from the rollouts' rewards, then `passes` optimiser steps; returns the step's metrics.
@@ -531,8 +614,26 @@ class GRPOTrainer:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             model = self.accelerator.unwrap_model(self.model)
-            state = {"steps": self.config.steps}
-            save_checkpoint(run_dir, step, model, self.optimizer, state, tokenizer=self.tokenizer)
+            state = {
+                "steps": self.config.steps,
+                "generated_tokens": self.generated_tokens,
+                "last_reset": self.last_reset,
+                "sampling_scores": self.scores,
+            }
+            save_checkpoint(
+                run_dir,
+                step,
+                model,
+                self.optimizer,
+                state,
+                tokenizer=self.tokenizer,
+                extra=self._save_reference,
+            )
+
+    def _save_reference(self, directory: Path) -> None:
+        """After a reset the reference is no longer the starting policy: keep it beside the checkpoint."""
+        if self.last_reset and self.reference is not None:
+            save_safetensors_model(self.reference, str(directory / REFERENCE_FILE))
 
     def stop_requested(self, interrupt: StopOnInterrupt) -> bool:
         """Whether any process was asked to stop (a collective: every process calls it each step)."""
@@ -559,7 +660,28 @@ class GRPOTrainer:
                     f"{checkpoint}: does not match the model (missing {missing}, unexpected {unexpected})"
                 )
         load_optimizer(checkpoint, self.optimizer)
-        return int(load_state(checkpoint)["step"])
+        state = load_state(checkpoint)
+        self._restore_schedule(checkpoint, state)
+        return int(state["step"])
+
+    def _restore_schedule(self, checkpoint: Path, state: dict[str, Any]) -> None:
+        """The running scores, the token count and the reset reference, exactly as the checkpoint left them."""
+        scores = state.get("sampling_scores", self.scores)
+        if len(scores) != len(self.scores):
+            raise UserError(
+                f"{checkpoint}: holds running scores of {len(scores)} prompts, but the data has {len(self.scores)}; "
+                "resume with the data the run was started with"
+            )
+        self.scores = [None if score is None else float(score) for score in scores]
+        self.generated_tokens = int(state.get("generated_tokens", 0))
+        self.last_reset = int(state.get("last_reset", 0))
+        if self.last_reset and self.reference is not None:
+            if not (checkpoint / REFERENCE_FILE).is_file():
+                raise UserError(
+                    f"{checkpoint}: the reference was reset after step {self.last_reset} but "
+                    f"{REFERENCE_FILE} is missing, so the run cannot continue as it was; use --overwrite"
+                )
+            load_safetensors_model(self.reference, str(checkpoint / REFERENCE_FILE))
 
 
 def _grad_norm(grads: list[torch.Tensor | None]) -> float:
@@ -661,6 +783,8 @@ def run_grpo(
                 )
                 if on_step is not None:
                     on_step(step + 1, metrics)
+            if trainer.budget_spent():  # the same on every process: the count is summed over them
+                break
             stopping = trainer.stop_requested(interrupt) and step + 1 < config.steps
             if stopping or (
                 config.save_steps and (step + 1) % config.save_steps == 0 and step + 1 < config.steps

@@ -16,6 +16,7 @@ from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.episode import EpisodeRewardConfig
 from thinkact.rollout.users import UserConfig
 from thinkact.train.losses import AdvantageScale, LossAggregation
+from thinkact.train.schedule import PromptSampling, check_schedule
 from thinkact.train.sft import LoraOptions
 from thinkact.train.tracking import check_report_to
 
@@ -191,6 +192,18 @@ class GRPORunConfig:
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     """Hybrid SFT + RL objective: (1 - w) * GRPO + w * NLL of the step's reference turns, w fixed, scheduled or
     adapted from gradient norms (see docs/grpo-mix.md)."""
+    # Prompt sampling, reference resets, compute budget
+    sampling: PromptSampling = field(default_factory=PromptSampling)
+    """Which prompts each step draws: uniform, or deficiency (iTool-style: weighted towards prompts the policy did
+    badly on recently, with a floor; see docs/design-notes.md)."""
+    reference_reset_steps: int = 0
+    """Every N steps the KL reference becomes the current policy (ProRL; 0: never). Needs kl_coef > 0; not with
+    LoRA."""
+    reset_optimizer: bool = False
+    """At each reference reset also clear AdamW's moments."""
+    max_generated_tokens: int = 0
+    """Compute budget: stop after the step where the tokens the policy sampled reach this (0: none; `steps`
+    stays the limit); `generated_tokens` in metrics.jsonl counts them."""
 
     def __post_init__(self) -> None:
         check_report_to(self.report_to, "grpo.report_to")
@@ -228,6 +241,17 @@ class GRPORunConfig:
             if len(bounds) != 2 or min(bounds) < 0:
                 raise UserError(f"grpo.weight_schedule.{name}: give [start, end], both >= 0")
         _check_mix(self)
+        self._check_schedule()
+
+    def _check_schedule(self) -> None:
+        check_schedule(
+            self.sampling,
+            self.reference_reset_steps,
+            self.reset_optimizer,
+            self.max_generated_tokens,
+            self.kl_coef,
+            self.lora.enabled,
+        )
 
 
 def _check_mix(config: GRPORunConfig) -> None:
