@@ -154,3 +154,14 @@ def test_the_shipped_recipes_file_is_valid() -> None:
     plans = plan_recipes(load_config(RecipesConfig, path), str(path))
     assert [p.name for p in plans] == ["grpo", "grpo-deficiency", "grpo-resets"]
     assert plans[2].grpo.reference_reset_steps == 3 and plans[2].grpo.kl_coef == 0.01
+
+
+def test_the_shipped_methods_file_sets_each_method_in_its_recipe() -> None:
+    path = Path(__file__).parent.parent / "configs" / "recipes-methods.yaml"
+    plans = {p.name: p.grpo for p in plan_recipes(load_config(RecipesConfig, path), str(path))}
+    assert list(plans) == ["grpo", "grpo-prefix", "grpo-hybrid", "grpo-deficiency", "grpo-resets"]
+    assert plans["grpo-prefix"].prefix.members == 1 and not plans["grpo"].prefix.enabled
+    assert plans["grpo-hybrid"].hybrid.enabled and not plans["grpo-prefix"].hybrid.enabled
+    assert plans["grpo-deficiency"].sampling.kind == "deficiency"
+    assert plans["grpo-resets"].reference_reset_steps == 5
+    assert {grpo.learning_rate for grpo in plans.values()} == {1e-4}
