@@ -127,6 +127,14 @@ def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[s
     ]
 
 
+def saved_differences(run_dir: Path, config: Any) -> list[str]:
+    """`config_differences` between the fingerprint `run_dir/config.yaml` was written with and `config`'s."""
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    return config_differences(
+        {k: v for k, v in saved.items() if k not in RESUMABLE_FIELDS}, fingerprint(config)
+    )
+
+
 def check_resume(run_dir: Path, config: Any, steps: int, done: int | None, command: str) -> None:
     """Refuse to resume `run_dir` with `config` unless it holds an unfinished run of the same config.
 
@@ -137,10 +145,7 @@ def check_resume(run_dir: Path, config: Any, steps: int, done: int | None, comma
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
         raise UserError(f"--resume: {run_dir} holds no config.yaml, so it is not a {command} run directory")
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
-    differences = config_differences(
-        {k: v for k, v in saved.items() if k not in RESUMABLE_FIELDS}, fingerprint(config)
-    )
+    differences = saved_differences(run_dir, config)
     if differences:
         raise UserError(
             f"--resume: {run_dir} was written by another {command} config ({'; '.join(differences[:3])}); "

@@ -34,7 +34,7 @@ from thinkact.eval.compare import CompareConfig, run_compare
 from thinkact.eval.tables import format_metric, render_markdown
 from thinkact.files import atomic_write_text, check_output_dir, replace_dir
 from thinkact.jsonsafe import dump_json
-from thinkact.train.checkpoints import RESUMABLE_FIELDS, config_differences, fingerprint, latest_checkpoint
+from thinkact.train.checkpoints import config_differences, latest_checkpoint, saved_differences
 from thinkact.train.grpo import run_grpo
 from thinkact.train.grpo_config import GRPORunConfig
 from thinkact.train.sft import SFTRunConfig, run_sft
@@ -299,10 +299,7 @@ def _run_stage(stage: Any, directory: Path, run: Callable[..., Path], *, grpo: b
     """Run one stage (or reuse it when finished with this config); returns its model and the seconds it took."""
     started = time.perf_counter()
     if (directory / "model" / "config.json").is_file():
-        saved = yaml.safe_load((directory / "config.yaml").read_text(encoding="utf-8")) or {}
-        differences = config_differences(
-            {k: v for k, v in saved.items() if k not in RESUMABLE_FIELDS}, fingerprint(stage)
-        )
+        differences = saved_differences(directory, stage)
         if differences:
             raise UserError(
                 f"--resume: {directory} was trained with other settings ({'; '.join(differences[:3])}); "
