@@ -219,4 +219,12 @@ def test_results_hold_breakdowns_thinking_and_conversations(data_dir: Path) -> N
     assert block["thinking"]["share"]["value"] == 1.0 and block["thinking"]["without"] == {"n": 0}
     turn = block["turns"][0]
     assert turn["conversation_id"] in block["conversations"]
-    assert set(turn["components"]) <= {"format", "tool_name", "tool_args", "tool_exact", "no_call", "answer"}
+    assert set(turn["components"]) <= {
+        "format",
+        "call",
+        "tool_name",
+        "tool_args",
+        "tool_exact",
+        "no_call",
+        "answer",
+    }

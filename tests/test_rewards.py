@@ -115,8 +115,28 @@ def test_combined_call_turn_by_hand() -> None:
         ToolCall("transfer", {"source": "checking", "target": "savings", "amount": 5, "currency": "EUR"})
     )
     reward = score_action(predicted, REF, TOOLS, RewardConfig())
-    assert reward.components == {"format": 1.0, "tool_name": 1.0, "tool_args": 0.75, "tool_exact": 0.0}
+    assert reward.components == {
+        "format": 1.0,
+        "call": 1.0,
+        "tool_name": 1.0,
+        "tool_args": 0.75,
+        "tool_exact": 0.0,
+    }
     assert reward.total == pytest.approx(0.525)
+
+
+def test_call_weight_makes_a_wrong_call_outscore_an_answer_on_a_call_turn() -> None:
+    wrong_call = Action(think="t", tool_calls=[ToolCall("balance", {})])
+    answer = Action(think="t", content="Done.")
+    paper = RewardConfig()
+    # the paper's weights: both score format only, 0.1 / 1.0
+    assert score_action(wrong_call, REF, TOOLS, paper).total == pytest.approx(0.1)
+    assert score_action(answer, REF, TOOLS, paper).total == pytest.approx(0.1)
+    weighted = RewardConfig(weights={**paper.weights, "call": 0.3})
+    # wrong call: (0.1 + 0.3) / 1.3; answer: 0.1 / 1.3; the exact call still scores 1
+    assert score_action(wrong_call, REF, TOOLS, weighted).total == pytest.approx(0.4 / 1.3)
+    assert score_action(answer, REF, TOOLS, weighted).total == pytest.approx(0.1 / 1.3)
+    assert score_action(Action(think="t", tool_calls=REF.tool_calls), REF, TOOLS, weighted).total == 1.0
 
 
 def test_combined_answer_turn_by_hand() -> None:

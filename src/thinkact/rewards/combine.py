@@ -1,9 +1,9 @@
 """The combined reward: a weighted mean of the components that apply to the turn.
 
-A turn whose reference calls tools is scored by `format`, `tool_name`, `tool_args` and `tool_exact`; a turn whose
-reference answers (no tool needed, or asking for missing information) by `format`, `no_call` and `answer`. The
-total is the weighted mean over the applicable components, so it lies in [0, 1] for both kinds of turn and a
-component that does not apply neither rewards nor punishes. Every component is returned by name for logging.
+A turn whose reference calls tools is scored by `format`, `call`, `tool_name`, `tool_args` and `tool_exact`; a
+turn whose reference answers (no tool needed, or asking for missing information) by `format`, `no_call` and
+`answer`. The total is the weighted mean over the applicable components, so it lies in [0, 1] for both kinds of
+turn and a component that does not apply neither rewards nor punishes. Every component is returned by name for logging.
 The default weights follow the paper (tool accuracy and answer correctness, with a small format term).
 """
 
@@ -17,9 +17,9 @@ from thinkact.errors import UserError
 from thinkact.parse import Action
 from thinkact.rewards import components as c
 
-CALL_COMPONENTS = ("format", "tool_name", "tool_args", "tool_exact")
+CALL_COMPONENTS = ("format", "call", "tool_name", "tool_args", "tool_exact")
 ANSWER_COMPONENTS = ("format", "no_call", "answer")
-COMPONENTS = ("format", "tool_name", "tool_args", "tool_exact", "no_call", "answer")
+COMPONENTS = ("format", "call", "tool_name", "tool_args", "tool_exact", "no_call", "answer")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class RewardConfig:
     weights: dict[str, float] = field(
         default_factory=lambda: {
             "format": 0.1,
+            "call": 0.0,
             "tool_name": 0.2,
             "tool_args": 0.3,
             "tool_exact": 0.4,
@@ -34,8 +35,9 @@ class RewardConfig:
             "answer": 0.5,
         }
     )
-    """Weight of each component; a component left out weighs 0. Names: format, tool_name, tool_args,
-    tool_exact, no_call, answer."""
+    """Weight of each component; a component left out weighs 0. Names: format, call, tool_name, tool_args,
+    tool_exact, no_call, answer. `call` (any call where one is due; 0 by default, the paper's weights) is the
+    counterpart of `no_call`: without it a wrong call and an answer score the same on a call turn."""
     require_think: bool = True
     """The format component requires a non-empty <think> block first."""
     answer_metric: str = "f1"
@@ -86,7 +88,7 @@ def score_action(
     1.0
     >>> r = score_action(Action(think="", tool_calls=[ToolCall("w", {"city": "Rome"})]), ref, [], RewardConfig())
     >>> r.components
-    {'format': 0.0, 'tool_name': 1.0, 'tool_args': 0.0, 'tool_exact': 0.0}
+    {'format': 0.0, 'call': 1.0, 'tool_name': 1.0, 'tool_args': 0.0, 'tool_exact': 0.0}
     >>> round(r.total, 3)
     0.2
     """
@@ -96,6 +98,7 @@ def score_action(
             "format": c.score_format(
                 action, reference, tools, require_think=config.require_think, truncated=truncated
             ),
+            "call": c.score_call(action, reference, tools),
             "tool_name": c.score_tool_name(action, reference, tools),
             "tool_args": c.score_tool_args(action, reference, tools),
             "tool_exact": c.score_tool_exact(action, reference, tools),

@@ -8,6 +8,8 @@ Definitions users rely on (DESIGN.md, "Rewards"):
   correct / (reference arguments + invented arguments), so an invented argument costs as much as a missed one;
   the sum over matches is divided by the larger of the two call counts, so extra or missing calls cost too.
 - `tool_exact`: 1 if the multiset of (name, normalised arguments) equals the reference's, else 0 (Tool-N1).
+- `call`: for call turns, 1 if the policy called a tool (any tool): the counterpart of `no_call`, so that a
+  wrong call can be worth more than answering where a call was due.
 - `no_call`: for answer turns, 1 if the policy made no call.
 - `answer`: for answer turns, a text score (normalised exact match, token F1 or ROUGE-L) against the reference,
   averaged with the share of the reference's facts found in the answer when the reference lists facts.
@@ -110,6 +112,17 @@ def score_tool_exact(action: Action, reference: Action, tools: ToolSpecs) -> flo
     matches = match_calls(action.tool_calls, reference.tool_calls, tools)
     exact = sum(1 for _, _, score in matches if score == 1.0)
     return 1.0 if exact == len(reference.tool_calls) else 0.0
+
+
+def score_call(action: Action, reference: Action, tools: ToolSpecs) -> float:
+    """1.0 when the policy called a tool (any tool, any arguments) where the reference calls one.
+
+    >>> score_call(Action(tool_calls=[ToolCall("other")]), Action(tool_calls=[ToolCall("w")]), [])
+    1.0
+    >>> score_call(Action(content="It is sunny."), Action(tool_calls=[ToolCall("w")]), [])
+    0.0
+    """
+    return 1.0 if action.tool_calls else 0.0
 
 
 def score_no_call(action: Action, reference: Action, tools: ToolSpecs) -> float:
