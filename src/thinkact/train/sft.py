@@ -245,7 +245,7 @@ def _train(
         seed=config.seed,
         data_seed=config.seed,
         bf16=config.bf16,
-        gradient_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing=config.gradient_checkpointing,  # the name transformers 5 keeps (the old one warns)
         use_cpu=not _has_accelerator(),
         completion_only_loss=True,
         padding_free=config.padding_free,
