@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from rich.console import Console
 
 from tests.conftest import TEST_MODEL
 from thinkact.demo import DemoConfig, run_demo
+from thinkact.errors import UserError
 from thinkact.train.grpo import GRPORunConfig
 
 
@@ -20,6 +22,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         train_conversations=12,
         test_conversations=3,
         sft_steps=2,
+        think_sft_steps=2,
         sft_batch_size=2,
         eval_max_new_tokens=8,
         eval_view="both",
@@ -60,3 +63,18 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     for stage in ("base", "sft-nothink/model", "sft-think/model", "grpo/model"):
         assert (out / stage / "config.json").is_file()
     assert len((out / "grpo" / "metrics.jsonl").read_text().splitlines()) == 3
+    # think-SFT continues from the no-thinking model (the paper's order), GRPO from think-SFT
+    think_sft = yaml.safe_load((out / "sft-think" / "config.yaml").read_text())
+    assert think_sft["model"] == str(out / "sft-nothink" / "model") and think_sft["think"] is True
+    assert yaml.safe_load((out / "grpo" / "config.yaml").read_text())["model"] == str(
+        out / "sft-think" / "model"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("think_sft_from", "grpo", "choose sft-nothink or base"), ("think_sft_steps", 0, ">= 1")],
+)
+def test_bad_demo_settings_are_user_errors(field: str, value: object, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        DemoConfig(**{field: value})

@@ -2,8 +2,9 @@
 
 Stages, each a real run in `runs/demo/<stage>`: generate the benchmark → the base model (the shipped pretrained
 tiny base, `train/pretrain.py`: it knows the tool-call format and copies entities, and has never seen the
-benchmark's domains, tools or phrasings) → SFT without thinking (the paper's baseline) → think-SFT (the ReFT-style
-warm-up) → GRPO from the warm-up, watched on held-out turns → evaluate base, SFT-no-think,
+benchmark's domains, tools or phrasings) → SFT without thinking (the paper's baseline) → think-SFT, a short
+warm-up that continues from the no-thinking model (`think_sft_from`; `base` makes it the separate ReFT-style line)
+→ GRPO from the warm-up, watched on held-out turns → evaluate base, SFT-no-think,
 think-SFT and GRPO on `test_id` and `test_ood` (`thinkact compare`: turn and episode views, paired-bootstrap
 differences) → a comparison table printed and written to `report.md`, `results.json`, `comparison.json` and
 `report.html` (plots, the GRPO run's reward and KL, sample conversations). Sizes are small so that it runs in
@@ -43,8 +44,14 @@ class DemoConfig:
     """pretrained (the shipped tiny base), random (a freshly initialised tiny model of `model`'s shape), or a
     model directory."""
     sft_steps: int = 400
-    """Steps of each SFT stage. 400 doubles the demo's time against 200, and is what makes its models call right:
-    think-SFT's exact calls on test_id 0.013 at 200 steps, 0.163 at 400 (docs/benchmarks.md)."""
+    """Steps of SFT without thinking. 400 doubles its time against 200, and is what makes the models call right:
+    exact calls on test_id 0.031 at 200 steps, 0.150 at 400, 0.244 at 600 (docs/benchmarks.md)."""
+    think_sft_from: str = "sft-nothink"
+    """Where think-SFT starts: sft-nothink (continue from the no-thinking model: the paper's order, SFT then
+    thinking on top, and the calls it learned are kept) or base (a separate line from the base, ReFT-style)."""
+    think_sft_steps: int = 150
+    """Steps of think-SFT. From sft-nothink, 150 steps write as many exact calls as 400 from the base (0.156 and
+    0.163 on test_id) in well under half the time (docs/benchmarks.md); from base give it as many as sft_steps."""
     sft_batch_size: int = 8
     sft_learning_rate: float = 1e-3
     """Peak SFT learning rate; the pretrained base takes a third of what a randomly initialised model needed."""
@@ -72,6 +79,12 @@ class DemoConfig:
         )
     )
     """GRPO settings; model, data and out are filled in by the demo."""
+
+    def __post_init__(self) -> None:
+        if self.think_sft_from not in ("sft-nothink", "base"):
+            raise UserError(f"demo.think_sft_from: {self.think_sft_from!r}; choose sft-nothink or base")
+        if self.sft_steps < 1 or self.think_sft_steps < 1:
+            raise UserError("demo.sft_steps and demo.think_sft_steps: must be >= 1")
 
 
 @dataclass
@@ -109,20 +122,25 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     base = _base_model(config, out / "base")
     console.print(f"base model: {base}")
 
-    sft_runs = {}
-    for name, think in (("sft-nothink", False), ("sft-think", True)):
-        stage(f"SFT {'with' if think else 'without'} thinking")
+    sft_runs: dict[str, Path] = {}
+    for name, think, steps in (
+        ("sft-nothink", False, config.sft_steps),
+        ("sft-think", True, config.think_sft_steps),
+    ):
+        origin = config.think_sft_from if think else "base"
+        start = sft_runs["sft-nothink"] if origin == "sft-nothink" else base
+        stage(f"SFT {'with' if think else 'without'} thinking, from {origin}")
         sft_config = SFTRunConfig(
-            model=str(base),
+            model=str(start),
             data=str(paths["train"]),
             out=str(out / name),
             think=think,
-            max_steps=config.sft_steps,
+            max_steps=steps,
             batch_size=config.sft_batch_size,
             learning_rate=config.sft_learning_rate,
             seed=config.seed,
         )
-        sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, config.sft_steps)])
+        sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])
 
     stage("GRPO from the think-SFT warm-up")
     grpo_config = config.grpo
