@@ -10,8 +10,9 @@ import yaml
 from rich.console import Console
 
 from tests.conftest import TEST_MODEL
-from thinkact.demo import DemoConfig, run_demo
+from thinkact.demo import DemoConfig, describe_base, render_preamble, run_demo
 from thinkact.errors import UserError
+from thinkact.models.tiny import copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig
 
 
@@ -78,3 +79,11 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
 def test_bad_demo_settings_are_user_errors(field: str, value: object, message: str) -> None:
     with pytest.raises(UserError, match=message):
         DemoConfig(**{field: value})
+
+
+def test_the_report_names_the_shipped_base_and_how_to_rebuild_it(tmp_path: Path) -> None:
+    base = describe_base(copy_pretrained_base(tmp_path / "base"))
+    recipe = json.loads((tmp_path / "base" / "recipe.json").read_text())
+    assert base["weights_sha256"] == recipe["weights_sha256"] and base["note"] == recipe["note"]
+    preamble = render_preamble({"base": base, "seconds": 1.0, "claims": [], "heldout_during_grpo": []})
+    assert recipe["command"] in preamble and "thinkact pretrain --out runs/base-stage1" in preamble

@@ -282,7 +282,7 @@ def describe_base(base: Path) -> dict[str, Any]:
     if not recipe_path.is_file():
         return {"path": str(base), "what": "a model directory without a pretraining recipe"}
     recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
-    keys = ("what", "command", "seconds", "tokens_seen", "final_loss", "weights_sha256")
+    keys = ("what", "command", "seconds", "tokens_seen", "final_loss", "weights_sha256", "note")
     return {"path": str(base), **{key: recipe.get(key) for key in keys}}
 
 
@@ -304,6 +304,8 @@ def render_preamble(summary: dict[str, Any]) -> str:
             f"(rebuilt by `{base['command']}`; {base.get('tokens_seen')} tokens; weights SHA-256 "
             f"`{str(base.get('weights_sha256'))[:16]}…`)."
         )
+    if base.get("note"):
+        lines.append(f"Its recipe says: {base['note']}")
     lines += ["", f"Ran in {summary['seconds']:.0f} s.", "", "| claim | figure | holds |", "|---|---|---|"]
     for claim in summary["claims"]:
         if "diff" in claim:
