@@ -74,7 +74,10 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("think_sft_from", "grpo", "choose sft-nothink or base"), ("think_sft_steps", 0, ">= 1")],
+    [
+        ("think_sft_from", "grpo", "demo.think_sft_from: 'grpo'; choose one of sft-nothink, base"),
+        ("think_sft_steps", 0, ">= 1"),
+    ],
 )
 def test_bad_demo_settings_are_user_errors(field: str, value: object, message: str) -> None:
     with pytest.raises(UserError, match=message):

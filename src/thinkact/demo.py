@@ -23,7 +23,7 @@ from rich.console import Console
 from transformers import TrainerCallback
 
 from thinkact.config import save_config
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 from thinkact.eval.compare import CompareConfig, run_compare
 from thinkact.eval.tables import build_summary_table
 from thinkact.files import atomic_write_text
@@ -81,8 +81,7 @@ class DemoConfig:
     """GRPO settings; model, data and out are filled in by the demo."""
 
     def __post_init__(self) -> None:
-        if self.think_sft_from not in ("sft-nothink", "base"):
-            raise UserError(f"demo.think_sft_from: {self.think_sft_from!r}; choose sft-nothink or base")
+        check_choice("demo.think_sft_from", self.think_sft_from, ("sft-nothink", "base"))
         if self.sft_steps < 1 or self.think_sft_steps < 1:
             raise UserError("demo.sft_steps and demo.think_sft_steps: must be >= 1")
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 from thinkact.parse import Action
 from thinkact.rewards import components as c
 
@@ -57,10 +57,7 @@ class RewardConfig:
                 raise UserError(
                     f"rewards.weights: give at least one of {list(names)} a positive weight ({kind} turns)"
                 )
-        if self.answer_metric not in c.TEXT_METRICS:
-            raise UserError(
-                f"rewards.answer_metric: {self.answer_metric!r}; choose one of {list(c.TEXT_METRICS)}"
-            )
+        check_choice("rewards.answer_metric", self.answer_metric, c.TEXT_METRICS)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thinkact.data.prompts import Prompt
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 
 USER_KINDS = ("none", "scripted", "rule", "model")
 NOTHING_TO_ADD = "I have nothing to add; please go ahead with what I asked."
@@ -56,8 +56,7 @@ class UserConfig:
     """User messages per episode at most, after the first."""
 
     def __post_init__(self) -> None:
-        if self.kind not in USER_KINDS:
-            raise UserError(f"user.kind: {self.kind!r}; choose one of {', '.join(USER_KINDS)}")
+        check_choice("user.kind", self.kind, USER_KINDS)
         if self.kind == "model" and not (self.url and self.model):
             raise UserError("user.kind=model: set user.url (an OpenAI-compatible /v1 URL) and user.model")
         if self.url and not self.url.startswith(("http://", "https://")):

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from thinkact.data.conversations import Conversation
 from thinkact.data.prompts import Prompt, all_episode_prompts, turn_prompts
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.episode import EpisodeRewardConfig
 from thinkact.rollout.users import UserConfig
@@ -228,9 +228,9 @@ class GRPORunConfig:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise UserError(f"grpo.{bad[0]}: out of range (group_size >= 2, temperature > 0, counts >= 1)")
-        _check_choice("loss", self.loss, [a.value for a in LossAggregation])
-        _check_choice("advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
-        _check_choice("mode", self.mode, [m.value for m in Mode])
+        check_choice("grpo.loss", self.loss, [a.value for a in LossAggregation])
+        check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
+        check_choice("grpo.mode", self.mode, [m.value for m in Mode])
         if self.mode == Mode.TURN and self.user.kind != "none":
             raise UserError(
                 f"grpo.user.kind: {self.user.kind!r} needs mode: episode (turn mode has no user turns)"
@@ -262,13 +262,13 @@ def _check_mix(config: GRPORunConfig) -> None:
             f"grpo.prefix.members: {prefix.members}; give 0 (off) up to group_size - 1 ({config.group_size - 1}), "
             "so that each group keeps at least one free member"
         )
-    _check_choice("prefix.source", prefix.source, [s.value for s in PrefixSource])
-    _check_choice("prefix.decay", prefix.decay, [d.value for d in PrefixDecay])
+    check_choice("grpo.prefix.source", prefix.source, [s.value for s in PrefixSource])
+    check_choice("grpo.prefix.decay", prefix.decay, [d.value for d in PrefixDecay])
     if len(prefix.schedule) != 2 or not all(0 <= share <= 1 for share in prefix.schedule):
         raise UserError(f"grpo.prefix.schedule: {prefix.schedule}; give [start, end], both in [0, 1]")
     if prefix.sft_weight < 0:
         raise UserError(f"grpo.prefix.sft_weight: {prefix.sft_weight}; give a weight >= 0")
-    _check_choice("hybrid.rule", hybrid.rule, [r.value for r in HybridRule])
+    check_choice("grpo.hybrid.rule", hybrid.rule, [r.value for r in HybridRule])
     if not 0 <= hybrid.weight <= 1:
         raise UserError(
             f"grpo.hybrid.weight: {hybrid.weight}; give w in [0, 1] (loss = (1 - w) GRPO + w SFT)"
@@ -332,11 +332,6 @@ def hybrid_weight(
         raise ValueError("rule grad_norm needs both gradient norms")
     total = sft_norm + grpo_norm
     return lo + (hi - lo) * (sft_norm / total if total > 0 else 1.0)
-
-
-def _check_choice(name: str, value: str, choices: list[str]) -> None:
-    if value not in choices:
-        raise UserError(f"grpo.{name}: {value!r}; choose one of {choices}")
 
 
 def scheduled_rewards(config: GRPORunConfig, step: int) -> RewardConfig:

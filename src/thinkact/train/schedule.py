@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 from thinkact.rollout.records import Rollout
 
 SAMPLING_KINDS = ("uniform", "deficiency")
@@ -38,8 +38,7 @@ class PromptSampling:
     the group's mean reward (0: only the latest group counts)."""
 
     def __post_init__(self) -> None:
-        if self.kind not in SAMPLING_KINDS:
-            raise UserError(f"grpo.sampling.kind: {self.kind!r}; choose one of {list(SAMPLING_KINDS)}")
+        check_choice("grpo.sampling.kind", self.kind, SAMPLING_KINDS)
         if not 0 < self.floor <= 1:
             raise UserError(
                 f"grpo.sampling.floor: {self.floor}; give 0 < floor <= 1 (0 would starve prompts)"

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from thinkact.config import save_config
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.prompts import Prompt, turn_prompts
-from thinkact.errors import RunInterrupted, UserError
+from thinkact.errors import RunInterrupted, UserError, check_choice
 from thinkact.files import atomic_write_text, check_output_dir, fsync_dir, replace_dir
 from thinkact.jsonsafe import dump_json
 from thinkact.models.load import load_policy
@@ -111,14 +111,9 @@ def check_options(options: SelfDistillOptions, think: bool) -> None:
         raise UserError(f"{where}.top_p: must be in (0, 1]")
     if not 0 <= options.answer_threshold <= 1:
         raise UserError(f"{where}.answer_threshold: must be in [0, 1] (answer scores are)")
-    if options.answer_metric not in TEXT_METRICS:
-        raise UserError(
-            f"{where}.answer_metric: {options.answer_metric!r}; choose one of {list(TEXT_METRICS)}"
-        )
-    if options.unkept not in UNKEPT:
-        raise UserError(f"{where}.unkept: {options.unkept!r}; choose one of {', '.join(UNKEPT)}")
-    if options.action not in ACTIONS:
-        raise UserError(f"{where}.action: {options.action!r}; choose one of {', '.join(ACTIONS)}")
+    check_choice(f"{where}.answer_metric", options.answer_metric, TEXT_METRICS)
+    check_choice(f"{where}.unkept", options.unkept, UNKEPT)
+    check_choice(f"{where}.action", options.action, ACTIONS)
 
 
 # ---------------------------------------------------------------------------------------------------------------
