@@ -5,11 +5,12 @@ the reference action is the completion, which alone carries loss (TRL's completi
 completion is `<think>reference reasoning</think>` then the action (think-SFT, the warm-up before GRPO); without,
 the think block is empty (the paper's "SFT without explicit thinking" baseline, Qwen3's no-think rendering).
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
-TRL the ids. LoRA comes through peft. Runs checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues
-the last complete checkpoint through the Trainer's `resume_from_checkpoint`; the final model is written to a
-temporary directory and renamed. `padding_free` joins a batch into one unpadded row (TRL's collator; exact, since
-attention stays within each sequence). Left out: packing several examples into fixed-length rows, which changes
-what a step holds.
+TRL the ids. On CPUs TRL's fused LM head is narrowed to the positions that carry a label (train/label_head.py:
+the same loss, 2.4 times faster steps on the demo). LoRA comes through peft. Runs checkpoint every `save_steps`
+(and on Ctrl-C) and `resume` continues the last complete checkpoint through the Trainer's
+`resume_from_checkpoint`; the final model is written to a temporary directory and renamed. `padding_free` joins a
+batch into one unpadded row (TRL's collator; exact, since attention stays within each sequence). Left out:
+packing several examples into fixed-length rows, which changes what a step holds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accelerate.utils import is_peft_model
 from datasets import Dataset
 from peft import LoraConfig
 from transformers import PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
@@ -36,6 +38,7 @@ from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
 from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
+from thinkact.train.label_head import label_head
 from thinkact.train.self_distill import SelfDistillOptions, check_options, run_self_distill
 from thinkact.train.tracking import check_report_to, prepare_trainer_reporting
 
@@ -275,6 +278,8 @@ def _train(
         peft_config=peft_config,
         callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt)],
     )
+    trained: Any = trainer.model
+    label_head(trained.get_base_model() if is_peft_model(trained) else trained)
     if callbacks:  # the caller reports progress; TRL's printer would repeat every log line as a dict
         trainer.remove_callback(PrinterCallback)
     if checkpoint is not None and on_resume is not None:
