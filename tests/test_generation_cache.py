@@ -135,3 +135,40 @@ def test_equal_prompts_passed_apart_share_one_prefill(tiny_model_dir: Path, data
     assert torch.equal(keys[0], keys[2]) and not torch.equal(keys[0], keys[1])
     got = [c[0].completion_ids for c in sample(model, tokenizer, rows, max_new_tokens=8, temperature=0.0)]
     assert got == _plain_generate(model, tokenizer, rows, 1, 0.0, 0)
+
+
+def test_a_batch_narrows_to_the_streams_still_going_and_greedy_tokens_stay_the_same(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    model, tokenizer, prompts = _prompts(tiny_model_dir, data_dir / "train.jsonl", 8)
+    pad = tokenizer.pad_token_id
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+    attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    with torch.no_grad():
+        free = model.generate(  # no stop token: every row runs 24 tokens
+            input_ids=ids, attention_mask=attention, max_new_tokens=24, do_sample=False, pad_token_id=pad
+        )[:, width:].tolist()
+    # A stop token that most rows sample, at different steps, so rows end apart and most end early.
+    counts: dict[int, int] = {}
+    for row in free:
+        for token in set(row) - {pad}:
+            counts[token] = counts.get(token, 0) + 1
+    stop = max(counts, key=lambda token: (counts[token], -min(r.index(token) for r in free if token in r)))
+    ends = [row.index(stop) for row in free if stop in row]
+    assert len(ends) >= 6 and len(set(ends)) > 1 and min(ends) < 20
+    model.generation_config.eos_token_id = stop
+    rows_per_forward: list[int] = []
+    model.register_forward_hook(
+        lambda _m, _args, kwargs, _out: rows_per_forward.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    got = [
+        group[0]
+        for group in sample(model, tokenizer, prompts, max_new_tokens=24, temperature=0.0, batch_size=8)
+    ]
+    assert min(rows_per_forward) < 8 == max(rows_per_forward)  # the batch was narrowed
+    for completion, row in zip(got, free, strict=True):
+        expected = row[: row.index(stop) + 1] if stop in row else row
+        assert completion.completion_ids == expected
+        assert completion.truncated == (stop not in row)
