@@ -1,11 +1,13 @@
-"""SFT tokens/s with padded batches against padding-free ones (TRL's collator), on the same batches.
+"""SFT tokens/s: padded batches against padding-free ones (TRL's collator), and TRL's fused LM head against
+thinkact's head over the labelled positions alone (`train/label_head.py`), on the same batches.
 
-The default tiny model and the think-SFT sequences of the bundled benchmark (`train/sft.build_dataset`), batches
-of `--batch` in dataset order; each round times a forward, backward and AdamW step over every batch with padding,
-then without (one row, attention kept within each sequence), alternating. Tokens are the real (unpadded) tokens
-of the batch, so both paths count the same work. Usage:
+The default tiny model and the think-SFT sequences of the bundled benchmark (`train/sft.build_dataset`;
+`--no-think` for the no-thinking baseline's), batches of `--batch` in dataset order. Each step is a forward,
+backward and AdamW step as TRL's SFTTrainer takes it (`model(..., fused_lm_head=True)`, loss from the per-token
+log-probabilities); each round times every batch once per combination of collator and head, alternating. Tokens
+are the real (unpadded) tokens of the batch, so every path counts the same work. Usage:
 
-    .venv/bin/python benchmarks/sft_throughput.py [--batch 8] [--batches 6] [--rounds 3]
+    .venv/bin/python benchmarks/sft_throughput.py [--batch 8] [--batches 6] [--rounds 3] [--no-think]
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+from trl.trainer.utils import add_fused_lm_head
 from workspace import build_workspace, machine, median, print_table, write_results
 
 from thinkact.models.load import load_policy
+from thinkact.train.label_head import label_head
 from thinkact.train.sft import build_dataset
 
 KEYS = ("input_ids", "attention_mask", "position_ids", "labels")
@@ -31,6 +34,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--batches", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-think", action="store_true", help="the no-thinking baseline's sequences")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
@@ -40,7 +44,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         workspace = build_workspace(Path(root))
         model, tokenizer = load_policy(workspace.model_dir)
-        dataset, _ = build_dataset(tokenizer, workspace.data, think=True, max_length=4096)
+        dataset, _ = build_dataset(tokenizer, workspace.data, think=not args.no_think, max_length=4096)
+        add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))  # as SFTTrainer does
+        heads = {"trl": model.forward}
+        label_head(model)
+        heads["labelled"] = model.forward
         examples = [
             {
                 "input_ids": row["input_ids"],
@@ -59,39 +67,45 @@ def main() -> None:
         }
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
         tokens = sum(len(e["input_ids"]) for e in examples)
+        labelled = sum(sum(label != -100 for label in e["labels"]) for e in examples)
         padded_tokens = sum(args.batch * max(len(e["input_ids"]) for e in b) for b in batches)
-        seconds: dict[str, list[float]] = {name: [] for name in collators}
+        paths = [(c, h) for c in collators for h in heads]
+        seconds: dict[tuple[str, str], list[float]] = {path: [] for path in paths}
 
-        def train(collate: Any) -> float:
+        def train(path: tuple[str, str]) -> float:
+            collate, model.forward = collators[path[0]], heads[path[1]]
             started = time.perf_counter()
             for chunk in batches:
                 batch = collate(chunk)
-                loss = model(**{k: v for k, v in batch.items() if k in KEYS}, use_cache=False).loss
+                inputs = {k: v for k, v in batch.items() if k in KEYS}
+                out = model(**inputs, use_cache=False, fused_lm_head=True)
+                loss = -out.log_probs.sum() / out.label_mask.sum()
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
             return time.perf_counter() - started
 
         model.train()
-        for collate in collators.values():  # warm-up
-            train(collate)
+        for path in paths:  # warm-up
+            train(path)
         for _ in range(args.rounds):
-            for name, collate in collators.items():
-                seconds[name].append(train(collate))
+            for path in paths:
+                seconds[path].append(train(path))
     rows = [
         {
-            "batches": name,
+            "batches": path[0],
+            "lm_head": path[1],
             "tokens": tokens,
-            "median_s": median(seconds[name]),
-            "tokens_per_s": tokens / median(seconds[name]),
+            "median_s": median(seconds[path]),
+            "tokens_per_s": tokens / median(seconds[path]),
         }
-        for name in collators
+        for path in paths
     ]
     for row in rows:
-        row["vs_padded"] = row["tokens_per_s"] / rows[0]["tokens_per_s"]
+        row["vs_padded_trl"] = row["tokens_per_s"] / rows[0]["tokens_per_s"]
     title = (
-        f"SFT throughput: {len(batches)} batches of {args.batch} ({tokens} tokens, {padded_tokens} padded), "
-        f"median of {args.rounds} alternating rounds"
+        f"SFT throughput: {len(batches)} batches of {args.batch} ({tokens} tokens, {padded_tokens} padded, "
+        f"{labelled} labelled), median of {args.rounds} alternating rounds"
     )
     print_table(title, rows)
     record = {"machine": before, "load_after": machine()["load_average"], "args": vars(args), "rows": rows}

@@ -9,7 +9,8 @@ Each distinct prompt of a batch is prefilled once and its KV cache repeated to i
 a group pays for its prompt once; sampling then draws from the same generator in the same order as a plain
 `num_return_sequences` call. `Streams` keeps a batch's tokens and cache after sampling so that an episode's
 next step appends the tool results (`Streams.extend`) and continues (`continue_streams`) without prefilling
-the history again. Left out: vLLM (the TRL engine brings it).
+the history again. A batch narrows to the streams still going as the others end (`_generate_shrinking`), so one
+long completion no longer keeps every row stepping. Left out: vLLM (the TRL engine brings it).
 """
 
 from __future__ import annotations
