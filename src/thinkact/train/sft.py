@@ -6,11 +6,11 @@ completion is `<think>reference reasoning</think>` then the action (think-SFT, t
 the think block is empty (the paper's "SFT without explicit thinking" baseline, Qwen3's no-think rendering).
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
 TRL the ids. On CPUs TRL's fused LM head is narrowed to the positions that carry a label (train/label_head.py:
-the same loss, 2.4 times faster steps on the demo). LoRA comes through peft. Runs checkpoint every `save_steps`
-(and on Ctrl-C) and `resume` continues the last complete checkpoint through the Trainer's
-`resume_from_checkpoint`; the final model is written to a temporary directory and renamed. `padding_free` joins a
-batch into one unpadded row (TRL's collator; exact, since attention stays within each sequence). Left out:
-packing several examples into fixed-length rows, which changes what a step holds.
+the same loss; the demo's 400 no-thinking steps take 212 s instead of 533 s). LoRA comes through peft. Runs
+checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues the last complete checkpoint through the
+Trainer's `resume_from_checkpoint`; the final model is written to a temporary directory and renamed.
+`padding_free` joins a batch into one unpadded row (TRL's collator; exact, since attention stays within each
+sequence). Left out: packing several examples into fixed-length rows, which changes what a step holds.
 """
 
 from __future__ import annotations
