@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 from thinkact.eval.bootstrap import (
     RESAMPLES,
     SEED,
@@ -85,8 +85,7 @@ class CompareConfig:
             raise UserError(
                 f"compare: {len(self.names)} --name for {total} inputs and endpoints; give one name per model"
             )
-        if self.view not in VIEWS:
-            raise UserError(f"compare: view {self.view!r}; choose one of {', '.join(VIEWS)}")
+        check_choice("compare.view", self.view, VIEWS)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from typing import Any
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.prompts import Prompt, turn_prompts
 from thinkact.envs.registry import bind_tools, resolve_tools
-from thinkact.errors import UserError
+from thinkact.errors import UserError, check_choice
 from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
 from thinkact.eval.breakdown import break_down
 from thinkact.eval.endpoint import EndpointConfig, endpoint_generator
@@ -96,8 +96,7 @@ class EvalConfig:
             )
         if self.endpoint.url and (self.model or self.oracle):
             raise UserError("eval: give either --endpoint or --model/--oracle, not both")
-        if self.view not in VIEWS:
-            raise UserError(f"eval: view {self.view!r}; choose one of {', '.join(VIEWS)}")
+        check_choice("eval.view", self.view, VIEWS)
         if self.max_steps < 1:
             raise UserError("eval: max_steps must be at least 1")
         if self.resamples < 0:

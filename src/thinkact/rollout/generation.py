@@ -106,11 +106,7 @@ def _generate_chunk(
         streams = _padded(tokenizer, prompts, model.device)
     else:
         streams = start_streams(model, tokenizer, prompts, num_samples)
-    if streamer is not None:
-        width = streams.ids_NW.shape[1]
-        output = _generate(model, tokenizer, streams, max_new_tokens, temperature, top_p, stops, streamer)
-        return [row[width:].tolist() for row in output.sequences]
-    return _generate_shrinking(model, tokenizer, streams, max_new_tokens, temperature, top_p, stops)
+    return _generate_shrinking(model, tokenizer, streams, max_new_tokens, temperature, top_p, stops, streamer)
 
 
 def _generate_shrinking(
@@ -121,6 +117,7 @@ def _generate_shrinking(
     temperature: float,
     top_p: float,
     stops: list[int],
+    streamer: BaseStreamer | None = None,
 ) -> list[list[int]]:
     """The new tokens of every stream, the batch narrowed to the streams still going as the others end.
 
@@ -129,15 +126,16 @@ def _generate_shrinking(
     of 30 to 75 tokens). Here a round stops once at most a quarter of its rows are still going (`_FewLeft`); those
     rows continue against their own KV cache (`Streams.select`: nothing is computed again) with what is left of
     the budget. Greedy rows get the tokens a single `generate` would give them; sampled rows draw from the same
-    seeded generator, in another order.
+    seeded generator, in another order. A streamer's single row never narrows, so it hears one `generate`.
     """
     pending = list(range(streams.ids_NW.shape[0]))
     generated: list[list[int]] = [[] for _ in pending]
     budget = max_new_tokens
+    stops_S = torch.tensor(stops, device=streams.ids_NW.device)
     while True:
         width = streams.ids_NW.shape[1]
         output = _generate(
-            model, tokenizer, streams, budget, temperature, top_p, stops, stop_early=_FewLeft(width, stops)
+            model, tokenizer, streams, budget, temperature, top_p, stops, streamer, _FewLeft(width, stops_S)
         )
         new_NT = output.sequences[:, width:]
         going = []
@@ -157,14 +155,12 @@ def _generate_shrinking(
 class _FewLeft(StoppingCriteria):
     """Stops a batch of four or more rows once at most a quarter of them have not yet sampled a stop token."""
 
-    def __init__(self, width: int, stops: list[int]) -> None:
+    def __init__(self, width: int, stops_S: torch.Tensor) -> None:
         self.width = width
-        self.stops = stops
+        self.stops_S = stops_S
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        ended = torch.isin(input_ids[:, self.width :], torch.tensor(self.stops, device=input_ids.device)).any(
-            dim=1
-        )
+        ended = torch.isin(input_ids[:, self.width :], self.stops_S).any(dim=1)
         if int((~ended).sum()) <= input_ids.shape[0] // 4:
             return torch.ones_like(ended)  # type: ignore[return-value]
         return ended  # type: ignore[return-value]
