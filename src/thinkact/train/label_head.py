@@ -5,8 +5,8 @@ on the whole sequence, then the vocabulary projection and the log-softmax. On Tr
 positions whose next-token label is not -100; everywhere else it projects *every* position, prompt and padding
 included, and masks afterwards (a fixed tile shape spares Neuron a recompilation per batch). In thinkact's SFT
 only the completion carries a label (a tenth of the demo's tokens), so on a CPU that head was most of a step:
-one step of 8 no-thinking examples on the tiny model took 1.09 s with it and 0.46 s with the head on the
-labelled positions alone (docs/benchmarks.md). `label_head` re-patches the model TRL patched so that, for inputs
+the demo's 400 no-thinking SFT steps took 533 s with it and 212 s with the head on the labelled positions alone
+(docs/benchmarks.md). `label_head` re-patches the model TRL patched so that, for inputs
 on the CPU, the head sees only those positions; the loss, its gradient and TRL's metrics (entropy, token
 accuracy) are the same numbers (tests/test_label_head.py compares them). Other devices, context-parallel
 `shift_labels`, MoE router logits, and logits that a config scales or soft-caps keep TRL's own path. The
