@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,61 @@ def test_compare_command(stored: dict[str, str], tiny_model_dir: Path, tmp_path:
     )
     assert isinstance(result.exception, UserError)
     assert "is a model; give --data FILE" in str(result.exception)
+
+
+def test_models_trained_without_thinking_are_scored_without_a_think_block(
+    tiny_model_dir: Path,
+    data_dir: Path,
+    stored: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same completions (reference actions, no think block) score format 0 where thinking is required and 1
+    for a model named in `no_think`; the comparison and its report say which model was scored how."""
+    real_run_eval = compare_module.run_eval
+
+    def without_thinking(config: EvalConfig, progress: object = None) -> dict[str, object]:
+        def predictor(turns: list[TurnExample], split: str, progress: object) -> list[tuple[str, int]]:
+            actions = [action_from_message(turn.reference) for turn in turns]
+            return [(render_action(replace(action, think=None)), 5) for action in actions]
+
+        return real_run_eval(config, predictor=predictor)
+
+    monkeypatch.setattr(compare_module, "run_eval", without_thinking)
+    config = CompareConfig(
+        inputs=[str(tiny_model_dir), str(tiny_model_dir)],
+        names=["thinking", "plain"],
+        no_think=["plain"],
+        data=[str(data_dir / "test_id.jsonl")],
+        out=str(tmp_path),
+        html=False,
+    )
+    comparison = run_compare(config)
+    metrics = comparison["metrics"]
+    assert metrics["thinking"]["test_id"]["turn"]["format"]["value"] == 0.0
+    assert metrics["plain"]["test_id"]["turn"]["format"]["value"] == 1.0
+    assert (
+        metrics["plain"]["test_id"]["turn"]["exact_call"]
+        == metrics["thinking"]["test_id"]["turn"]["exact_call"]
+    )
+    assert comparison["scoring"] == {"thinking": {"require_think": True}, "plain": {"require_think": False}}
+    assert "plain: scored without requiring a think block" in (tmp_path / "report.md").read_text()
+    stored_plain = json.loads((tmp_path / "eval" / "plain.json").read_text())
+    assert stored_plain["config"]["rewards"]["require_think"] is False
+
+    with pytest.raises(UserError, match=r"--no-think 'other' is none of the models \(thinking, plain\)"):
+        run_compare(replace(config, no_think=["other"]))
+    # a stored results file scored with thinking required cannot stand in for a no-think model
+    with pytest.raises(
+        UserError, match=r"strong\.json was scored with rewards.require_think on.*require_think=false"
+    ):
+        run_compare(
+            CompareConfig(
+                inputs=[stored["weak"], stored["strong"]], no_think=["strong"], out=str(tmp_path / "c")
+            )
+        )
+    flagged = CliRunner().invoke(
+        app,
+        ["compare", stored["weak"], stored["strong"], "--no-think", "strong", "--out", str(tmp_path / "d")],
+    )
+    assert isinstance(flagged.exception, UserError) and "--no-think names 'strong'" in str(flagged.exception)

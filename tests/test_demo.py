@@ -53,6 +53,13 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     comparison = json.loads((out / "comparison.json").read_text())
     assert comparison["models"] == ["base", "sft-nothink", "sft-think", "grpo"] and comparison["differences"]
     assert [row["step"] for row in comparison["training"]["grpo"]] == [0, 1, 2]  # 0: held-out at the start
+    # the no-thinking baseline is scored as what it is: its format asks for no think block
+    assert {name: block["require_think"] for name, block in comparison["scoring"].items()} == {
+        "base": True,
+        "sft-nothink": False,
+        "sft-think": True,
+        "grpo": True,
+    }
     assert [row["step"] for row in summary["heldout_during_grpo"]] == [0, 1, 2]
     assert len(summary["claims"]) == 6 and all(
         isinstance(claim["holds"], bool) for claim in summary["claims"]

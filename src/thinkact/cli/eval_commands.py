@@ -165,6 +165,13 @@ def compare(
     out: Annotated[str | None, typer.Option(help="Directory for the report and results.")] = None,
     name: Annotated[list[str] | None, typer.Option(help="Label of each input, in order.")] = None,
     baseline: Annotated[str | None, typer.Option(help="Model the others are compared with.")] = None,
+    no_think: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--no-think",
+            help="A model (by name) trained to answer without thinking: its format asks for no think block.",
+        ),
+    ] = None,
     view: ViewOption = None,
     limit: LimitOption = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="Write report.html and plots.")] = True,
@@ -197,6 +204,7 @@ def compare(
         "out": out,
         "names": name,
         "baseline": baseline,
+        "no_think": no_think,
         "view": view,
         "limit": limit,
         "html": None if html else False,

@@ -8,7 +8,9 @@ evaluated with `run_eval` into `<out>/eval/<name>.json`; a stored file there is 
 Every pair of models is compared on the turns (or episodes) both were scored on: the difference of each metric
 with a paired-bootstrap 95% interval, *beyond noise* when the interval excludes 0 (`eval/bootstrap.py`). The
 comparison document (`comparison.json`) holds the models' metrics, the differences, the thinking analysis, the
-breakdowns and the training curves; `eval/tables.py` renders it as markdown and `eval/report/` as HTML.
+breakdowns, the training curves and how each model was scored (`scoring`: models named in `no_think` are
+scored without requiring a think block, so a model trained to answer directly is not marked malformed for it);
+`eval/tables.py` renders it as markdown and `eval/report/` as HTML.
 Left out: corrections for multiple comparisons (the report says how many false alarms to expect).
 """
 
@@ -65,6 +67,10 @@ class CompareConfig:
     html: bool = True
     """Write report.html and the PNG plots."""
     rewards: RewardConfig = field(default_factory=RewardConfig)
+    no_think: list[str] = field(default_factory=list)
+    """Models (by name) that answer without thinking, such as SFT without thinking: scored with
+    `rewards.require_think` off, so `format` asks them for a complete, well-formed action and not for a think
+    block they were trained not to write. The others are scored with `rewards` as given."""
     endpoints: list[str] = field(default_factory=list)
     """OpenAI-compatible APIs to evaluate as further models (columns after the inputs), one URL each."""
     served_models: list[str] = field(default_factory=list)
@@ -143,6 +149,9 @@ def resolve_sources(config: CompareConfig) -> list[Source]:
         )
     if config.baseline and config.baseline not in names:
         raise UserError(f"compare: baseline {config.baseline!r} is none of the models ({', '.join(names)})")
+    unknown = [name for name in config.no_think if name not in names]
+    if unknown:
+        raise UserError(f"compare: --no-think {unknown[0]!r} is none of the models ({', '.join(names)})")
     return sources
 
 
@@ -196,7 +205,9 @@ def _load_results(path: Path) -> dict[str, Any]:
 def obtain_results(source: Source, config: CompareConfig, progress: Progress | None) -> dict[str, Any]:
     """The source's results: read from its file, reused from `<out>/eval/`, or evaluated now."""
     if source.results_file:
-        return _load_results(Path(source.results_file))
+        results = _load_results(Path(source.results_file))
+        _check_scoring(source, results, config)
+        return results
     if not config.data:
         raise UserError(
             f"compare: {source.input} is a model; give --data FILE to evaluate it, or pass its results JSON"
@@ -216,7 +227,7 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
         name=source.name,
         resamples=config.resamples,
         seed=config.seed,
-        rewards=config.rewards,
+        rewards=rewards_for(source.name, config),
     )
     if stored.is_file():
         previous = _load_results(stored)
@@ -228,6 +239,26 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
             progress(source.name, split, done, total)
 
     return run_eval(eval_config, progress=report)
+
+
+def rewards_for(name: str, config: CompareConfig) -> RewardConfig:
+    """The reward settings a model is scored with: `rewards`, without the think block for `no_think` models."""
+    return replace(config.rewards, require_think=False) if name in config.no_think else config.rewards
+
+
+def _check_scoring(source: Source, results: dict[str, Any], config: CompareConfig) -> None:
+    """A stored results file named in `no_think` must have been scored without requiring thinking."""
+    if source.name in config.no_think and _requires_think(results):
+        raise UserError(
+            f"compare: {source.results_file} was scored with rewards.require_think on, but --no-think names "
+            f"{source.name!r}; re-evaluate it with `thinkact eval --set rewards.require_think=false`, or pass "
+            "its model directory instead"
+        )
+
+
+def _requires_think(results: dict[str, Any]) -> bool:
+    rewards = (results.get("config") or {}).get("rewards") or {}
+    return bool(rewards.get("require_think", True))
 
 
 def _describe_source(source: Source) -> dict[str, str]:
@@ -305,6 +336,7 @@ def compare_results(
         "thinking": {},
         "breakdown": {},
         "training": {s.name: read_training(s.run) for s in sources if s.run},
+        "scoring": {name: {"require_think": _requires_think(results[name])} for name in names},
     }
     for name in names:
         blocks = results[name]["splits"]

@@ -100,6 +100,17 @@ def render_markdown(comparison: dict[str, Any]) -> str:
         f"Differences are `model − {baseline}` on the same turns (paired bootstrap); {BEYOND_NOISE} marks an "
         "interval that excludes 0. At 95%, about 1 in 20 differences is marked by chance alone.",
     ]
+    plain = [
+        model
+        for model in models
+        if not comparison.get("scoring", {}).get(model, {}).get("require_think", True)
+    ]
+    if plain:
+        lines.append(
+            f"{', '.join(plain)}: scored without requiring a think block (`rewards.require_think` off, as for a "
+            "model trained to answer without thinking), so their `format` and `reward` ask for a complete, "
+            "well-formed action only; the other models' ask for a think block first."
+        )
     for view, title in (("turn", "Turn view"), ("episode", "Episode view")):
         names = list_shown_metrics(comparison, view)
         if not names:
