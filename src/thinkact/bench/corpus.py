@@ -465,7 +465,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
 )
 
-_VERBS = (
+TOOL_VERBS = (
     "fetch",
     "lookup",
     "query",
@@ -518,7 +518,7 @@ def _invent_tool(rng: random.Random, taken: set[str]) -> Tool:
     a model can only call it right by reading the tool list and copying from the request."""
     while True:
         noun = rng.choice(_NOUNS) if rng.random() < 0.5 else _invent_word(rng)
-        verb = rng.choice(_VERBS)
+        verb = rng.choice(TOOL_VERBS)
         name = f"{verb}_{noun}" if rng.random() < 0.7 else f"{noun}_{verb}"
         if name not in taken and noun not in taken:
             break

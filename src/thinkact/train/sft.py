@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from trl import SFTConfig, SFTTrainer
 
 from thinkact.config import save_config
 from thinkact.data.conversations import read_conversations, split_turns
-from thinkact.errors import UserError
+from thinkact.data.rename import rename_tools
+from thinkact.errors import UserError, check_choice
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
@@ -56,6 +58,15 @@ class LoraOptions:
     """Module names the adapter wraps (Qwen3's attention and MLP projections by default)."""
 
 
+SCHEDULERS = {
+    "cosine": "cosine",
+    "linear": "linear",
+    "constant": "constant_with_warmup",
+    "wsd": "warmup_stable_decay",
+}
+"""`sft.lr_scheduler` → transformers' `lr_scheduler_type`."""
+
+
 @dataclass
 class SFTRunConfig:
     model: str = "runs/tiny-model"
@@ -73,6 +84,9 @@ class SFTRunConfig:
     grad_accum: int = 1
     learning_rate: float = 2e-3
     warmup_ratio: float = 0.05
+    lr_scheduler: str = "cosine"
+    """How the learning rate falls after warm-up: cosine (to 0), linear (to 0), constant, or wsd
+    (warm-up, stable, then a cosine decay over the last fifth of the steps: warmup-stable-decay)."""
     weight_decay: float = 0.0
     max_length: int = 1536
     """Examples longer than this (prompt + completion tokens) are reported and left out of training."""
@@ -88,6 +102,10 @@ class SFTRunConfig:
     """Concatenate a batch's sequences into one row without padding (TRL's padding-free collator); the loss is
     the padded batch's (attention stays within each sequence). Pays on GPUs with varlen attention kernels; on CPUs
     attention over the joined row costs more than the padding it saves (docs/benchmarks.md)."""
+    rename_tools: float = 0.0
+    """Share of the training conversations whose tools get fresh names (the same in the tool list, the calls and
+    the text: `data/rename.py`), so the model learns to read names from the tool list rather than recall the
+    training domains' (0: none; the data file is never changed)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     report_to: str = "tensorboard"
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
@@ -108,6 +126,15 @@ class SFTRunConfig:
         if self.threads < 0:
             raise UserError("sft.threads: must be >= 0 (0: one per available core)")
         check_options(self.self_distill, self.think)
+        check_choice("sft.lr_scheduler", self.lr_scheduler, tuple(SCHEDULERS))
+        if self.lr_scheduler == "wsd" and self.max_steps < 0:
+            raise UserError(
+                "sft.lr_scheduler: wsd decays over the last fifth of max_steps; set max_steps > 0"
+            )
+        if not 0.0 <= self.rename_tools <= 1.0:
+            raise UserError(
+                f"sft.rename_tools: {self.rename_tools} is not a share; give a number from 0 to 1"
+            )
 
 
 def build_dataset(
@@ -117,6 +144,8 @@ def build_dataset(
     think: bool,
     max_length: int,
     share_prefixes: bool = True,
+    rename_share: float = 0.0,
+    seed: int = 0,
 ) -> tuple[Dataset, int]:
     """Tokenised training sequences (`input_ids`, `completion_mask`) and how many turns were too long to keep.
 
@@ -124,11 +153,15 @@ def build_dataset(
     prompt is exactly the earlier sequence plus new history (as Qwen3 renders the steps after the last user
     message): the loss on every completion token is then the one its own per-turn example would give, since
     attention is causal, and the shared history is computed once instead of once per turn.
+    `rename_share` of the conversations (drawn with `seed`) are trained with fresh tool names (`data/rename.py`).
     """
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     too_long = 0
     turns = 0
+    rng = random.Random(seed)
     for conversation in read_conversations(data):
+        if rename_share and rng.random() < rename_share:
+            conversation = rename_tools(conversation, rng)
         text = ""
         ids: list[int] = []
         mask: list[int] = []
@@ -164,6 +197,13 @@ def build_dataset(
     if not rows["input_ids"]:
         raise UserError(f"{data}: no turn fits in max_length={max_length} tokens; raise sft.max_length")
     return Dataset.from_dict(rows), too_long
+
+
+def _scheduler_kwargs(config: SFTRunConfig) -> dict[str, Any]:
+    """wsd decays over the last fifth of the steps (transformers wants the count); the others take nothing."""
+    if config.lr_scheduler != "wsd":
+        return {}
+    return {"num_decay_steps": max(config.max_steps // 5, 1)}
 
 
 def _encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
@@ -218,7 +258,12 @@ def _train(
         check_resume(out, config, config.max_steps if config.max_steps > 0 else 10**12, done, "sft")
     model, tokenizer = load_policy(config.model)
     dataset, too_long = build_dataset(
-        tokenizer, config.data, think=config.think, max_length=config.max_length
+        tokenizer,
+        config.data,
+        think=config.think,
+        max_length=config.max_length,
+        rename_share=config.rename_tools,
+        seed=config.seed,
     )
     if too_long:
         logging.getLogger(__name__).warning(
@@ -240,7 +285,8 @@ def _train(
         learning_rate=config.learning_rate,
         warmup_steps=max(int(config.warmup_ratio * max(config.max_steps, 1)), 0),
         weight_decay=config.weight_decay,
-        lr_scheduler_type="cosine",
+        lr_scheduler_type=SCHEDULERS[config.lr_scheduler],
+        lr_scheduler_kwargs=_scheduler_kwargs(config),
         logging_steps=config.logging_steps,
         save_strategy="steps",
         save_steps=config.save_steps or 10**9,  # 0: only the checkpoint a Ctrl-C asks for
