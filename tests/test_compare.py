@@ -18,6 +18,7 @@ from thinkact.errors import UserError
 from thinkact.eval import compare as compare_module
 from thinkact.eval.compare import CompareConfig, read_training, resolve_input, run_compare
 from thinkact.eval.episodes import Episode, oracle_policy
+from thinkact.eval.report.html import render_page
 from thinkact.eval.runner import EvalConfig, run_eval
 from thinkact.parse import action_from_message, render_action
 
@@ -220,6 +221,7 @@ def test_models_trained_without_thinking_are_scored_without_a_think_block(
     )
     assert comparison["scoring"] == {"thinking": {"require_think": True}, "plain": {"require_think": False}}
     assert "plain: scored without requiring a think block" in (tmp_path / "report.md").read_text()
+    assert "plain: scored without requiring a think block" in render_page(comparison, {}, [])
     stored_plain = json.loads((tmp_path / "eval" / "plain.json").read_text())
     assert stored_plain["config"]["rewards"]["require_think"] is False
 

@@ -100,17 +100,8 @@ def render_markdown(comparison: dict[str, Any]) -> str:
         f"Differences are `model − {baseline}` on the same turns (paired bootstrap); {BEYOND_NOISE} marks an "
         "interval that excludes 0. At 95%, about 1 in 20 differences is marked by chance alone.",
     ]
-    plain = [
-        model
-        for model in models
-        if not comparison.get("scoring", {}).get(model, {}).get("require_think", True)
-    ]
-    if plain:
-        lines.append(
-            f"{', '.join(plain)}: scored without requiring a think block (`rewards.require_think` off, as for a "
-            "model trained to answer without thinking), so their `format` and `reward` ask for a complete, "
-            "well-formed action only; the other models' ask for a think block first."
-        )
+    if scoring_note(comparison):
+        lines.append(scoring_note(comparison))
     for view, title in (("turn", "Turn view"), ("episode", "Episode view")):
         names = list_shown_metrics(comparison, view)
         if not names:
@@ -125,6 +116,19 @@ def render_markdown(comparison: dict[str, Any]) -> str:
     lines += _thinking_section(comparison)
     lines += _breakdown_section(comparison)
     return "\n".join(lines) + "\n"
+
+
+def scoring_note(comparison: dict[str, Any]) -> str:
+    """Which models were scored without requiring a think block (`compare --no-think`), or "" when none was."""
+    scoring = comparison.get("scoring", {})
+    plain = [model for model in comparison["models"] if not scoring.get(model, {}).get("require_think", True)]
+    if not plain:
+        return ""
+    return (
+        f"{', '.join(plain)}: scored without requiring a think block (`rewards.require_think` off, as for a "
+        "model trained to answer without thinking), so their `format` and `reward` ask for a complete, "
+        "well-formed action only; the other models' ask for a think block first."
+    )
 
 
 def _difference_section(comparison: dict[str, Any]) -> list[str]:
