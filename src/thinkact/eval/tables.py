@@ -100,8 +100,9 @@ def render_markdown(comparison: dict[str, Any]) -> str:
         f"Differences are `model − {baseline}` on the same turns (paired bootstrap); {BEYOND_NOISE} marks an "
         "interval that excludes 0. At 95%, about 1 in 20 differences is marked by chance alone.",
     ]
-    if scoring_note(comparison):
-        lines.append(scoring_note(comparison))
+    note = scoring_note(comparison)
+    if note:
+        lines.append(note)
     for view, title in (("turn", "Turn view"), ("episode", "Episode view")):
         names = list_shown_metrics(comparison, view)
         if not names:

@@ -101,8 +101,9 @@ def _metrics_section(comparison: dict[str, Any]) -> str:
         "colour mark a 95% interval that excludes 0, beyond noise. About 1 in 20 differences is marked by "
         "chance alone.</p>",
     ]
-    if scoring_note(comparison):
-        parts.append(f"<p class='note'>{escape(scoring_note(comparison))}</p>")
+    note = scoring_note(comparison)
+    if note:
+        parts.append(f"<p class='note'>{escape(note)}</p>")
     head = "".join(f"<th>{escape(model)}</th>" for model in comparison["models"])
     head += "".join(f"<th>Δ {escape(model)}</th>" for model in others)
     for split in comparison["splits"]:
