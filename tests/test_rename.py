@@ -1,4 +1,5 @@
-"""Fresh tool names in SFT (`sft.rename_tools`) and the SFT learning-rate schedules (`sft.lr_scheduler`)."""
+"""Fresh tool names and entities in SFT (`sft.rename_tools`, `sft.fresh_entities`) and the SFT learning-rate
+schedules (`sft.lr_scheduler`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from thinkact.data.conversations import read_conversations
-from thinkact.data.rename import rename_tools
+from thinkact.data.conversations import Conversation, read_conversations
+from thinkact.data.rename import ENTITY_WORD, fresh_entities, rename_tools
 from thinkact.errors import UserError
 from thinkact.models.load import load_policy
 from thinkact.train.sft import SFTRunConfig, build_dataset, run_sft
@@ -74,6 +75,94 @@ def test_sft_trains_a_share_of_conversations_with_fresh_names(tiny_model_dir: Pa
     assert 0 < kept < len(half)
     with pytest.raises(UserError, match=r"sft.rename_tools: 1.5 is not a share"):
         SFTRunConfig(rename_tools=1.5)
+
+
+def _texts(messages: list[dict[str, object]]) -> str:
+    return json.dumps([[m.get("content"), m.get("reasoning_content")] for m in messages])
+
+
+def test_fresh_entities_change_copied_values_everywhere_and_nothing_else(data_dir: Path) -> None:
+    conversations = list(read_conversations(data_dir / "train.jsonl"))
+    rng = random.Random(0)
+    changed = 0
+    for conversation in conversations:
+        before = json.dumps(conversation.to_json(), sort_keys=True)
+        fresh = fresh_entities(conversation, rng)
+        assert json.dumps(conversation.to_json(), sort_keys=True) == before  # the original is untouched
+        assert fresh.tools == conversation.tools and fresh.meta == conversation.meta
+        assert [m["role"] for m in fresh.messages] == [m["role"] for m in conversation.messages]
+        old_calls, new_calls = _calls(conversation.messages), _calls(fresh.messages)
+        assert [c["name"] for c in old_calls] == [c["name"] for c in new_calls]
+        replaced = set()
+        for old, new in zip(old_calls, new_calls, strict=True):
+            assert old["arguments"].keys() == new["arguments"].keys()  # type: ignore[attr-defined]
+            for key, value in old["arguments"].items():  # type: ignore[attr-defined]
+                now = new["arguments"][key]  # type: ignore[index]
+                if value != now:
+                    # only capitalised words change, and a changed value is still copied from the text
+                    assert ENTITY_WORD.sub("W", str(value)) == ENTITY_WORD.sub("W", str(now))
+                    assert str(now) in _texts(fresh.messages)
+                    replaced.update(set(ENTITY_WORD.findall(str(value))) - set(ENTITY_WORD.findall(str(now))))
+        # a replaced word is gone from every message, and the text is otherwise the same
+        text = _texts(fresh.messages)
+        assert not any(re.search(rf"\b{word}\b", text) for word in replaced)
+        assert ENTITY_WORD.sub("W", _texts(conversation.messages)) == ENTITY_WORD.sub("W", text)
+        changed += bool(replaced)
+    assert changed > len(conversations) // 5  # the bundled benchmark's cities, titles and names
+
+
+def test_fresh_entities_leave_closed_sets_and_uncopied_values() -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "convert",
+                "parameters": {"properties": {"to": {"type": "string", "enum": ["Euro", "Dollar"]}}},
+            },
+        }
+    ]
+    call = {
+        "function": {
+            "name": "convert",
+            "arguments": {"to": "Euro", "note": "Frankfurt", "who": "Ada Lovelace"},
+        }
+    }
+    messages = [
+        {"role": "user", "content": "Convert it to Euro for Ada Lovelace, please."},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "assistant", "content": "Done for Ada Lovelace."},
+    ]
+    fresh = fresh_entities(Conversation("c", messages, tools), random.Random(3))
+    arguments = fresh.messages[1]["tool_calls"][0]["function"]["arguments"]
+    # an enum member stays; a value the conversation never states (not copied) stays; a copied one changes
+    assert arguments["to"] == "Euro" and arguments["note"] == "Frankfurt"
+    first, last = arguments["who"].split()
+    assert first != "Ada" and last != "Lovelace"
+    assert fresh.messages[0]["content"] == f"Convert it to Euro for {first} {last}, please."
+    assert fresh.messages[2]["content"] == f"Done for {first} {last}."
+    nothing = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
+    assert fresh_entities(Conversation("d", nothing, []), random.Random(0)).messages == nothing
+
+
+def test_sft_trains_a_share_of_conversations_with_fresh_entities(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    _, tokenizer = load_policy(tiny_model_dir)
+    data = data_dir / "train.jsonl"
+
+    def decoded(share: float, seed: int = 0) -> list[str]:
+        dataset, _ = build_dataset(
+            tokenizer, data, think=False, max_length=4096, entity_share=share, seed=seed
+        )
+        return [tokenizer.decode(ids) for ids in dataset["input_ids"]]
+
+    plain, fresh = decoded(0.0), decoded(1.0)
+    assert fresh == decoded(1.0) and fresh != decoded(1.0, seed=1)  # seeded
+    assert len(fresh) == len(plain)
+    differs = sum(a != b for a, b in zip(plain, fresh, strict=True))
+    assert 0 < differs < len(plain)  # rows with copied entities change; the rest (sums, balances) do not
+    with pytest.raises(UserError, match=r"sft.fresh_entities: -0.1 is not a share"):
+        SFTRunConfig(fresh_entities=-0.1)
 
 
 @pytest.mark.parametrize(

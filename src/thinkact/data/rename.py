@@ -1,4 +1,4 @@
-"""Fresh tool names for a training conversation, so that a model learns to read the name from the tool list.
+"""Fresh tool names and fresh entities for a training conversation, so that a model learns to read, not recall.
 
 SFT on a few fixed domains teaches a small model to write the tool names it was trained on from memory. On a
 domain it has not seen it then calls a tool that is not in its list at all: in the demo, SFT without thinking
@@ -10,11 +10,19 @@ the right name is then the tool list: the function masking of Hammer (arXiv 2410
 the original's last word half of the time (`fetch_weather`, `contact_lookup`) and are invented otherwise
 (`check_brelox`). Arguments, values and everything else stay as they are; the data file is never changed
 (`sft.rename_tools` renames a share of the conversations as the training set is built).
+
+`fresh_entities` does the same for the values a call copies from the conversation. The bundled benchmark's test
+splits use cities, people and titles that its train split never does, and a tiny model trained on a few dozen
+repeated cities writes them from memory: in the demo only 52 of the 261 capitalised values that SFT without
+thinking wrote were right, and 92 were a training value or began like one ("Bosting" for Bogota, "Dub" for
+Dublin; docs/benchmarks.md). Each capitalised word of a copied value becomes an invented one, the same in every
+message, so the value can only come from the conversation (`sft.fresh_entities`).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import random
 import re
 from collections.abc import Callable
@@ -98,6 +106,113 @@ def _rename_message(message: dict[str, Any], mapping: dict[str, str], in_text: C
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict) and function.get("name") in mapping:
             function["name"] = mapping[function["name"]]
+
+
+ENTITY_WORD = re.compile(r"[A-Z][a-z]{2,}")
+"""A capitalised word of three letters or more: the part of an entity that `fresh_entities` replaces."""
+
+
+def fresh_entities(conversation: Conversation, rng: random.Random) -> Conversation:
+    """A copy of `conversation` whose copied entities are invented words, consistently wherever they appear.
+
+    A copied entity is a string argument of one of the assistant's calls that appears in the conversation's
+    other text (the user's words, a system prompt, a tool result) and is no member of a tool's `enum`. Each of
+    its capitalised words (`ENTITY_WORD`) becomes an invented one (`bench.corpus.invent_name`) in every
+    message's text, every call's arguments and every tool result; a word that also starts a sentence ("Rome"
+    in "Rome is sunny") changes there too, which keeps the text consistent. Lower-case words, digits and codes
+    (`C`, `USD`) stay. Tool schemas, names and the conversation's `meta` are not changed.
+
+    >>> call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Quito"}}}
+    >>> messages = [{"role": "user", "content": "Weather in Quito?"},
+    ...             {"role": "assistant", "content": "", "reasoning_content": "Quito, so I call it.",
+    ...              "tool_calls": [call]},
+    ...             {"role": "tool", "name": "get_weather", "content": '{"city": "Quito", "high": 13}'}]
+    >>> fresh = fresh_entities(Conversation("c", messages, []), random.Random(0))
+    >>> city = fresh.messages[1]["tool_calls"][0]["function"]["arguments"]["city"]
+    >>> city != "Quito" and fresh.messages[0]["content"] == f"Weather in {city}?"
+    True
+    >>> fresh.messages[2]["content"] == '{"city": "%s", "high": 13}' % city
+    True
+    >>> messages[0]["content"]  # the original is untouched
+    'Weather in Quito?'
+    """
+    texts = [
+        str(message.get(key))
+        for message in conversation.messages
+        for key in ("content", "reasoning_content")
+        if isinstance(message.get(key), str)
+    ]
+    words = _copied_words(conversation, texts)
+    if not words:
+        return conversation
+    taken = {word for text in texts for word in ENTITY_WORD.findall(text)}
+    mapping: dict[str, str] = {}
+    for word in sorted(words):
+        new = invent_name(rng)
+        while new in taken:
+            new = invent_name(rng)
+        mapping[word] = new
+        taken.add(new)
+    pattern = re.compile(
+        r"\b(" + "|".join(re.escape(w) for w in sorted(mapping, key=len, reverse=True)) + r")\b"
+    )
+
+    def in_text(text: Any) -> Any:
+        return pattern.sub(lambda match: mapping[match.group(1)], text) if isinstance(text, str) else text
+
+    messages = copy.deepcopy(conversation.messages)
+    for message in messages:
+        for key in ("content", "reasoning_content"):
+            if key in message:
+                message[key] = in_text(message[key])
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and "arguments" in function:
+                function["arguments"] = _in_strings(function["arguments"], in_text)
+    return Conversation(conversation.id, messages, conversation.tools, conversation.meta)
+
+
+def _copied_words(conversation: Conversation, texts: list[str]) -> set[str]:
+    """The capitalised words of the string arguments that the conversation's text states (enum members aside)."""
+    closed = {str(member) for tool in conversation.tools for member in _enum_members(tool)}
+    return {
+        word
+        for message in conversation.messages
+        for call in message.get("tool_calls") or []
+        for value in _strings(_arguments(call))
+        if value not in closed and any(value in text for text in texts)
+        for word in ENTITY_WORD.findall(value)
+    }
+
+
+def _arguments(call: Any) -> Any:
+    function = call.get("function") if isinstance(call, dict) else None
+    arguments = function.get("arguments") if isinstance(function, dict) else None
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return {}
+    return arguments
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in `value`, nested ones too."""
+    if isinstance(value, dict):
+        return [item for nested in value.values() for item in _strings(nested)]
+    if isinstance(value, list):
+        return [item for nested in value for item in _strings(nested)]
+    return [value] if isinstance(value, str) else []
+
+
+def _enum_members(value: Any) -> list[Any]:
+    """Every `enum` member anywhere in a tool schema."""
+    if isinstance(value, dict):
+        members = list(value["enum"]) if isinstance(value.get("enum"), list) else []
+        return members + [m for key, nested in value.items() if key != "enum" for m in _enum_members(nested)]
+    if isinstance(value, list):
+        return [member for nested in value for member in _enum_members(nested)]
+    return []
 
 
 def _in_strings(value: Any, change: Callable[[Any], Any]) -> Any:

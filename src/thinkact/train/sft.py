@@ -33,7 +33,7 @@ from trl import SFTConfig, SFTTrainer
 
 from thinkact.config import save_config
 from thinkact.data.conversations import read_conversations, split_turns
-from thinkact.data.rename import rename_tools
+from thinkact.data.rename import fresh_entities, rename_tools
 from thinkact.errors import UserError, check_choice
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
@@ -106,6 +106,10 @@ class SFTRunConfig:
     """Share of the training conversations whose tools get fresh names (the same in the tool list, the calls and
     the text: `data/rename.py`), so the model learns to read names from the tool list rather than recall the
     training domains' (0: none; the data file is never changed)."""
+    fresh_entities: float = 0.0
+    """Share of the training conversations whose copied entities (cities, names, titles) become invented words,
+    the same in every message (`data/rename.py`), so the model learns to copy values from the conversation
+    rather than recall the training split's (0: none; the data file is never changed)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     report_to: str = "tensorboard"
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
@@ -131,10 +135,10 @@ class SFTRunConfig:
             raise UserError(
                 "sft.lr_scheduler: wsd decays over the last fifth of max_steps; set max_steps > 0"
             )
-        if not 0.0 <= self.rename_tools <= 1.0:
-            raise UserError(
-                f"sft.rename_tools: {self.rename_tools} is not a share; give a number from 0 to 1"
-            )
+        for name in ("rename_tools", "fresh_entities"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise UserError(f"sft.{name}: {share} is not a share; give a number from 0 to 1")
 
 
 def build_dataset(
@@ -145,6 +149,7 @@ def build_dataset(
     max_length: int,
     share_prefixes: bool = True,
     rename_share: float = 0.0,
+    entity_share: float = 0.0,
     seed: int = 0,
 ) -> tuple[Dataset, int]:
     """Tokenised training sequences (`input_ids`, `completion_mask`) and how many turns were too long to keep.
@@ -153,7 +158,8 @@ def build_dataset(
     prompt is exactly the earlier sequence plus new history (as Qwen3 renders the steps after the last user
     message): the loss on every completion token is then the one its own per-turn example would give, since
     attention is causal, and the shared history is computed once instead of once per turn.
-    `rename_share` of the conversations (drawn with `seed`) are trained with fresh tool names (`data/rename.py`).
+    `rename_share` of the conversations (drawn with `seed`) are trained with fresh tool names, and
+    `entity_share` with fresh entities (`data/rename.py`).
     """
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     too_long = 0
@@ -162,6 +168,8 @@ def build_dataset(
     for conversation in read_conversations(data):
         if rename_share and rng.random() < rename_share:
             conversation = rename_tools(conversation, rng)
+        if entity_share and rng.random() < entity_share:
+            conversation = fresh_entities(conversation, rng)
         text = ""
         ids: list[int] = []
         mask: list[int] = []
@@ -263,6 +271,7 @@ def _train(
         think=config.think,
         max_length=config.max_length,
         rename_share=config.rename_tools,
+        entity_share=config.fresh_entities,
         seed=config.seed,
     )
     if too_long:
