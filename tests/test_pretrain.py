@@ -206,6 +206,21 @@ def test_corpus_renders_through_the_chat_template() -> None:
     assert any("<tool_call>" in text and "<tool_response>" in text and "<think>" in text for text in rendered)
 
 
+def test_corpus_renders_a_share_of_conversations_without_reasoning() -> None:
+    plain = build_corpus(PretrainConfig(conversations=200, documents=5))
+    half = build_corpus(PretrainConfig(conversations=200, documents=5, no_think=0.5))
+    empty = "<think>\n\n</think>"  # how Qwen3 renders the last assistant turn when it has no reasoning
+    assert not any(empty in text for text in plain)
+    thinkless = [text for text in half if empty in text]
+    assert 60 < len(thinkless) < 140  # about half of the 200 conversations
+    # a conversation without reasoning holds no reasoning at all, and its calls and answers are all still there
+    assert not any(re.search(r"<think>\n[^\n]", text) for text in thinkless)
+    assert sum(text.count("<tool_call>") for text in half) == sum(text.count("<tool_call>") for text in plain)
+    assert build_corpus(PretrainConfig(conversations=200, documents=5, no_think=0.5)) == half  # seeded
+    with pytest.raises(UserError, match=r"pretrain\.no_think"):
+        PretrainConfig(no_think=2.0)
+
+
 def test_shipped_base_matches_its_recipe() -> None:
     base = pretrained_base()
     recipe = json.loads((base / "recipe.json").read_text())

@@ -54,6 +54,10 @@ class PretrainConfig:
     invented: float = 0.0
     """Share of conversations whose tools are invented for that conversation (`corpus.invent_domain`): the
     only way to call them right is to read the tool list and copy from the request."""
+    no_think: float = 0.0
+    """Share of conversations rendered without their reasoning (each assistant turn with an empty think block,
+    as Qwen3 renders a turn without thinking), so that the base also calls and copies straight from the request,
+    as a model trained without thinking must."""
     init: str | None = None
     """Continue from this pretrained directory (its tokenizer and weights) instead of a fresh tokenizer and
     random weights: a second pretraining stage. Its recipe is kept inside this run's recipe."""
@@ -80,8 +84,9 @@ class PretrainConfig:
                 raise UserError(f"pretrain.{name}: must be >= 1")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UserError("pretrain.learning_rate: must be a positive number")
-        if not 0.0 <= self.invented <= 1.0:
-            raise UserError("pretrain.invented: must be a share between 0 and 1")
+        for name in ("invented", "no_think"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"pretrain.{name}: must be a share between 0 and 1")
         if self.init is not None and not (Path(self.init) / "recipe.json").is_file():
             raise UserError(
                 f"pretrain.init: {self.init} holds no recipe.json; give a directory written by `thinkact pretrain`"
@@ -107,9 +112,16 @@ def build_corpus(config: PretrainConfig) -> list[str]:
     from thinkact.models.chat import render
 
     renderer = train_tokenizer(["bootstrap"], vocab_size=len(SPECIAL_TOKENS) + 256)  # renders, never encodes
+    records = generate_conversations(config.conversations, config.seed, config.invented)
+    if config.no_think:
+        drawn = random.Random(f"no_think/{config.seed}")
+        for record in records:
+            if drawn.random() < config.no_think:
+                for message in record["messages"]:
+                    message.pop("reasoning_content", None)
     texts = [
         render(renderer, record["messages"], record["tools"], add_generation_prompt=False)
-        for record in generate_conversations(config.conversations, config.seed, config.invented)
+        for record in records
     ]
     texts += generate_documents(config.documents, config.seed)
     random.Random(f"shuffle/{config.seed}").shuffle(texts)
@@ -224,12 +236,23 @@ class CallProbe:
 
     @classmethod
     def build(cls, tokenizer: Any, count: int, seed: int) -> CallProbe:
+        """The probe of the pretraining log: `count` invented-tool corpus conversations from a held-out seed."""
+        records = generate_conversations(count, seed + 10_000, invented=1.0)
+        return cls.from_conversations(
+            tokenizer, [(record["messages"], record["tools"]) for record in records]
+        )
+
+    @classmethod
+    def from_conversations(
+        cls, tokenizer: Any, conversations: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+    ) -> CallProbe:
+        """A probe over the calls of the assistant turns of these (messages, tools) pairs."""
         from thinkact.models.chat import render
 
         rows = []
         opening, closing = "<tool_call>", "</tool_call>"
-        for record in generate_conversations(count, seed + 10_000, invented=1.0):
-            text = render(tokenizer, record["messages"], record["tools"], add_generation_prompt=False)
+        for messages, tools in conversations:
+            text = render(tokenizer, messages, tools, add_generation_prompt=False)
             encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
             offsets = encoded["offset_mapping"]
             spans, at = [], text.find("<|im_start|>assistant")  # not the system prompt's format example
