@@ -55,9 +55,9 @@ class PretrainConfig:
     """Share of conversations whose tools are invented for that conversation (`corpus.invent_domain`): the
     only way to call them right is to read the tool list and copy from the request."""
     no_think: float = 0.0
-    """Share of conversations rendered without their reasoning (each assistant turn with an empty think block,
-    as Qwen3 renders a turn without thinking), so that the base also calls and copies straight from the request,
-    as a model trained without thinking must."""
+    """Share of conversations rendered without their reasoning (Qwen3's template then writes an empty think block
+    in the last assistant turn and none in the earlier ones), so that the base also calls and copies straight
+    from the request, as a model trained without thinking must."""
     init: str | None = None
     """Continue from this pretrained directory (its tokenizer and weights) instead of a fresh tokenizer and
     random weights: a second pretraining stage. Its recipe is kept inside this run's recipe."""
