@@ -124,11 +124,11 @@ def test_fresh_entities_leave_closed_sets_and_uncopied_values() -> None:
     call = {
         "function": {
             "name": "convert",
-            "arguments": {"to": "Euro", "note": "Frankfurt", "who": "Ada Lovelace"},
+            "arguments": {"to": "Euro", "note": "Frankfurt", "who": "Ada Lovelace", "club": "Euro Savers"},
         }
     }
     messages = [
-        {"role": "user", "content": "Convert it to Euro for Ada Lovelace, please."},
+        {"role": "user", "content": "Convert it to Euro for Ada Lovelace, please, from Euro Savers."},
         {"role": "assistant", "content": "", "tool_calls": [call]},
         {"role": "assistant", "content": "Done for Ada Lovelace."},
     ]
@@ -138,7 +138,10 @@ def test_fresh_entities_leave_closed_sets_and_uncopied_values() -> None:
     assert arguments["to"] == "Euro" and arguments["note"] == "Frankfurt"
     first, last = arguments["who"].split()
     assert first != "Ada" and last != "Lovelace"
-    assert fresh.messages[0]["content"] == f"Convert it to Euro for {first} {last}, please."
+    # a word that is an enum member stays everywhere, also inside a copied value, so the member stays valid
+    club = arguments["club"]
+    assert club.startswith("Euro ") and club != "Euro Savers"
+    assert fresh.messages[0]["content"] == f"Convert it to Euro for {first} {last}, please, from {club}."
     assert fresh.messages[2]["content"] == f"Done for {first} {last}."
     nothing = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
     assert fresh_entities(Conversation("d", nothing, []), random.Random(0)).messages == nothing

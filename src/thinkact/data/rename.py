@@ -119,8 +119,9 @@ def fresh_entities(conversation: Conversation, rng: random.Random) -> Conversati
     other text (the user's words, a system prompt, a tool result) and is no member of a tool's `enum`. Each of
     its capitalised words (`ENTITY_WORD`) becomes an invented one (`bench.corpus.invent_name`) in every
     message's text, every call's arguments and every tool result; a word that also starts a sentence ("Rome"
-    in "Rome is sunny") changes there too, which keeps the text consistent. Lower-case words, digits and codes
-    (`C`, `USD`) stay. Tool schemas, names and the conversation's `meta` are not changed.
+    in "Rome is sunny") changes there too, which keeps the text consistent. Lower-case words, digits, codes
+    (`C`, `USD`) and words that are enum members stay. Tool schemas, names and the conversation's `meta` are
+    not changed.
 
     >>> call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Quito"}}}
     >>> messages = [{"role": "user", "content": "Weather in Quito?"},
@@ -175,7 +176,8 @@ def fresh_entities(conversation: Conversation, rng: random.Random) -> Conversati
 def _copied_words(conversation: Conversation, texts: list[str]) -> set[str]:
     """The capitalised words of the string arguments that the conversation's text states (enum members aside)."""
     closed = {str(member) for tool in conversation.tools for member in _enum_members(tool)}
-    return {
+    kept = {word for member in closed for word in ENTITY_WORD.findall(member)}  # an enum member must stay one
+    copied = {
         word
         for message in conversation.messages
         for call in message.get("tool_calls") or []
@@ -183,6 +185,7 @@ def _copied_words(conversation: Conversation, texts: list[str]) -> set[str]:
         if value not in closed and any(value in text for text in texts)
         for word in ENTITY_WORD.findall(value)
     }
+    return copied - kept
 
 
 def _arguments(call: Any) -> Any:
