@@ -22,7 +22,6 @@ message, so the value can only come from the conversation (`sft.fresh_entities`)
 from __future__ import annotations
 
 import copy
-import json
 import random
 import re
 from collections.abc import Callable
@@ -189,14 +188,9 @@ def _copied_words(conversation: Conversation, texts: list[str]) -> set[str]:
 
 
 def _arguments(call: Any) -> Any:
+    """A call's arguments (stored as an object: `data/conversations.py` parses JSON strings when it reads)."""
     function = call.get("function") if isinstance(call, dict) else None
-    arguments = function.get("arguments") if isinstance(function, dict) else None
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except ValueError:
-            return {}
-    return arguments
+    return function.get("arguments") if isinstance(function, dict) else None
 
 
 def _strings(value: Any) -> list[str]:
