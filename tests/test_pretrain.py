@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -13,8 +14,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from thinkact.bench.corpus import DOMAINS, generate_conversations, generate_documents
-from thinkact.bench.synthetic import generate_split
+from thinkact.bench.corpus import (
+    DOMAINS,
+    english_words,
+    generate_conversations,
+    generate_documents,
+    invent_name,
+    spelled_name,
+)
+from thinkact.bench.synthetic import entities, generate_split
 from thinkact.envs.registry import DOMAINS as BENCHMARK_DOMAINS
 from thinkact.envs.registry import tool_specs
 from thinkact.errors import UserError
@@ -219,6 +227,58 @@ def test_corpus_renders_a_share_of_conversations_without_reasoning() -> None:
     assert build_corpus(PretrainConfig(conversations=200, documents=5, no_think=0.5)) == half  # seeded
     with pytest.raises(UserError, match=r"pretrain\.no_think"):
         PretrainConfig(no_think=2.0)
+
+
+def test_spelled_names_are_new_words_cut_like_real_names() -> None:
+    """`spelled_name` gives English-like entities that are no ordinary corpus word and no benchmark entity, and
+    the shipped tokenizer cuts them into the pieces it cuts the benchmark's real names into far more often than
+    `invent_name`'s syllables (the reason they exist: a base that copies syllables copies no real name)."""
+    rng = random.Random(6)
+    names = [spelled_name(rng) for _ in range(2000)]
+    assert names[:50] == [spelled_name(rng) for rng in [random.Random(6)] for _ in range(50)]  # seeded
+    assert all(re.fullmatch(r"[A-Z][a-z]{3,9}", name) for name in names) and len(set(names)) > 1500
+    pools = json.dumps([value for key, value in vars(entities).items() if key.isupper()])
+    real = set(re.findall(r"[A-Z][a-z]{2,}", pools))  # the benchmark's cities, people, products, meetings
+    assert not {name.lower() for name in names} & ({word.lower() for word in real} | english_words())
+    tokenizer = load_policy(str(pretrained_base()))[1]
+    pieces = {piece for word in real for piece in tokenizer.tokenize(word)}
+
+    def shared(words: list[str]) -> float:
+        cut = [piece for word in words for piece in tokenizer.tokenize(word)]
+        return sum(piece in pieces for piece in cut) / len(cut)
+
+    syllables = [invent_name(rng) for _ in range(2000)]
+    assert shared(names) > 0.7 and shared(syllables) < 0.55  # measured 0.78 and 0.47
+
+
+def test_corpus_respells_a_share_of_entities_and_keeps_the_stages_corpora() -> None:
+    plain = build_corpus(PretrainConfig(conversations=300, documents=20))
+    # the shipped stages' corpora are what they were when the base was built (their rebuild commands hold)
+    digest = hashlib.sha256(json.dumps(plain).encode()).hexdigest()
+    assert digest.startswith("21ca9404b1f85738")
+    second = build_corpus(PretrainConfig(**{**SECOND_STAGE, "conversations": 300, "documents": 20}))
+    assert hashlib.sha256(json.dumps(second).encode()).hexdigest().startswith("5e38152c8b7fcf1e")
+    assert build_corpus(PretrainConfig(conversations=300, documents=20, respell=0.0)) == plain
+    respelled = build_corpus(PretrainConfig(conversations=300, documents=20, respell=1.0))
+    assert respelled == build_corpus(PretrainConfig(conversations=300, documents=20, respell=1.0))
+    calls = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.S)
+    changed = 0
+    for before, after in zip(
+        plain, respelled, strict=True
+    ):  # the same order: the shuffle depends on the seed
+        assert before.count("<tool_call>") == after.count("<tool_call>")
+        changed += before != after
+    assert changed > 200  # every conversation with a capitalised value to copy (not small talk, counts, sums)
+    for text in respelled:  # every capitalised value a call copies is still in the user's words
+        users = " ".join(re.findall(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", text, re.S))
+        for body in calls.findall(text[text.find("<|im_start|>user") :]):  # not the system prompt's example
+            for value in json.loads(body)["arguments"].values():
+                if isinstance(value, str) and value[:1].isupper():
+                    assert value in users
+    # ordinary words stay ('The' of a title also starts the corpus's own sentences)
+    assert sum(t.count("The ") for t in respelled) == sum(t.count("The ") for t in plain)
+    with pytest.raises(UserError, match=r"pretrain\.respell"):
+        PretrainConfig(respell=1.5)
 
 
 def test_shipped_base_matches_its_recipe() -> None:

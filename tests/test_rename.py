@@ -143,6 +143,19 @@ def test_fresh_entities_leave_closed_sets_and_uncopied_values() -> None:
     assert club.startswith("Euro ") and club != "Euro Savers"
     assert fresh.messages[0]["content"] == f"Convert it to Euro for {first} {last}, please, from {club}."
     assert fresh.messages[2]["content"] == f"Done for {first} {last}."
+    # an ordinary word of the corpus stays: 'The' of a title also starts other sentences
+    titled = [
+        {"role": "user", "content": "The hold is for The Vorn Road."},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "hold", "arguments": {"title": "The Vorn Road"}}}],
+        },
+    ]
+    fresh = fresh_entities(Conversation("t", titled, []), random.Random(0))
+    title = fresh.messages[1]["tool_calls"][0]["function"]["arguments"]["title"]
+    assert title.startswith("The ") and "Vorn" not in title
+    assert fresh.messages[0]["content"] == f"The hold is for {title}."
     nothing = [{"role": "user", "content": "2 + 2?"}, {"role": "assistant", "content": "4"}]
     assert fresh_entities(Conversation("d", nothing, []), random.Random(0)).messages == nothing
 

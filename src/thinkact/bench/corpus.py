@@ -20,8 +20,11 @@ natural-language text beyond what templates give.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import re
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -47,6 +50,71 @@ def invent_name(rng: random.Random) -> str:
         rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS) for _ in range(rng.randint(2, 3))
     )
     return word.capitalize()
+
+
+def spelled_name(rng: random.Random) -> str:
+    """A capitalised English-like word ('Wallow', 'Straing', 'Tsoeri'): entities spelled as real names are.
+
+    `invent_name` builds every word from the same few syllables, which the tokenizer learns as whole pieces
+    ('Gos' 'bras' 'bro' 'x'), so a base trained on them copies those pieces and not words: the shipped second
+    stage predicts 95% of the later tokens of a copied corpus name, and 50% once the names are made of other
+    letters, as real ones are ('Lisbon' is 'L' 'is' 'bon'; docs/benchmarks.md). Seven names in ten follow a
+    character trigram model of the corpus's own lower-case words (and are none of them), the others are letters
+    drawn by their frequency in those words; so they split into the vocabulary's common pieces, like the names
+    of any real request.
+
+    >>> name = spelled_name(random.Random(0))
+    >>> name.isalpha() and name[0].isupper() and 4 <= len(name) <= 10
+    True
+    """
+    trigrams, letters, _, known = _spelling_model()
+    while True:
+        if rng.random() < 0.7:
+            word, context = "", "^^"
+            while len(word) < 11:
+                choices, weights = trigrams[context]
+                letter = rng.choices(choices, weights)[0]
+                if letter == "$":
+                    break
+                word, context = word + letter, context[1] + letter
+        else:
+            word = "".join(rng.choices(letters[0], letters[1], k=rng.randint(4, 9)))
+        if 4 <= len(word) <= 10 and word not in known:
+            return word.capitalize()
+
+
+def english_words() -> frozenset[str]:
+    """The corpus's own lower-case words of three letters or more ('the', 'please', 'lantern'): ordinary words,
+    which `spelled_name` never spells and `data.rename.fresh_entities` never replaces."""
+    return frozenset(_spelling_model()[2])
+
+
+@functools.cache
+def _spelling_model() -> tuple[
+    dict[str, tuple[list[str], list[int]]], tuple[list[str], list[int]], set[str], set[str]
+]:
+    """(next-letter counts after each two letters, letter counts, the words, the words never to spell) from the
+    corpus's own lower-case words of three letters or more (its templates, seed 0; `^` starts a word, `$` ends
+    it). The words never to spell are those, and every word of the benchmark's entity pools, so that no corpus
+    entity is a benchmark city, person or product ('Rome', 'Kettle')."""
+    from thinkact.bench.synthetic import entities
+
+    text = " ".join(json.dumps(record) for record in generate_conversations(400, 0))
+    words = set(re.findall(r"\b[a-z]{3,}\b", text + " ".join(generate_documents(200, 0))))
+    pools = json.dumps([value for name, value in vars(entities).items() if name.isupper()])
+    benchmark = {word.lower() for word in re.findall(r"[A-Za-z]+", pools)}
+    following: dict[str, Counter[str]] = defaultdict(Counter)
+    for word in sorted(words):
+        marked = f"^^{word}$"
+        for i in range(2, len(marked)):
+            following[marked[i - 2 : i]][marked[i]] += 1
+    counts = Counter("".join(sorted(words)))
+    return (
+        {context: (list(c), list(c.values())) for context, c in following.items()},
+        (sorted(counts), [counts[letter] for letter in sorted(counts)]),
+        words,
+        words | benchmark,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ splits use cities, people and titles that its train split never does, and a tiny
 repeated cities writes them from memory: in the demo only 52 of the 261 capitalised values that SFT without
 thinking wrote were right, and 92 were a training value or began like one ("Bosting" for Bogota, "Dub" for
 Dublin; docs/benchmarks.md). Each capitalised word of a copied value becomes an invented one, the same in every
-message, so the value can only come from the conversation (`sft.fresh_entities`).
+message, so the value can only come from the conversation (`sft.fresh_entities`). The invented words are
+English-like (`bench.corpus.spelled_name`), not built from the corpus's few syllables: a base that only ever
+copied syllable names copies syllables, and half of the later tokens of a name spelled otherwise come out wrong
+(docs/benchmarks.md, "Copying words, not syllables"); `pretrain.respell` uses the same function.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from thinkact.bench.corpus import TOOL_VERBS, invent_name
+from thinkact.bench.corpus import TOOL_VERBS, english_words, invent_name, spelled_name
 from thinkact.data.conversations import Conversation
 
 
@@ -111,16 +114,19 @@ ENTITY_WORD = re.compile(r"[A-Z][a-z]{2,}")
 """A capitalised word of three letters or more: the part of an entity that `fresh_entities` replaces."""
 
 
-def fresh_entities(conversation: Conversation, rng: random.Random) -> Conversation:
+def fresh_entities(
+    conversation: Conversation, rng: random.Random, invent: Callable[[random.Random], str] = spelled_name
+) -> Conversation:
     """A copy of `conversation` whose copied entities are invented words, consistently wherever they appear.
 
     A copied entity is a string argument of one of the assistant's calls that appears in the conversation's
     other text (the user's words, a system prompt, a tool result) and is no member of a tool's `enum`. Each of
-    its capitalised words (`ENTITY_WORD`) becomes an invented one (`bench.corpus.invent_name`) in every
+    its capitalised words (`ENTITY_WORD`) becomes an invented one (`invent`: by default
+    `bench.corpus.spelled_name`, English-like, so that the copies learned are of any word) in every
     message's text, every call's arguments and every tool result; a word that also starts a sentence ("Rome"
     in "Rome is sunny") changes there too, which keeps the text consistent. Lower-case words, digits, codes
-    (`C`, `USD`) and words that are enum members stay. Tool schemas, names and the conversation's `meta` are
-    not changed.
+    (`C`, `USD`), ordinary words of the corpus (`bench.corpus.english_words`: 'The', 'Smart') and words that
+    are enum members stay. Tool schemas, names and the conversation's `meta` are not changed.
 
     >>> call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Quito"}}}
     >>> messages = [{"role": "user", "content": "Weather in Quito?"},
@@ -148,9 +154,9 @@ def fresh_entities(conversation: Conversation, rng: random.Random) -> Conversati
     taken = {word for text in texts for word in ENTITY_WORD.findall(text)}
     mapping: dict[str, str] = {}
     for word in sorted(words):
-        new = invent_name(rng)
+        new = invent(rng)
         while new in taken:
-            new = invent_name(rng)
+            new = invent(rng)
         mapping[word] = new
         taken.add(new)
     pattern = re.compile(
@@ -176,6 +182,7 @@ def _copied_words(conversation: Conversation, texts: list[str]) -> set[str]:
     """The capitalised words of the string arguments that the conversation's text states (enum members aside)."""
     closed = {str(member) for tool in conversation.tools for member in _enum_members(tool)}
     kept = {word for member in closed for word in ENTITY_WORD.findall(member)}  # an enum member must stay one
+    ordinary = english_words()  # 'The' of 'The Tugoul Road' also starts sentences that are not the entity
     copied = {
         word
         for message in conversation.messages
@@ -184,7 +191,7 @@ def _copied_words(conversation: Conversation, texts: list[str]) -> set[str]:
         if value not in closed and any(value in text for text in texts)
         for word in ENTITY_WORD.findall(value)
     }
-    return copied - kept
+    return {word for word in copied - kept if word.lower() not in ordinary}
 
 
 def _arguments(call: Any) -> Any:

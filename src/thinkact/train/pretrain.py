@@ -30,6 +30,8 @@ import torch
 import transformers
 
 from thinkact.bench.corpus import generate_conversations, generate_documents
+from thinkact.data.conversations import Conversation
+from thinkact.data.rename import fresh_entities
 from thinkact.errors import UserError
 from thinkact.files import atomic_write_text
 from thinkact.models.tiny import (
@@ -58,6 +60,11 @@ class PretrainConfig:
     """Share of conversations rendered without their reasoning (Qwen3's template then writes an empty think block
     in the last assistant turn and none in the earlier ones), so that the base also calls and copies straight
     from the request, as a model trained without thinking must."""
+    respell: float = 0.0
+    """Share of conversations whose copied entities are respelled as English-like words (`corpus.spelled_name`,
+    through `data.rename.fresh_entities`), the same everywhere in the conversation. The corpus's own names are
+    built from a few syllables, and a base trained on them alone copies those syllables, not words: half of the
+    later tokens of a name spelled otherwise (docs/benchmarks.md, "Copying words, not syllables")."""
     init: str | None = None
     """Continue from this pretrained directory (its tokenizer and weights) instead of a fresh tokenizer and
     random weights: a second pretraining stage. Its recipe is kept inside this run's recipe."""
@@ -87,7 +94,7 @@ class PretrainConfig:
                 raise UserError(f"pretrain.{name}: must be >= 1")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UserError("pretrain.learning_rate: must be a positive number")
-        for name in ("invented", "no_think"):
+        for name in ("invented", "no_think", "respell"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"pretrain.{name}: must be a share between 0 and 1")
         if self.init is not None and not (Path(self.init) / "recipe.json").is_file():
@@ -116,6 +123,12 @@ def build_corpus(config: PretrainConfig) -> list[str]:
 
     renderer = train_tokenizer(["bootstrap"], vocab_size=len(SPECIAL_TOKENS) + 256)  # renders, never encodes
     records = generate_conversations(config.conversations, config.seed, config.invented)
+    if config.respell:
+        drawn = random.Random(f"respell/{config.seed}")
+        for number, record in enumerate(records):
+            if drawn.random() < config.respell:
+                conversation = Conversation(f"corpus-{number}", record["messages"], record["tools"], {})
+                record["messages"] = fresh_entities(conversation, drawn).messages
     if config.no_think:
         drawn = random.Random(f"no_think/{config.seed}")
         for record in records:
