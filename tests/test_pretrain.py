@@ -31,7 +31,14 @@ from thinkact.models.tiny import TinyModelConfig, pretrained_base, train_tokeniz
 from thinkact.rewards.combine import RewardConfig
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.heldout import HeldOut
-from thinkact.train.pretrain import SECOND_STAGE, CallProbe, PretrainConfig, build_corpus, run_pretrain
+from thinkact.train.pretrain import (
+    SECOND_STAGE,
+    THIRD_STAGE,
+    CallProbe,
+    PretrainConfig,
+    build_corpus,
+    run_pretrain,
+)
 
 SMALL = TinyModelConfig(vocab_size=600, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2,
                         num_kv_heads=1, head_dim=16)  # fmt: skip
@@ -286,14 +293,16 @@ def test_shipped_base_matches_its_recipe() -> None:
     recipe = json.loads((base / "recipe.json").read_text())
     assert hashlib.sha256((base / "model.safetensors").read_bytes()).hexdigest() == recipe["weights_sha256"]
 
-    # the shipped base was built in two stages whose settings are today's defaults and SECOND_STAGE, so the two
-    # `thinkact pretrain` commands of docs/design-notes.md rebuild it (fields added since default as they were)
+    # the shipped base was built in three stages whose settings are today's defaults, SECOND_STAGE and
+    # THIRD_STAGE, so the three `thinkact pretrain` commands of docs/design-notes.md rebuild it (fields added
+    # since default as they were)
     def settings(config: dict[str, object]) -> dict[str, object]:
         return {k: v for k, v in {**asdict(PretrainConfig()), **config}.items() if k not in ("out", "init")}
 
-    assert settings(recipe["init"]["config"]) == settings(asdict(PretrainConfig()))
-    assert settings(recipe["config"]) == settings(asdict(PretrainConfig(**SECOND_STAGE)))
-    assert "init" not in recipe["init"]
+    assert settings(recipe["init"]["init"]["config"]) == settings(asdict(PretrainConfig()))
+    assert settings(recipe["init"]["config"]) == settings(asdict(PretrainConfig(**SECOND_STAGE)))
+    assert settings(recipe["config"]) == settings(asdict(PretrainConfig(**THIRD_STAGE)))
+    assert "init" not in recipe["init"]["init"]
     weights = load_file(str(base / "model.safetensors"))
     assert sum(t.numel() for t in weights.values()) > 500_000
     assert (base / "model.safetensors").stat().st_size < 10 * 2**20

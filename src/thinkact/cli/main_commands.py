@@ -159,8 +159,9 @@ def pretrain(
     """Pretrain the tiny base on generated tool-use text that shares no tool or phrasing with the benchmark.
 
     With the defaults this rebuilds the first stage of the shipped base (`init-model --pretrained`); `--init` that
-    output with the settings of `train/pretrain.SECOND_STAGE` rebuilds the base itself, bit for bit on the same
-    software and thread count: compare `weights_sha256` in the recipe.json files.
+    output with the settings of `train/pretrain.SECOND_STAGE`, then `--init` the second with those of
+    `THIRD_STAGE`, rebuilds the base itself, bit for bit on the same software and thread count: compare
+    `weights_sha256` in the recipe.json files (docs/design-notes.md gives the three commands).
     """
     from thinkact.train.pretrain import PretrainConfig, run_pretrain
 

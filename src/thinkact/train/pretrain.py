@@ -116,6 +116,11 @@ SECOND_STAGE: dict[str, Any] = {
 """The settings of the shipped base's second stage (`--init` the first stage, defaults): three quarters of its
 conversations use tools invented for them, so the base learns to read the tool list and copy."""
 
+THIRD_STAGE: dict[str, Any] = {**SECOND_STAGE, "seed": 3, "respell": 0.75, "threads": 2}
+"""The settings of the shipped base's third stage (`--init` the second): the second stage's corpus with three
+quarters of its conversations' copied entities respelled as English-like words, so that the base copies words
+and not the corpus's syllables (docs/benchmarks.md, "Copying words, not syllables")."""
+
 
 def build_corpus(config: PretrainConfig) -> list[str]:
     """The corpus as text: conversations rendered with Qwen3's chat template, then the documents, shuffled."""
