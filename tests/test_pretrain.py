@@ -270,9 +270,8 @@ def test_corpus_respells_a_share_of_entities_and_keeps_the_stages_corpora() -> N
     assert respelled == build_corpus(PretrainConfig(conversations=300, documents=20, respell=1.0))
     calls = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.S)
     changed = 0
-    for before, after in zip(
-        plain, respelled, strict=True
-    ):  # the same order: the shuffle depends on the seed
+    # the same order: the shuffle depends on the seed
+    for before, after in zip(plain, respelled, strict=True):
         assert before.count("<tool_call>") == after.count("<tool_call>")
         changed += before != after
     assert changed > 200  # every conversation with a capitalised value to copy (not small talk, counts, sums)
