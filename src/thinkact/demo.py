@@ -59,6 +59,13 @@ class DemoConfig:
     """The SFT stages' schedule (`sft.lr_scheduler`). wsd (stable at the peak, a cosine decay over the last fifth)
     scores a higher reward than cosine at the same steps: +0.028 on both test splits for SFT without thinking,
     and think-SFT from it writes more exact calls on test_ood (docs/benchmarks.md)."""
+    sft_rename_tools: float = 0.0
+    """Share of the SFT stages' training conversations with fresh tool names (`sft.rename_tools`). With
+    `sft_fresh_entities` at 0.5 and 800 no-thinking steps it is the first setting under which the held-out
+    contacts domain gets right tool names (20 of 98 call turns; docs/benchmarks.md, "Copying words, not
+    syllables"); at the default 400 steps it costs calls, so it is off."""
+    sft_fresh_entities: float = 0.0
+    """Share of the SFT stages' training conversations with fresh entities (`sft.fresh_entities`)."""
     eval_max_new_tokens: int = 128
     eval_batch_size: int = 128
     """Turns generated together. On a CPU a decoding step costs about the same for 64 rows as for 128, so the
@@ -91,6 +98,9 @@ class DemoConfig:
         check_choice("demo.sft_lr_scheduler", self.sft_lr_scheduler, tuple(SCHEDULERS))
         if self.sft_steps < 1 or self.think_sft_steps < 1:
             raise UserError("demo.sft_steps and demo.think_sft_steps: must be >= 1")
+        for name in ("sft_rename_tools", "sft_fresh_entities"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"demo.{name}: must be a share between 0 and 1")
 
 
 @dataclass
@@ -145,6 +155,8 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
             batch_size=config.sft_batch_size,
             learning_rate=config.sft_learning_rate,
             lr_scheduler=config.sft_lr_scheduler,
+            rename_tools=config.sft_rename_tools,
+            fresh_entities=config.sft_fresh_entities,
             seed=config.seed,
         )
         sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])
