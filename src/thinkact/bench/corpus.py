@@ -56,8 +56,8 @@ def spelled_name(rng: random.Random) -> str:
     """A capitalised English-like word ('Wallow', 'Straing', 'Tsoeri'): entities spelled as real names are.
 
     `invent_name` builds every word from the same few syllables, which the tokenizer learns as whole pieces
-    ('Gos' 'bras' 'bro' 'x'), so a base trained on them copies those pieces and not words: the shipped second
-    stage predicts 95% of the later tokens of a copied corpus name, and 50% once the names are made of other
+    ('Gos' 'bras' 'bro' 'x'), so a base trained on them copies those pieces and not words: the two-stage base
+    predicted 94% of the later tokens of a copied corpus name, and 55% once the names were made of other
     letters, as real ones are ('Lisbon' is 'L' 'is' 'bon'; docs/benchmarks.md). Seven names in ten follow a
     character trigram model of the corpus's own lower-case words (and are none of them), the others are letters
     drawn by their frequency in those words; so they split into the vocabulary's common pieces, like the names
@@ -86,12 +86,12 @@ def spelled_name(rng: random.Random) -> str:
 def english_words() -> frozenset[str]:
     """The corpus's own lower-case words of three letters or more ('the', 'please', 'lantern'): ordinary words,
     which `spelled_name` never spells and `data.rename.fresh_entities` never replaces."""
-    return frozenset(_spelling_model()[2])
+    return _spelling_model()[2]
 
 
 @functools.cache
 def _spelling_model() -> tuple[
-    dict[str, tuple[list[str], list[int]]], tuple[list[str], list[int]], set[str], set[str]
+    dict[str, tuple[list[str], list[int]]], tuple[list[str], list[int]], frozenset[str], frozenset[str]
 ]:
     """(next-letter counts after each two letters, letter counts, the words, the words never to spell) from the
     corpus's own lower-case words of three letters or more (its templates, seed 0; `^` starts a word, `$` ends
@@ -112,8 +112,8 @@ def _spelling_model() -> tuple[
     return (
         {context: (list(c), list(c.values())) for context, c in following.items()},
         (sorted(counts), [counts[letter] for letter in sorted(counts)]),
-        words,
-        words | benchmark,
+        frozenset(words),
+        frozenset(words | benchmark),
     )
 
 
