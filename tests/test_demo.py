@@ -27,6 +27,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         sft_batch_size=2,
         sft_rename_tools=0.5,
         sft_fresh_entities=0.5,
+        sft_rename_arguments=0.5,
         eval_max_new_tokens=8,
         eval_view="both",
         base="random",
@@ -77,8 +78,9 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     think_sft = yaml.safe_load((out / "sft-think" / "config.yaml").read_text())
     assert think_sft["model"] == str(out / "sft-nothink" / "model") and think_sft["think"] is True
     nothink_sft = yaml.safe_load((out / "sft-nothink" / "config.yaml").read_text())
-    for stage_config in (nothink_sft, think_sft):  # both SFT stages train on renamed tools and entities
+    for stage_config in (nothink_sft, think_sft):  # both SFT stages train on renamed tools, entities, keys
         assert stage_config["rename_tools"] == 0.5 and stage_config["fresh_entities"] == 0.5
+        assert stage_config["rename_arguments"] == 0.5
     assert yaml.safe_load((out / "grpo" / "config.yaml").read_text())["model"] == str(
         out / "sft-think" / "model"
     )
@@ -91,6 +93,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         ("think_sft_steps", 0, ">= 1"),
         ("sft_rename_tools", 1.5, r"demo\.sft_rename_tools: must be a share"),
         ("sft_fresh_entities", -0.1, r"demo\.sft_fresh_entities: must be a share"),
+        ("sft_rename_arguments", 1.1, r"demo\.sft_rename_arguments: must be a share"),
     ],
 )
 def test_bad_demo_settings_are_user_errors(field: str, value: object, message: str) -> None:

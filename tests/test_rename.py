@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from thinkact.data.conversations import Conversation, read_conversations
-from thinkact.data.rename import ENTITY_WORD, fresh_entities, rename_tools
+from thinkact.data.rename import ENTITY_WORD, fresh_entities, rename_arguments, rename_tools
 from thinkact.errors import UserError
 from thinkact.models.load import load_policy
 from thinkact.train.sft import SFTRunConfig, build_dataset, run_sft
@@ -211,3 +211,85 @@ def test_sft_learning_rate_schedules(
     assert rates == pytest.approx(expected, abs=1e-9)
     with pytest.raises(UserError, match=r"sft\.lr_scheduler"):
         SFTRunConfig(lr_scheduler="step")
+
+
+def test_grpo_prompts_and_references_carry_the_fresh_names(tiny_model_dir: Path, data_dir: Path) -> None:
+    from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+
+    model, tokenizer = load_policy(tiny_model_dir)
+    data = data_dir / "train.jsonl"
+    names = {tool["function"]["name"] for c in read_conversations(data) for tool in c.tools}
+
+    def trainer(**shares: float) -> GRPOTrainer:
+        loaded = GRPOTrainer(GRPORunConfig(**shares), model, tokenizer)  # type: ignore[arg-type]
+        loaded.load_data(data)
+        return loaded
+
+    plain, renamed = trainer(), trainer(rename_tools=1.0)
+    assert len(renamed.prompts) == len(plain.prompts)  # every turn is still a prompt, once
+    called = 0
+    for was, now, ids in zip(plain.prompts, renamed.prompts, renamed.prompt_ids, strict=True):
+        listed = {tool["function"]["name"] for tool in now.tools}
+        assert not listed & names and not any(name in tokenizer.decode(ids) for name in names if "_" in name)
+        # the action the reward compares with names a listed tool, with the same arguments as before
+        assert all(call.name in listed for call in now.action.tool_calls)
+        assert [c.arguments for c in now.action.tool_calls] == [c.arguments for c in was.action.tool_calls]
+        called += len(now.action.tool_calls)
+    assert called > 0
+    assert [p.tools for p in trainer(rename_tools=1.0).prompts] == [p.tools for p in renamed.prompts]
+    with pytest.raises(UserError, match=r"grpo.rename_tools: out of range"):
+        GRPORunConfig(rename_tools=1.5)
+    with pytest.raises(UserError, match=r"need mode: turn"):
+        GRPORunConfig(mode="episode", fresh_entities=0.5)
+
+
+def test_renamed_arguments_follow_the_schema_and_keep_the_values(data_dir: Path) -> None:
+    import jsonschema
+
+    rng = random.Random(0)
+    checked = 0
+    for conversation in read_conversations(data_dir / "train.jsonl"):
+        before = json.dumps(conversation.to_json(), sort_keys=True)
+        renamed = rename_arguments(conversation, rng)
+        assert json.dumps(conversation.to_json(), sort_keys=True) == before  # the original is untouched
+        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in renamed.tools}
+        for was, now in zip(conversation.tools, renamed.tools, strict=True):
+            old, new = was["function"]["parameters"], now["function"]["parameters"]
+            assert now["function"]["name"] == was["function"]["name"]
+            assert not set(old["properties"]) & set(new["properties"])
+            assert list(old["properties"].values()) == list(new["properties"].values())  # types, enums kept
+            assert len(new.get("required", [])) == len(old.get("required", []))
+        for original, call in zip(_calls(conversation.messages), _calls(renamed.messages), strict=True):
+            jsonschema.validate(call["arguments"], schemas[str(call["name"])])  # still a valid call
+            assert list(call["arguments"].values()) == list(original["arguments"].values())  # type: ignore[attr-defined]
+            checked += 1
+        assert [m for m in renamed.messages if m["role"] != "assistant"] == [
+            m for m in conversation.messages if m["role"] != "assistant"
+        ]
+    assert checked > 0
+
+
+def test_sft_and_grpo_train_a_share_with_fresh_argument_names(tiny_model_dir: Path, data_dir: Path) -> None:
+    from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+
+    model, tokenizer = load_policy(tiny_model_dir)
+    data = data_dir / "train.jsonl"
+
+    def decoded(share: float) -> list[str]:
+        dataset, _ = build_dataset(tokenizer, data, think=False, max_length=4096, argument_share=share)
+        return [tokenizer.decode(ids) for ids in dataset["input_ids"]]
+
+    plain, renamed = decoded(0.0), decoded(1.0)
+    assert len(renamed) == len(plain) and all(a != b for a, b in zip(plain, renamed, strict=True))
+    assert decoded(1.0) == renamed  # seeded
+    trainer = GRPOTrainer(GRPORunConfig(rename_arguments=1.0), model, tokenizer)
+    trainer.load_data(data)
+    keys = 0
+    for prompt in trainer.prompts:  # the reward's reference uses the keys the prompt's schema lists
+        schemas = {t["function"]["name"]: t["function"]["parameters"]["properties"] for t in prompt.tools}
+        for call in prompt.action.tool_calls:
+            assert set(call.arguments) <= set(schemas[call.name])
+            keys += len(call.arguments)
+    assert keys > 0
+    with pytest.raises(UserError, match=r"sft.rename_arguments: 2.0 is not a share"):
+        SFTRunConfig(rename_arguments=2.0)

@@ -66,6 +66,8 @@ class DemoConfig:
     syllables"); at the default 400 steps it costs calls, so it is off."""
     sft_fresh_entities: float = 0.0
     """Share of the SFT stages' training conversations with fresh entities (`sft.fresh_entities`)."""
+    sft_rename_arguments: float = 0.0
+    """Share of the SFT stages' training conversations with fresh parameter names (`sft.rename_arguments`)."""
     eval_max_new_tokens: int = 128
     eval_batch_size: int = 128
     """Turns generated together. On a CPU a decoding step costs about the same for 64 rows as for 128, so the
@@ -98,7 +100,7 @@ class DemoConfig:
         check_choice("demo.sft_lr_scheduler", self.sft_lr_scheduler, tuple(SCHEDULERS))
         if self.sft_steps < 1 or self.think_sft_steps < 1:
             raise UserError("demo.sft_steps and demo.think_sft_steps: must be >= 1")
-        for name in ("sft_rename_tools", "sft_fresh_entities"):
+        for name in ("sft_rename_tools", "sft_fresh_entities", "sft_rename_arguments"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"demo.{name}: must be a share between 0 and 1")
 
@@ -157,6 +159,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
             lr_scheduler=config.sft_lr_scheduler,
             rename_tools=config.sft_rename_tools,
             fresh_entities=config.sft_fresh_entities,
+            rename_arguments=config.sft_rename_arguments,
             seed=config.seed,
         )
         sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])

@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from thinkact.bench.corpus import TOOL_VERBS, english_words, invent_name, spelled_name
@@ -47,6 +47,36 @@ def fresh_tool_name(rng: random.Random, old: str, taken: set[str]) -> str:
         name = f"{verb}_{word}" if rng.random() < 0.7 else f"{word}_{verb}"
         if name != old and name not in taken:
             return name
+
+
+def augment(
+    conversations: Iterable[Conversation],
+    rename_share: float,
+    entity_share: float,
+    seed: int,
+    argument_share: float = 0.0,
+) -> Iterator[Conversation]:
+    """`conversations` with `rename_share` of them given fresh tool names, `entity_share` fresh entities and
+    `argument_share` fresh parameter names, drawn with `seed`, in order (what `sft.rename_tools`,
+    `sft.fresh_entities`, `sft.rename_arguments` and their `grpo` twins train on). With `argument_share` 0 the
+    draws are those of the first two alone.
+
+    >>> tools = [{"type": "function", "function": {"name": "get_weather", "description": "Forecast."}}]
+    >>> conversations = [Conversation(str(i), [{"role": "user", "content": "Hi"}], tools) for i in range(4)]
+    >>> [c.tools[0]["function"]["name"] == "get_weather" for c in augment(conversations, 0.0, 0.0, 0)]
+    [True, True, True, True]
+    >>> [c.tools[0]["function"]["name"] == "get_weather" for c in augment(conversations, 1.0, 0.0, 0)]
+    [False, False, False, False]
+    """
+    rng = random.Random(seed)
+    for conversation in conversations:
+        if rename_share and rng.random() < rename_share:
+            conversation = rename_tools(conversation, rng)
+        if entity_share and rng.random() < entity_share:
+            conversation = fresh_entities(conversation, rng)
+        if argument_share and rng.random() < argument_share:
+            conversation = rename_arguments(conversation, rng)
+        yield conversation
 
 
 def rename_tools(conversation: Conversation, rng: random.Random) -> Conversation:
@@ -108,6 +138,73 @@ def _rename_message(message: dict[str, Any], mapping: dict[str, str], in_text: C
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict) and function.get("name") in mapping:
             function["name"] = mapping[function["name"]]
+
+
+def fresh_argument_name(rng: random.Random, old: str, taken: set[str]) -> str:
+    """A parameter name unlike `old` and not in `taken`: `old`'s last word with a new first one, or a new word.
+
+    >>> fresh_argument_name(random.Random(0), "contact_id", {"contact_id", "text"}) not in {"contact_id", "text"}
+    True
+    """
+    last = old.split("_")[-1].lower() or "value"
+    while True:
+        word = spelled_name(rng).lower()
+        name = f"{word}_{last}" if rng.random() < 0.5 else word
+        if name != old and name not in taken and name.isidentifier():
+            return name
+
+
+def rename_arguments(conversation: Conversation, rng: random.Random) -> Conversation:
+    """A copy of `conversation` whose tools' parameters have fresh names, the same in each tool's schema (its
+    `properties` and `required`) and in every call's arguments to that tool; values, tool names and text stay.
+
+    After `rename_tools`, this is Hammer's whole function masking (arXiv 2410.04587): names and parameter names
+    both have to be read from the tool list. A tiny model trained without it writes the training domains' keys
+    (`operation`, `value`, `date`) on a held-out tool whose only parameter is `name` (docs/benchmarks.md).
+
+    >>> schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    >>> tools = [{"type": "function", "function": {"name": "get_weather", "parameters": schema}}]
+    >>> call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Quito"}}}
+    >>> messages = [{"role": "user", "content": "Weather in Quito?"},
+    ...             {"role": "assistant", "content": "", "tool_calls": [call]}]
+    >>> renamed = rename_arguments(Conversation("c", messages, tools), random.Random(1))
+    >>> key = renamed.tools[0]["function"]["parameters"]["required"][0]
+    >>> key != "city" and renamed.messages[1]["tool_calls"][0]["function"]["arguments"] == {key: "Quito"}
+    True
+    >>> call["function"]["arguments"]  # the original is untouched
+    {'city': 'Quito'}
+    """
+    tools = copy.deepcopy(conversation.tools)
+    mappings: dict[str, dict[str, str]] = {}
+    for tool in tools:
+        function = _function(tool)
+        parameters = function.get("parameters") if function else None
+        if not function or not isinstance(parameters, dict):
+            continue
+        properties = parameters.get("properties")
+        if not isinstance(properties, dict) or not properties:
+            continue
+        taken = set(properties)
+        mapping = {}
+        for key in properties:
+            mapping[key] = fresh_argument_name(rng, str(key), taken)
+            taken.add(mapping[key])
+        parameters["properties"] = {mapping[key]: value for key, value in properties.items()}
+        if isinstance(parameters.get("required"), list):
+            parameters["required"] = [mapping.get(key, key) for key in parameters["required"]]
+        mappings[function["name"]] = mapping
+    if not mappings:
+        return conversation
+    messages = copy.deepcopy(conversation.messages)
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or function.get("name") not in mappings:
+                continue
+            mapping, arguments = mappings[function["name"]], function.get("arguments")
+            if isinstance(arguments, dict):
+                function["arguments"] = {mapping.get(key, key): value for key, value in arguments.items()}
+    return Conversation(conversation.id, messages, tools, conversation.meta)
 
 
 ENTITY_WORD = re.compile(r"[A-Z][a-z]{2,}")

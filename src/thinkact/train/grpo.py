@@ -52,6 +52,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from thinkact.config import save_config
 from thinkact.data.conversations import read_conversations
 from thinkact.data.prompts import Prompt
+from thinkact.data.rename import augment
 from thinkact.envs import diff_states
 from thinkact.envs.registry import bind_tools
 from thinkact.errors import UserError
@@ -169,7 +170,17 @@ class GRPOTrainer:
 
     def load_data(self, path: str | Path) -> int:
         """Encode the prompts of `path` for this mode; returns how many were too long to keep."""
-        prompts = self.mode.prompts(bind_tools(read_conversations(path)), self.config)
+        config = self.config
+        conversations = list(
+            augment(
+                read_conversations(path),
+                config.rename_tools,
+                config.fresh_entities,
+                config.seed,
+                config.rename_arguments,
+            )
+        )
+        prompts = self.mode.prompts(bind_tools(conversations), config)
         for prompt in prompts:
             ids = encode_prompt(self.tokenizer, prompt.messages, prompt.tools)
             if len(ids) <= self.config.max_prompt_tokens:

@@ -159,6 +159,16 @@ class GRPORunConfig:
     prompt again for every sample. Off under gradient checkpointing."""
     max_prompt_tokens: int = 2048
     """Prompts longer than this are reported and left out."""
+    rename_tools: float = 0.0
+    """Share of the training conversations whose tools get fresh names before their prompts are made (as
+    `sft.rename_tools`: the tool list, the reference calls and the text, `data/rename.py`), so that a right call
+    is only reached by reading the tool list (0: none; the data file is never changed)."""
+    fresh_entities: float = 0.0
+    """Share of the training conversations whose copied entities become invented words (as
+    `sft.fresh_entities`), so that a right argument is only reached by copying it from the conversation."""
+    rename_arguments: float = 0.0
+    """Share of the training conversations whose tools' parameters get fresh names (as
+    `sft.rename_arguments`), so that a right call's keys are only reached by reading the schema."""
     seed: int = 0
     save_steps: int = 10
     """Checkpoint every N steps for `--resume` (0: only the final model; Ctrl-C still checkpoints)."""
@@ -224,16 +234,26 @@ class GRPORunConfig:
             "eval_steps": self.eval_steps >= 0,
             "eval_limit": self.eval_limit >= 0,
             "threads": self.threads >= 0,
+            "rename_tools": 0 <= self.rename_tools <= 1,
+            "fresh_entities": 0 <= self.fresh_entities <= 1,
+            "rename_arguments": 0 <= self.rename_arguments <= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
-            raise UserError(f"grpo.{bad[0]}: out of range (group_size >= 2, temperature > 0, counts >= 1)")
+            raise UserError(
+                f"grpo.{bad[0]}: out of range (group_size >= 2, temperature > 0, counts >= 1, shares in [0, 1])"
+            )
         check_choice("grpo.loss", self.loss, [a.value for a in LossAggregation])
         check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
         check_choice("grpo.mode", self.mode, [m.value for m in Mode])
         if self.mode == Mode.TURN and self.user.kind != "none":
             raise UserError(
                 f"grpo.user.kind: {self.user.kind!r} needs mode: episode (turn mode has no user turns)"
+            )
+        if self.mode == Mode.EPISODE and (self.rename_tools or self.fresh_entities or self.rename_arguments):
+            raise UserError(
+                "grpo.rename_tools / fresh_entities / rename_arguments: need mode: turn (episode mode executes "
+                "the tools, which know only their own names and entities); set them to 0 or use mode: turn"
             )
         for name, bounds in self.weight_schedule.items():
             if name not in self.rewards.weights and name not in self.episode_rewards.weights:

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import logging
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from trl import SFTConfig, SFTTrainer
 
 from thinkact.config import save_config
 from thinkact.data.conversations import read_conversations, split_turns
-from thinkact.data.rename import fresh_entities, rename_tools
+from thinkact.data.rename import augment
 from thinkact.errors import UserError, check_choice
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
@@ -110,6 +109,10 @@ class SFTRunConfig:
     """Share of the training conversations whose copied entities (cities, names, titles) become invented words,
     the same in every message (`data/rename.py`), so the model learns to copy values from the conversation
     rather than recall the training split's (0: none; the data file is never changed)."""
+    rename_arguments: float = 0.0
+    """Share of the training conversations whose tools' parameters get fresh names (the same in the schema and
+    in every call's arguments: `data/rename.py`), so the model learns to read argument keys from the schema
+    rather than recall the training domains' (0: none; the data file is never changed)."""
     lora: LoraOptions = field(default_factory=LoraOptions)
     report_to: str = "tensorboard"
     """Experiment trackers, comma-separated: tensorboard, trackio, wandb (optional extras), or none."""
@@ -135,7 +138,7 @@ class SFTRunConfig:
             raise UserError(
                 "sft.lr_scheduler: wsd decays over the last fifth of max_steps; set max_steps > 0"
             )
-        for name in ("rename_tools", "fresh_entities"):
+        for name in ("rename_tools", "fresh_entities", "rename_arguments"):
             share = getattr(self, name)
             if not 0.0 <= share <= 1.0:
                 raise UserError(f"sft.{name}: {share} is not a share; give a number from 0 to 1")
@@ -151,6 +154,7 @@ def build_dataset(
     rename_share: float = 0.0,
     entity_share: float = 0.0,
     seed: int = 0,
+    argument_share: float = 0.0,
 ) -> tuple[Dataset, int]:
     """Tokenised training sequences (`input_ids`, `completion_mask`) and how many turns were too long to keep.
 
@@ -159,17 +163,12 @@ def build_dataset(
     message): the loss on every completion token is then the one its own per-turn example would give, since
     attention is causal, and the shared history is computed once instead of once per turn.
     `rename_share` of the conversations (drawn with `seed`) are trained with fresh tool names, and
-    `entity_share` with fresh entities (`data/rename.py`).
+    `entity_share` with fresh entities and `argument_share` with fresh parameter names (`data/rename.py`).
     """
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     too_long = 0
     turns = 0
-    rng = random.Random(seed)
-    for conversation in read_conversations(data):
-        if rename_share and rng.random() < rename_share:
-            conversation = rename_tools(conversation, rng)
-        if entity_share and rng.random() < entity_share:
-            conversation = fresh_entities(conversation, rng)
+    for conversation in augment(read_conversations(data), rename_share, entity_share, seed, argument_share):
         text = ""
         ids: list[int] = []
         mask: list[int] = []
@@ -272,6 +271,7 @@ def _train(
         max_length=config.max_length,
         rename_share=config.rename_tools,
         entity_share=config.fresh_entities,
+        argument_share=config.rename_arguments,
         seed=config.seed,
     )
     if too_long:
