@@ -51,26 +51,27 @@ def fresh_tool_name(rng: random.Random, old: str, taken: set[str]) -> str:
 
 def augment(
     conversations: Iterable[Conversation],
-    rename_share: float,
-    entity_share: float,
     seed: int,
+    *,
+    tool_share: float = 0.0,
+    entity_share: float = 0.0,
     argument_share: float = 0.0,
 ) -> Iterator[Conversation]:
-    """`conversations` with `rename_share` of them given fresh tool names, `entity_share` fresh entities and
-    `argument_share` fresh parameter names, drawn with `seed`, in order (what `sft.rename_tools`,
-    `sft.fresh_entities`, `sft.rename_arguments` and their `grpo` twins train on). With `argument_share` 0 the
-    draws are those of the first two alone.
+    """`conversations` in order, with a share of them given fresh tool names (`tool_share`), fresh entities
+    (`entity_share`) and fresh parameter names (`argument_share`), drawn with `seed`: what the `sft` and `grpo`
+    options `rename_tools`, `fresh_entities` and `rename_arguments` train on. With `argument_share` 0 the draws
+    are those of the first two alone.
 
     >>> tools = [{"type": "function", "function": {"name": "get_weather", "description": "Forecast."}}]
     >>> conversations = [Conversation(str(i), [{"role": "user", "content": "Hi"}], tools) for i in range(4)]
-    >>> [c.tools[0]["function"]["name"] == "get_weather" for c in augment(conversations, 0.0, 0.0, 0)]
+    >>> [c.tools[0]["function"]["name"] == "get_weather" for c in augment(conversations, 0)]
     [True, True, True, True]
-    >>> [c.tools[0]["function"]["name"] == "get_weather" for c in augment(conversations, 1.0, 0.0, 0)]
+    >>> [c.tools[0]["function"]["name"] == "get_weather" for c in augment(conversations, 0, tool_share=1.0)]
     [False, False, False, False]
     """
     rng = random.Random(seed)
     for conversation in conversations:
-        if rename_share and rng.random() < rename_share:
+        if tool_share and rng.random() < tool_share:
             conversation = rename_tools(conversation, rng)
         if entity_share and rng.random() < entity_share:
             conversation = fresh_entities(conversation, rng)

@@ -174,22 +174,20 @@ class GRPOTrainer:
         conversations = list(
             augment(
                 read_conversations(path),
-                config.rename_tools,
-                config.fresh_entities,
                 config.seed,
-                config.rename_arguments,
+                tool_share=config.rename_tools,
+                entity_share=config.fresh_entities,
+                argument_share=config.rename_arguments,
             )
         )
         prompts = self.mode.prompts(bind_tools(conversations), config)
         for prompt in prompts:
             ids = encode_prompt(self.tokenizer, prompt.messages, prompt.tools)
-            if len(ids) <= self.config.max_prompt_tokens:
+            if len(ids) <= config.max_prompt_tokens:
                 self.prompts.append(prompt)
                 self.prompt_ids.append(ids)
         if not self.prompts:
-            raise UserError(
-                f"{path}: no prompt fits in grpo.max_prompt_tokens={self.config.max_prompt_tokens}"
-            )
+            raise UserError(f"{path}: no prompt fits in grpo.max_prompt_tokens={config.max_prompt_tokens}")
         self.scores = [None] * len(self.prompts)
         return len(prompts) - len(self.prompts)
 

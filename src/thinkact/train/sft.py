@@ -168,7 +168,13 @@ def build_dataset(
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     too_long = 0
     turns = 0
-    for conversation in augment(read_conversations(data), rename_share, entity_share, seed, argument_share):
+    for conversation in augment(
+        read_conversations(data),
+        seed,
+        tool_share=rename_share,
+        entity_share=entity_share,
+        argument_share=argument_share,
+    ):
         text = ""
         ids: list[int] = []
         mask: list[int] = []
