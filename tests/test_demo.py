@@ -20,6 +20,7 @@ from thinkact.train.grpo import GRPORunConfig
 def test_demo_runs_every_stage(tmp_path: Path) -> None:
     config = DemoConfig(
         out=str(tmp_path / "demo"),
+        train_seed=5,
         train_conversations=12,
         test_conversations=3,
         sft_steps=2,
@@ -81,9 +82,11 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     for stage_config in (nothink_sft, think_sft):  # both SFT stages train on renamed tools, entities, keys
         assert stage_config["rename_tools"] == 0.5 and stage_config["fresh_entities"] == 0.5
         assert stage_config["rename_arguments"] == 0.5
-    assert yaml.safe_load((out / "grpo" / "config.yaml").read_text())["model"] == str(
-        out / "sft-think" / "model"
-    )
+    grpo_config = yaml.safe_load((out / "grpo" / "config.yaml").read_text())
+    assert grpo_config["model"] == str(out / "sft-think" / "model")
+    # train_seed seeds every training stage; the data keep `seed`
+    assert nothink_sft["seed"] == think_sft["seed"] == grpo_config["seed"] == 5
+    assert yaml.safe_load((out / "config.yaml").read_text())["seed"] == 0
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,10 @@ from thinkact.train.sft import SCHEDULERS, SFTRunConfig, run_sft
 class DemoConfig:
     out: str = "runs/demo"
     seed: int = 0
+    """Seeds the generated data and, unless `train_seed` is set, every training stage."""
+    train_seed: int | None = None
+    """Seeds the SFT and GRPO stages alone (batch order, augmentation draws, sampling), so that repeated runs
+    over the same data measure how much of a difference is training noise (docs/benchmarks.md); none: `seed`."""
     train_conversations: int = 600
     test_conversations: int = 135
     """Conversations per test split (test_id and test_ood): 320 and 355 scored assistant turns with seed 0."""
@@ -140,6 +144,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     base = _base_model(config, out / "base")
     console.print(f"base model: {base}")
 
+    train_seed = config.seed if config.train_seed is None else config.train_seed
     sft_runs: dict[str, Path] = {}
     for name, think, steps in (
         ("sft-nothink", False, config.sft_steps),
@@ -160,7 +165,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
             rename_tools=config.sft_rename_tools,
             fresh_entities=config.sft_fresh_entities,
             rename_arguments=config.sft_rename_arguments,
-            seed=config.seed,
+            seed=train_seed,
         )
         sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])
 
@@ -169,7 +174,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     grpo_config.model = str(sft_runs["sft-think"])
     grpo_config.data = str(paths["train"])
     grpo_config.out = str(out / "grpo")
-    grpo_config.seed = config.seed
+    grpo_config.seed = train_seed
     if (
         grpo_config.eval_steps and not grpo_config.eval_data
     ):  # watched on test_id turns; nothing is chosen by it

@@ -1,0 +1,79 @@
+"""How much of a demo's difference is training noise: the demo repeated over training seeds, on the same data.
+
+The paired bootstrap of `thinkact compare` covers the test turns, not the training run: the same demo on another
+CPU, or with another `train_seed`, makes other models (docs/benchmarks.md, "Another CPU"). This runs
+`thinkact demo --set train_seed=S` for each seed into OUT/seed-S (a directory that already holds results.json
+is read, not rerun), then prints, per model and split, each metric's mean, standard deviation and range over the
+seeds, and per claim how many seeds it holds in and the range of its difference. A measurement, not a test.
+
+    .venv/bin/python benchmarks/seed_repeats.py OUT --seeds 0 1 2 3 [--set FIELD=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+METRICS = ("exact_call", "tool_name", "arg_f1", "format", "reward")
+
+
+def run_seeds(out: Path, seeds: list[int], overrides: list[str]) -> list[dict[str, Any]]:
+    results = []
+    for seed in seeds:
+        run = out / f"seed-{seed}"
+        if not (run / "results.json").is_file():
+            command = [
+                sys.executable,
+                "-m",
+                "thinkact",
+                "demo",
+                "--out",
+                str(run),
+                "--set",
+                f"train_seed={seed}",
+            ]
+            for override in overrides:
+                command += ["--set", override]
+            subprocess.run(command, check=True)
+        results.append(json.loads((run / "results.json").read_text(encoding="utf-8")))
+    return results
+
+
+def spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {sd:.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
+    args = parser.parse_args()
+    results = run_seeds(Path(args.out), args.seeds, args.overrides)
+    print(f"{len(results)} seeds {args.seeds}: mean ± sd [min, max]")
+    for model in results[0]["models"]:
+        for split in results[0]["models"][model]:
+            cells = []
+            for metric in METRICS:
+                values = [r["models"][model][split][metric]["value"] for r in results]
+                if all(v is not None for v in values):
+                    cells.append(f"{metric} {spread(values)}")
+            print(f"{model:12s} {split:8s} " + "; ".join(cells))
+    print("claims (difference where the claim compares two models):")
+    for index, claim in enumerate(results[0]["claims"]):
+        rows = [r["claims"][index] for r in results]
+        held = sum(row["holds"] for row in rows)
+        key = "diff" if "diff" in claim else "value"
+        print(
+            f"  holds in {held} of {len(rows)}: {claim['claim']}; {key} {spread([row[key] for row in rows])}"
+        )
+
+
+if __name__ == "__main__":
+    main()
