@@ -56,7 +56,7 @@ def turn_rows(results: dict[str, Any], split: str, held_out: set[str]) -> dict[s
                 continue
             for key, value in call["arguments"].items():
                 kind = "date" if key == "date" else ("string" if isinstance(value, str) else "number")
-                rows["values"][f"{kind}"] += 1
+                rows["values"][kind] += 1
                 rows["values"][f"{kind} right"] += written[call["name"]].get(key) == value
         if "date" in first and action.think:
             today = DATE.search(systems.get(turn["conversation_id"], ""))

@@ -53,9 +53,10 @@ class DemoConfig:
     think_sft_from: str = "sft-nothink"
     """Where think-SFT starts: sft-nothink (continue from the no-thinking model: the paper's order, SFT then
     thinking on top, and the calls it learned are kept) or base (a separate line from the base, ReFT-style)."""
-    think_sft_steps: int = 150
-    """Steps of think-SFT. From sft-nothink, 150 steps write as many exact calls as 400 from the base (0.156 and
-    0.163 on test_id) in well under half the time (docs/benchmarks.md); from base give it as many as sft_steps."""
+    think_sft_steps: int = 400
+    """Steps of think-SFT. From sft-nothink, 400 steps take exact calls on test_id from 0.17 to 0.29 (150 steps:
+    0.16), where 400 more steps without thinking reach 0.23: at equal compute the thinking line writes more exact
+    calls (docs/benchmarks.md, "Think-SFT for 400 steps"). From base give it as many as sft_steps."""
     sft_batch_size: int = 8
     sft_learning_rate: float = 1e-3
     """Peak SFT learning rate; the pretrained base takes a third of what a randomly initialised model needed."""
