@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from tokenizers import pre_tokenizers
 
 from thinkact.bench.corpus import (
     DOMAINS,
+    TOOL_VERBS,
     english_words,
     generate_conversations,
     generate_documents,
@@ -27,7 +29,7 @@ from thinkact.envs.registry import DOMAINS as BENCHMARK_DOMAINS
 from thinkact.envs.registry import tool_specs
 from thinkact.errors import UserError
 from thinkact.models.load import load_policy
-from thinkact.models.tiny import TinyModelConfig, pretrained_base, train_tokenizer
+from thinkact.models.tiny import TinyModelConfig, pretrained_base, split_identifiers, train_tokenizer
 from thinkact.rewards.combine import RewardConfig
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.heldout import HeldOut
@@ -132,6 +134,40 @@ def test_invented_tools_are_new_in_every_conversation_and_called_by_copying() ->
     assert 0.4 < share < 0.6
 
 
+def test_opaque_tools_are_named_apart_from_the_request_and_found_by_their_description() -> None:
+    """With `opaque` 1 no word of a called tool's name is in the user's words: only the tool list, whose
+    description names what the user asks for, leads to the name; the reasoning names the tool before the call."""
+    records = generate_conversations(300, seed=3, invented=1.0, opaque=1.0)
+    assert records == generate_conversations(300, seed=3, invented=1.0, opaque=1.0)
+    called = 0
+    for record in records:
+        user = " ".join(m["content"] for m in record["messages"] if m["role"] == "user").lower()
+        described = {spec["function"]["name"]: spec["function"]["description"] for spec in record["tools"]}
+        for message in record["messages"]:
+            for call in message.get("tool_calls") or []:
+                called += 1
+                name = call["function"]["name"]
+                (word,) = set(name.split("_")) - set(TOOL_VERBS)
+                clashes = set(name.split("_")) & set(_words(user))
+                assert word not in clashes and clashes <= {"count"}, (
+                    name,
+                    user,
+                )  # "items count 9" is a count
+                topic = re.fullmatch(r"Gives the (\w+) of a \w+\.", described[name])
+                assert topic and topic[1] in user, (described[name], user)
+                assert f"the tool that gives the {topic[1]} is {name}" in message["reasoning_content"]
+    assert called > 200
+    # opaque 0 leaves the corpus as it was (the shipped stages' hashes: the respell test below)
+    assert generate_conversations(100, seed=3, invented=1.0, opaque=0.0) == generate_conversations(
+        100, seed=3, invented=1.0
+    )
+    half = generate_conversations(300, seed=3, invented=1.0, opaque=0.5)
+    share = sum(spec["function"]["description"].startswith("Gives the ") for r in half for spec in r["tools"])
+    assert 0.4 < share / sum(len(r["tools"]) for r in half) < 0.6
+    with pytest.raises(UserError, match=r"pretrain\.opaque"):
+        PretrainConfig(opaque=-0.1)
+
+
 class _Oracle(torch.nn.Module):
     """Predicts each next token exactly (`right`) or always token 0: the probe's two ends."""
 
@@ -176,6 +212,30 @@ def test_tokenizer_cuts_an_entity_the_same_in_prose_and_in_json() -> None:
             ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             assert any(ids[i : i + len(pieces)] == pieces for i in range(len(ids))), (entity, text)
     assert len(tokenizer("250", add_special_tokens=False)["input_ids"]) == 3  # digits one by one
+
+
+def test_split_identifiers_cuts_a_name_into_the_same_pieces_in_every_identifier() -> None:
+    tokenizer = load_policy(pretrained_base())[1]
+
+    def pieces(text: str) -> list[str]:
+        return [tokenizer.decode([i]) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+    # as trained, a training tool is one token and an unseen word is cut differently in two identifiers
+    assert pieces('"get_weather"') == ['"', "get_weather", '"']
+    assert pieces('"find_contact"') != ['"', *pieces("find"), "_", *pieces("contact"), '"']
+    assert pieces('"contact_id"') != ['"', *pieces("contact"), "_", *pieces("id"), '"']
+    split_identifiers(tokenizer)
+    split_identifiers(tokenizer)  # a second time changes nothing
+    assert "_" not in {p for p in pieces('"get_weather"') if p != "_"} and "_" in pieces('"get_weather"')
+    contact = pieces("contact")
+    assert pieces('"find_contact"') == ['"', *pieces("find"), "_", *contact, '"']
+    assert pieces('"contact_id"') == ['"', *contact, "_", *pieces("id"), '"']
+    text = '{"name": "find_contact", "arguments": {"contact_id": "C15"}}'
+    assert tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"]) == text
+    foreign = train_tokenizer(["some text"], vocab_size=300)
+    foreign.backend_tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel()  # GPT-2's pre-split: not ours
+    with pytest.raises(UserError, match="split_identifiers"):
+        split_identifiers(foreign)
 
 
 def test_pretraining_is_deterministic_and_lowers_the_loss(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from thinkact.models.tiny import (
     TinyModelConfig,
     build_model,
     bundled_corpus,
+    split_identifiers,
     train_tokenizer,
 )
 
@@ -56,6 +57,10 @@ class PretrainConfig:
     invented: float = 0.0
     """Share of conversations whose tools are invented for that conversation (`corpus.invent_domain`): the
     only way to call them right is to read the tool list and copy from the request."""
+    opaque: float = 0.0
+    """Share of the invented tools whose name shares no word with the request (`corpus._invent_tool`): only the
+    tool list ties what the user asks for to the name, so the base learns to read the list rather than to
+    compose a name from the request's words (docs/benchmarks.md, "Names read from the list")."""
     no_think: float = 0.0
     """Share of conversations rendered without their reasoning (Qwen3's template then writes an empty think block
     in the last assistant turn and none in the earlier ones), so that the base also calls and copies straight
@@ -65,6 +70,10 @@ class PretrainConfig:
     through `data.rename.fresh_entities`), the same everywhere in the conversation. The corpus's own names are
     built from a few syllables, and a base trained on them alone copies those syllables, not words: half of the
     later tokens of a name spelled otherwise (docs/benchmarks.md, "Copying words, not syllables")."""
+    split_identifiers: bool = False
+    """Cut `_` off as a piece of its own in the tokenizer (`models.tiny.split_identifiers`; with `init`, the
+    init's tokenizer gets the rule and keeps its vocabulary), so that every tool and parameter name is its words
+    in the same pieces wherever it stands, the training tools' names as much as unseen ones."""
     init: str | None = None
     """Continue from this pretrained directory (its tokenizer and weights) instead of a fresh tokenizer and
     random weights: a second pretraining stage. Its recipe is kept inside this run's recipe."""
@@ -94,7 +103,7 @@ class PretrainConfig:
                 raise UserError(f"pretrain.{name}: must be >= 1")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UserError("pretrain.learning_rate: must be a positive number")
-        for name in ("invented", "no_think", "respell"):
+        for name in ("invented", "opaque", "no_think", "respell"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"pretrain.{name}: must be a share between 0 and 1")
         if self.init is not None and not (Path(self.init) / "recipe.json").is_file():
@@ -127,7 +136,7 @@ def build_corpus(config: PretrainConfig) -> list[str]:
     from thinkact.models.chat import render
 
     renderer = train_tokenizer(["bootstrap"], vocab_size=len(SPECIAL_TOKENS) + 256)  # renders, never encodes
-    records = generate_conversations(config.conversations, config.seed, config.invented)
+    records = generate_conversations(config.conversations, config.seed, config.invented, config.opaque)
     if config.respell:
         drawn = random.Random(f"respell/{config.seed}")
         for number, record in enumerate(records):
@@ -192,7 +201,9 @@ def run_pretrain(
         )
         tokenizer = train_tokenizer(vocabulary_text, config.model.vocab_size, config.model.max_token_chars)
         model = build_model(tokenizer, config.model, config.seed)
-    probe = CallProbe.build(tokenizer, config.probe_conversations, config.seed)
+    if config.split_identifiers:
+        split_identifiers(tokenizer)
+    probe = CallProbe.build(tokenizer, config.probe_conversations, config.seed, config.opaque)
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     data = pack(encoded, tokenizer.pad_token_id, config.sequence_length)
     if len(data) < config.batch_size:
@@ -256,9 +267,10 @@ class CallProbe:
     """(token ids, [start, end) spans of the calls' tokens)."""
 
     @classmethod
-    def build(cls, tokenizer: Any, count: int, seed: int) -> CallProbe:
-        """The probe of the pretraining log: `count` invented-tool corpus conversations from a held-out seed."""
-        records = generate_conversations(count, seed + 10_000, invented=1.0)
+    def build(cls, tokenizer: Any, count: int, seed: int, opaque: float = 0.0) -> CallProbe:
+        """The probe of the pretraining log: `count` invented-tool corpus conversations from a held-out seed (a
+        share `opaque` of their tools named apart from the request, as in the corpus)."""
+        records = generate_conversations(count, seed + 10_000, invented=1.0, opaque=opaque)
         return cls.from_conversations(
             tokenizer, [(record["messages"], record["tools"]) for record in records]
         )
