@@ -72,7 +72,7 @@ def held_out_loss(model: Qwen3ForCausalLM, test: Dataset) -> float:
 
 def main(steps: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="thinkact-shapes-"))
-    generate_benchmark(work / "data", seed=0, train=300, test_id=40, test_ood=0)
+    generate_benchmark(work / "data", seed=0, train=300, valid=0, test_id=40, test_ood=0)
     tokenizer = load_tokenizer(build_tiny_model(work / "tokenizer", config=TinyModelConfig()))
     train, _ = build_dataset(tokenizer, work / "data" / "train.jsonl", think=True, max_length=1536)
     test, _ = build_dataset(tokenizer, work / "data" / "test_id.jsonl", think=True, max_length=1536)

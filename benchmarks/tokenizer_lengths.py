@@ -54,7 +54,7 @@ def main() -> None:
     config = TinyModelConfig()
     corpus = bundled_corpus(config.corpus_conversations, seed=0)
     data = Path(tempfile.mkdtemp(prefix="thinkact-tok-"))
-    generate_benchmark(data, seed=0, train=0, test_id=60, test_ood=0)
+    generate_benchmark(data, seed=0, train=0, valid=0, test_id=60, test_ood=0)
     turns = turn_examples(read_conversations(data / "test_id.jsonl"))[:150]
     candidates = {
         "entities split off (default)": train_tokenizer(corpus, config.vocab_size, config.max_token_chars),

@@ -40,7 +40,7 @@ class Workspace:
 def build_workspace(root: Path, *, conversations: int = 40) -> Workspace:
     """The default tiny model and a small bundled-benchmark training split under `root`."""
     model_dir = build_tiny_model(root / "model", seed=0)
-    generate_benchmark(root / "data", seed=0, train=conversations, test_id=1, test_ood=1)
+    generate_benchmark(root / "data", seed=0, train=conversations, valid=0, test_id=1, test_ood=1)
     return Workspace(model_dir=model_dir, data=root / "data" / "train.jsonl")
 
 

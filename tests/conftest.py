@@ -25,7 +25,7 @@ TEST_MODEL = TinyModelConfig(
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data")
-    generate_benchmark(out, seed=3, train=24, test_id=6, test_ood=6)
+    generate_benchmark(out, seed=3, train=24, valid=6, test_id=6, test_ood=6)
     return out
 
 

@@ -23,7 +23,7 @@ from thinkact.data.conversations import Conversation, check_record, read_convers
 from thinkact.envs import DOMAINS, replay, tool_specs
 from thinkact.errors import UserError
 
-SIZES = {"train": 400, "test_id": 120, "test_ood": 120}
+SIZES = {"train": 400, "valid": 40, "test_id": 120, "test_ood": 120}
 SCENARIO_MODULES = (weather, calendar, banking, shopping, travel, units, contacts)
 
 
@@ -119,6 +119,20 @@ def test_test_splits_use_entities_train_never_sees(splits: dict[str, list[Conver
 
     assert cities(splits["train"]) <= set(seen_part(names, False))
     assert cities(splits["test_id"]) and cities(splits["test_id"]) <= set(seen_part(names, True))
+    assert cities(splits["valid"]) and cities(splits["valid"]) <= set(seen_part(names, True))
+
+
+def test_valid_is_drawn_as_test_id_is_but_holds_other_conversations(
+    splits: dict[str, list[Conversation]],
+) -> None:
+    valid, test_id = splits["valid"], splits["test_id"]
+    assert {c.meta["domain"] for c in valid} == set(TRAIN_DOMAINS)
+    assert all(c.id.startswith("valid-") for c in valid)
+
+    def dialogue(conversation: Conversation) -> str:
+        return json.dumps(conversation.messages, sort_keys=True)
+
+    assert not {dialogue(c) for c in valid} & {dialogue(c) for c in test_id + splits["train"]}
 
 
 def test_phrasings_come_in_disjoint_seen_and_held_out_forms() -> None:
@@ -142,7 +156,7 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_generate_split_names_bad_input() -> None:
-    with pytest.raises(UserError, match="split: 'dev' is not one of train, test_id, test_ood"):
+    with pytest.raises(UserError, match="split: 'dev' is not one of train, valid, test_id, test_ood"):
         generate_split("dev", 3, seed=0)
 
 
@@ -161,7 +175,12 @@ def test_cli_generate_and_stats(tmp_path: Path) -> None:
     args += ["--test-id", "4", "--test-ood", "6"]
     result = runner.invoke(data_app, args)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["test_id.jsonl", "test_ood.jsonl", "train.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "test_id.jsonl",
+        "test_ood.jsonl",
+        "train.jsonl",
+        "valid.jsonl",
+    ]
     result = runner.invoke(data_app, ["stats", str(out / "test_ood.jsonl"), "--json"])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.output)

@@ -23,6 +23,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         train_seed=5,
         train_conversations=12,
         test_conversations=3,
+        valid_conversations=2,
         sft_steps=2,
         think_sft_steps=2,
         sft_batch_size=2,
@@ -65,6 +66,9 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         "grpo": True,
     }
     assert [row["step"] for row in summary["heldout_during_grpo"]] == [0, 1, 2]
+    # GRPO is watched on valid, never on a test split
+    grpo_settings = yaml.safe_load((out / "grpo" / "config.yaml").read_text())
+    assert Path(grpo_settings["eval_data"]) == out / "data" / "valid.jsonl"
     assert len(summary["claims"]) == 6 and all(
         isinstance(claim["holds"], bool) for claim in summary["claims"]
     )
@@ -97,6 +101,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         ("sft_rename_tools", 1.5, r"demo\.sft_rename_tools: must be a share"),
         ("sft_fresh_entities", -0.1, r"demo\.sft_fresh_entities: must be a share"),
         ("sft_rename_arguments", 1.1, r"demo\.sft_rename_arguments: must be a share"),
+        ("valid_conversations", 0, r"demo\.valid_conversations: GRPO is watched on valid"),
     ],
 )
 def test_bad_demo_settings_are_user_errors(field: str, value: object, message: str) -> None:

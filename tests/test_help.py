@@ -12,7 +12,7 @@ from thinkact.cli.apps import app
 from thinkact.cli.help import EXAMPLES
 
 SHRINK = {
-    "data generate": ["--train", "24", "--test-id", "4", "--test-ood", "4"],
+    "data generate": ["--train", "24", "--valid", "4", "--test-id", "4", "--test-ood", "4"],
     "init-model": [
         "--set",
         "hidden_size=32",

@@ -32,6 +32,7 @@ from thinkact.models.load import load_policy
 from thinkact.models.tiny import TinyModelConfig, pretrained_base, split_identifiers, train_tokenizer
 from thinkact.rewards.combine import RewardConfig
 from thinkact.train.grpo import GRPORunConfig, run_grpo
+from thinkact.train.grpo_config import HybridOptions
 from thinkact.train.heldout import HeldOut
 from thinkact.train.pretrain import (
     SECOND_STAGE,
@@ -399,6 +400,21 @@ def test_grpo_logs_the_held_out_evaluation_every_n_steps(heldout_config: GRPORun
     assert "reward" not in rows[0] and "reward" in rows[1]  # step 0 is the start, before any update
     assert [step for step, names in seen if "heldout_reward" in names] == [0, 2]
     assert list((Path(heldout_config.out) / "tensorboard").iterdir())
+
+
+def test_watching_held_out_turns_steers_nothing(heldout_config: GRPORunConfig, tiny_model_dir: Path) -> None:
+    """The held-out evaluation only reads the model: the same run without it ends on the same weights."""
+    heldout_config.learning_rate = 1e-3
+    heldout_config.hybrid = HybridOptions(weight=0.5)  # an SFT term, so that the untrained model surely moves
+    watched = run_grpo(heldout_config)
+    heldout_config.out = str(Path(heldout_config.out).with_name("grpo-unwatched"))
+    heldout_config.eval_steps = 0
+    unwatched = run_grpo(heldout_config)
+    start = load_file(str(tiny_model_dir / "model.safetensors"))
+    first = load_file(str(Path(watched) / "model.safetensors"))
+    second = load_file(str(Path(unwatched) / "model.safetensors"))
+    assert any(not torch.equal(start[name], first[name]) for name in start)  # the run did train
+    assert all(torch.equal(first[name], second[name]) for name in first)
 
 
 def test_held_out_scores_equal_the_evaluation_metrics(tiny_model_dir: Path, data_dir: Path) -> None:

@@ -44,6 +44,9 @@ class DemoConfig:
     train_conversations: int = 600
     test_conversations: int = 135
     """Conversations per test split (test_id and test_ood): 320 and 355 scored assistant turns with seed 0."""
+    valid_conversations: int = 24
+    """Conversations in `valid`, drawn as test_id is (58 scored assistant turns with seed 0): the held-out turns
+    GRPO is watched on (`grpo.eval_steps`), so that the test splits are scored once, at the end."""
     base: str = "pretrained"
     """pretrained (the shipped tiny base), random (a freshly initialised tiny model of `model`'s shape), or a
     model directory."""
@@ -110,6 +113,11 @@ class DemoConfig:
         for name in ("sft_rename_tools", "sft_fresh_entities", "sft_rename_arguments"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"demo.{name}: must be a share between 0 and 1")
+        if self.grpo.eval_steps and not self.grpo.eval_data and self.valid_conversations < 1:
+            raise UserError(
+                "demo.valid_conversations: GRPO is watched on valid (grpo.eval_steps); give it >= 1 conversation,"
+                " or set grpo.eval_steps=0"
+            )
 
 
 @dataclass
@@ -138,6 +146,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         out / "data",
         seed=config.seed,
         train=config.train_conversations,
+        valid=config.valid_conversations,
         test_id=config.test_conversations,
         test_ood=config.test_conversations,
     )
@@ -178,10 +187,8 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     grpo_config.data = str(paths["train"])
     grpo_config.out = str(out / "grpo")
     grpo_config.seed = train_seed
-    if (
-        grpo_config.eval_steps and not grpo_config.eval_data
-    ):  # watched on test_id turns; nothing is chosen by it
-        grpo_config.eval_data = str(paths["test_id"])
+    if grpo_config.eval_steps and not grpo_config.eval_data:  # watched on valid; nothing is chosen by it
+        grpo_config.eval_data = str(paths["valid"])
     grpo_model = run_grpo(grpo_config, on_step=_grpo_progress(console, grpo_config.steps))
 
     stage("evaluation")

@@ -21,10 +21,16 @@ from thinkact.files import check_output_dir, replace_dir
 @data_app.command("generate", cls=help_with_config("data generate", None))
 def generate(
     out: Annotated[
-        Path, typer.Option("--out", help="Directory for train.jsonl, test_id.jsonl and test_ood.jsonl.")
+        Path,
+        typer.Option(
+            "--out", help="Directory for train.jsonl, valid.jsonl, test_id.jsonl and test_ood.jsonl."
+        ),
     ],
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives byte-identical files.")] = 0,
     train: Annotated[int, typer.Option(min=0, help="Conversations in train.")] = DEFAULT_SIZES["train"],
+    valid: Annotated[
+        int, typer.Option(min=0, help="Conversations in valid (drawn as test_id is: what training watches).")
+    ] = DEFAULT_SIZES["valid"],
     test_id: Annotated[
         int, typer.Option(min=0, help="Conversations in test_id (unseen entities).")
     ] = DEFAULT_SIZES["test_id"],
@@ -33,12 +39,12 @@ def generate(
     ] = DEFAULT_SIZES["test_ood"],
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Write the bundled benchmark's three splits as chat-format JSONL."""
+    """Write the bundled benchmark's four splits as chat-format JSONL."""
     check_output_dir(out, overwrite=overwrite)
     if overwrite:
         replace_dir(out)
-    paths = generate_benchmark(out, seed=seed, train=train, test_id=test_id, test_ood=test_ood)
-    sizes = {"train": train, "test_id": test_id, "test_ood": test_ood}
+    paths = generate_benchmark(out, seed=seed, train=train, valid=valid, test_id=test_id, test_ood=test_ood)
+    sizes = {"train": train, "valid": valid, "test_id": test_id, "test_ood": test_ood}
     for split, path in paths.items():
         typer.echo(f"{path}: {sizes[split]} conversations")
 

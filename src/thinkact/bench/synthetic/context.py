@@ -2,7 +2,7 @@
 
 Each conversation gets its own `random.Random` seeded from (seed, split, index), so conversations are
 independent of one another and a seed gives byte-identical files. Entities (cities, people, products) are split
-into a seen part (train) and an unseen part (both test splits); phrasings into seen and held-out forms
+into a seen part (train) and an unseen part (valid and both test splits); phrasings into seen and held-out forms
 (`test_ood` only). Left out: the conversation itself (`dialogue.Dialogue`).
 """
 
@@ -21,7 +21,7 @@ SEEN_DAY_KINDS = ("today", "tomorrow", "day_after", "weekday", "in_days")
 
 
 def seen_part(pool: Sequence[T], unseen: bool) -> list[T]:
-    """Every fourth entity is reserved for the test splits; the rest are for train.
+    """Every fourth entity is reserved for valid and the test splits; the rest are for train.
 
     >>> seen_part("abcdefgh", False), seen_part("abcdefgh", True)
     (['a', 'b', 'c', 'e', 'f', 'g'], ['d', 'h'])

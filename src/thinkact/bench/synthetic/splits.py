@@ -1,6 +1,8 @@
-"""The three splits and the files: which domains, phrasings and entities each split draws from.
+"""The four splits and the files: which domains, phrasings and entities each split draws from.
 
 - `train`: the training domains, seen phrasings, seen entities.
+- `valid`: drawn as `test_id` is, other conversations: what a training run watches (`grpo.eval_data`) and may
+  choose by, so that the test splits are scored once, at the end.
 - `test_id`: the same domains and phrasings, entities never used in train (in-distribution).
 - `test_ood`: half the conversations in the held-out domain(s), whose tools never occur in train; the other half
   in the training domains with held-out phrasings (and unseen entities): generalisation under distribution shift.
@@ -30,8 +32,8 @@ SCENARIOS: dict[str, tuple[Scenario, ...]] = {
 }
 HELD_OUT_DOMAINS: tuple[str, ...] = ("contacts",)
 TRAIN_DOMAINS: tuple[str, ...] = tuple(name for name in SCENARIOS if name not in HELD_OUT_DOMAINS)
-SPLITS = ("train", "test_id", "test_ood")
-DEFAULT_SIZES = {"train": 2000, "test_id": 300, "test_ood": 300}
+SPLITS = ("train", "valid", "test_id", "test_ood")
+DEFAULT_SIZES = {"train": 2000, "valid": 100, "test_id": 300, "test_ood": 300}
 
 
 def generate_conversation(split: str, index: int, seed: int) -> Conversation:
@@ -53,7 +55,7 @@ def generate_conversation(split: str, index: int, seed: int) -> Conversation:
 
 
 def generate_split(split: str, n: int, seed: int = 0) -> list[Conversation]:
-    """`n` conversations of `split` ("train", "test_id" or "test_ood")."""
+    """`n` conversations of `split` ("train", "valid", "test_id" or "test_ood")."""
     if split not in SPLITS:
         raise UserError(f"split: {split!r} is not one of {', '.join(SPLITS)}")
     if n < 0:
@@ -67,13 +69,15 @@ def generate_benchmark(
     train: int = DEFAULT_SIZES["train"],
     test_id: int = DEFAULT_SIZES["test_id"],
     test_ood: int = DEFAULT_SIZES["test_ood"],
+    valid: int = DEFAULT_SIZES["valid"],
 ) -> dict[str, Path]:
-    """Write `train.jsonl`, `test_id.jsonl` and `test_ood.jsonl` under `out_dir`; their paths by split."""
+    """Write `train.jsonl`, `valid.jsonl`, `test_id.jsonl` and `test_ood.jsonl` under `out_dir`; their paths by
+    split."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir}: exists and is not a directory; give a directory path")
     paths = {}
-    for split, n in (("train", train), ("test_id", test_id), ("test_ood", test_ood)):
+    for split, n in (("train", train), ("valid", valid), ("test_id", test_id), ("test_ood", test_ood)):
         path = out_dir / f"{split}.jsonl"
         write_conversations(path, generate_split(split, n, seed))
         paths[split] = path
