@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from thinkact.demo import DIFFERENCES
+from thinkact.eval.bootstrap import bootstrap_seeds_and_turns_difference
+
 METRICS = ("exact_call", "tool_name", "arg_f1", "format", "reward")
 
 
@@ -42,6 +45,27 @@ def run_seeds(out: Path, seeds: list[int], overrides: list[str]) -> list[dict[st
             subprocess.run(command, check=True)
         results.append(json.loads((run / "results.json").read_text(encoding="utf-8")))
     return results
+
+
+def turn_values(run: Path, model: str, split: str, metric: str) -> dict[str, float]:
+    """One model's per-turn `metric` on `split` in a demo run (the turns that have it), by turn id."""
+    record = json.loads((run / "eval" / f"{model}.json").read_text(encoding="utf-8"))
+    return {t["id"]: t["metrics"][metric] for t in record["splits"][split]["turns"] if metric in t["metrics"]}
+
+
+def pooled_difference(
+    runs: list[Path], a: str, b: str, split: str, metric: str
+) -> tuple[float, float, float]:
+    """b − a over every seed and turn, with its seeds-and-turns bootstrap interval."""
+    firsts = [turn_values(run, a, split, metric) for run in runs]
+    seconds = [turn_values(run, b, split, metric) for run in runs]
+    ids = sorted(firsts[0])
+    if any(sorted(values) != ids for values in firsts + seconds):
+        raise SystemExit(f"{split}: the runs scored different turns; pool only runs over the same data")
+    diff, interval = bootstrap_seeds_and_turns_difference(
+        [[values[i] for i in ids] for values in firsts], [[values[i] for i in ids] for values in seconds]
+    )
+    return diff, interval.low, interval.high
 
 
 def spread(values: list[float]) -> str:
@@ -73,6 +97,12 @@ def main() -> None:
         print(
             f"  holds in {held} of {len(rows)}: {claim['claim']}; {key} {spread([row[key] for row in rows])}"
         )
+    runs = [Path(args.out) / f"seed-{seed}" for seed in args.seeds]
+    print("pooled over the seeds and turns (mean difference, 95% interval resampling both):")
+    for claim, a, b, split, metric in DIFFERENCES:
+        diff, low, high = pooled_difference(runs, a, b, split, metric)
+        verdict = "beyond noise" if low > 0 or high < 0 else "inside the noise"
+        print(f"  {claim}: {diff:+.3f} [{low:+.3f}, {high:+.3f}], {verdict}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from thinkact.eval.bootstrap import (
     bootstrap_mean,
     bootstrap_paired_difference,
     bootstrap_paired_f1_difference,
+    bootstrap_seeds_and_turns_difference,
     bootstrap_two_sample_difference,
 )
 from thinkact.eval.metrics import aggregate_turns, compute_micro_f1
@@ -89,3 +90,42 @@ def test_paired_f1_difference_and_two_sample_difference() -> None:
     assert diff == 1.0 and interval.excludes_zero()
     diff, interval = bootstrap_two_sample_difference([0.0, 1.0] * 5, [1.0, 0.0] * 5)
     assert diff == 0.0 and not interval.excludes_zero()
+
+
+def test_over_seeds_one_lucky_seed_stays_inside_the_noise() -> None:
+    """Four training seeds on the same 60 turns: one seed gains 30 turns, three gain none. On its own the lucky
+    seed's lead is far beyond noise; over the seeds the mean lead (30 of 240 cells) is not."""
+    zeros = [[0.0] * 60 for _ in range(4)]
+    lucky = [[1.0] * 30 + [0.0] * 30] + [[0.0] * 60 for _ in range(3)]
+    assert bootstrap_paired_difference(zeros[0], lucky[0])[1].excludes_zero()
+    diff, interval = bootstrap_seeds_and_turns_difference(zeros, lucky)
+    assert diff == pytest.approx(30 / 240)
+    assert interval.low == 0.0 and not interval.excludes_zero()
+
+
+def test_over_seeds_a_lead_every_seed_shares_is_beyond_noise() -> None:
+    first = [_binary(80, 0.3, seed=s) for s in range(4)]
+    second = [[1.0 if i < 30 else value for i, value in enumerate(row)] for row in first]  # +1 where it was 0
+    diff, interval = bootstrap_seeds_and_turns_difference(first, second)
+    gained = sum(1.0 - value for row in first for value in row[:30])
+    assert diff == pytest.approx(gained / (4 * 80))
+    assert interval.excludes_zero() and interval.low <= diff <= interval.high
+
+
+def test_over_seeds_a_constant_difference_has_no_width_and_one_seed_is_the_paired_case() -> None:
+    diff, interval = bootstrap_seeds_and_turns_difference([[0.2, 0.4]] * 3, [[0.7, 0.9]] * 3)
+    assert diff == pytest.approx(0.5) and (interval.low, interval.high) == pytest.approx((0.5, 0.5))
+    first, second = _binary(200, 0.3, seed=1), _binary(200, 0.6, seed=2)
+    pooled, pooled_interval = bootstrap_seeds_and_turns_difference([first], [second])
+    paired, paired_interval = bootstrap_paired_difference(first, second)
+    assert pooled == pytest.approx(paired)
+    assert pooled_interval.low == pytest.approx(paired_interval.low, abs=0.03)
+    assert pooled_interval.high == pytest.approx(paired_interval.high, abs=0.03)
+    assert bootstrap_seeds_and_turns_difference([first], [second]) == (pooled, pooled_interval)  # seeded
+
+
+def test_over_seeds_refuses_rows_of_other_turns() -> None:
+    with pytest.raises(ValueError, match="the same turns in every row"):
+        bootstrap_seeds_and_turns_difference([[0.0, 1.0]], [[0.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="one row of paired values per seed"):
+        bootstrap_seeds_and_turns_difference([], [])

@@ -151,3 +151,35 @@ def bootstrap_two_sample_difference(
     means_b = b[draw_resamples(len(b), resamples=resamples, seed=seed + 1)].mean(axis=1)
     point = float(b.mean() - a.mean())
     return point, take_percentile_interval(means_b - means_a, point)
+
+
+def bootstrap_seeds_and_turns_difference(
+    first: list[list[float]], second: list[list[float]], *, resamples: int = RESAMPLES, seed: int = SEED
+) -> tuple[float, Interval]:
+    """mean(second) − mean(first) over training runs (rows: one per training seed) scored on the same turns
+    (columns), with an interval that holds both kinds of noise: each resample draws the seeds and the turns
+    with replacement, on their own, and averages the paired differences of the drawn cells (a crossed
+    bootstrap). A lead that one lucky seed makes stays inside the noise; `bootstrap_paired_difference` is the
+    case of one seed.
+
+    >>> diff, interval = bootstrap_seeds_and_turns_difference([[0.0, 0.0]] * 2, [[1.0, 0.0], [1.0, 0.0]])
+    >>> diff, interval.excludes_zero()
+    (0.5, False)
+    """
+    a = np.asarray(first, dtype=np.float64)
+    b = np.asarray(second, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape or not a.size:
+        raise ValueError("need one row of paired values per seed, the same turns in every row")
+    difference = b - a
+    seeds, turns = difference.shape
+    point = float(difference.mean())
+    rng = np.random.default_rng(seed)
+    turn_counts = np.stack(
+        [np.bincount(row, minlength=turns) for row in rng.integers(0, turns, (resamples, turns))]
+    )
+    seed_counts = np.stack(
+        [np.bincount(row, minlength=seeds) for row in rng.integers(0, seeds, (resamples, seeds))]
+    )
+    per_seed = difference @ turn_counts.T / turns  # (seeds, resamples): each seed's mean over the drawn turns
+    estimates = (seed_counts * per_seed.T).sum(axis=1) / seeds
+    return point, take_percentile_interval(estimates, point)
