@@ -159,8 +159,8 @@ def bootstrap_seeds_and_turns_difference(
     """mean(second) − mean(first) over training runs (rows: one per training seed) scored on the same turns
     (columns), with an interval that holds both kinds of noise: each resample draws the seeds and the turns
     with replacement, on their own, and averages the paired differences of the drawn cells (a crossed
-    bootstrap). A lead that one lucky seed makes stays inside the noise; `bootstrap_paired_difference` is the
-    case of one seed.
+    bootstrap). A lead that one lucky seed makes stays inside the noise; with one seed it is
+    `bootstrap_paired_difference`, draw for draw.
 
     >>> diff, interval = bootstrap_seeds_and_turns_difference([[0.0, 0.0]] * 2, [[1.0, 0.0], [1.0, 0.0]])
     >>> diff, interval.excludes_zero()
@@ -173,13 +173,8 @@ def bootstrap_seeds_and_turns_difference(
     difference = b - a
     seeds, turns = difference.shape
     point = float(difference.mean())
-    rng = np.random.default_rng(seed)
-    turn_counts = np.stack(
-        [np.bincount(row, minlength=turns) for row in rng.integers(0, turns, (resamples, turns))]
-    )
-    seed_counts = np.stack(
-        [np.bincount(row, minlength=seeds) for row in rng.integers(0, seeds, (resamples, seeds))]
-    )
-    per_seed = difference @ turn_counts.T / turns  # (seeds, resamples): each seed's mean over the drawn turns
-    estimates = (seed_counts * per_seed.T).sum(axis=1) / seeds
+    turn_draws = draw_resamples(turns, resamples=resamples, seed=seed)  # the paired bootstrap's own draws
+    seed_draws = draw_resamples(seeds, resamples=resamples, seed=seed + 1)
+    per_seed = difference[:, turn_draws].mean(axis=2).T  # (resamples, seeds): each seed's mean, drawn turns
+    estimates = np.take_along_axis(per_seed, seed_draws, axis=1).mean(axis=1)
     return point, take_percentile_interval(estimates, point)
