@@ -111,3 +111,105 @@ def test_reference_message_to_action() -> None:
         ["sunny"],
         [],
     )
+
+
+QWEN35_CALL = (
+    "<think>\nLook the user up.\n</think>\n\n<tool_call>\n<function=get_user_id>\n<parameter=user>\nMin-ji Park\n"
+    "</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=search>\n<parameter=limit>\n3\n</parameter>\n"
+    '<parameter=filters>\n{"lang": ["en", "ko"]}\n</parameter>\n<parameter=note>\nline one\nline two\n</parameter>\n'
+    "</function>\n</tool_call><|im_end|>"
+)
+
+
+def test_qwen35_xml_calls_are_read() -> None:
+    """Qwen3.5 / Qwen3-Coder's own call form, as its chat template writes it (one newline around each value)."""
+    action = parse_action(QWEN35_CALL)
+    assert action.think == "Look the user up."
+    assert action.tool_calls == [
+        ToolCall("get_user_id", {"user": "Min-ji Park"}),
+        ToolCall("search", {"limit": 3, "filters": {"lang": ["en", "ko"]}, "note": "line one\nline two"}),
+    ]
+    assert (action.content, action.problems) == ("", [])
+
+
+def test_qwen35_values_json_when_they_parse_else_text() -> None:
+    values = "".join(
+        f"<parameter={key}>\n{value}\n</parameter>\n"
+        for key, value in [
+            ("a", "true"),
+            ("b", "null"),
+            ("c", '"quoted"'),
+            ("d", "NaN"),
+            ("e", ""),
+            ("f", " x "),
+        ]
+    )
+    (call,) = parse_action(f"<tool_call>\n<function=f>\n{values}</function>\n</tool_call>").tool_calls
+    assert call.arguments == {"a": True, "b": None, "c": "quoted", "d": "NaN", "e": "", "f": " x "}
+
+
+@pytest.mark.parametrize(
+    ("body", "calls", "problem"),
+    [
+        ("<function=>\n</function>", [], "tool call 1 has no function name (<function=NAME>)"),
+        ("<function=f\n<parameter=a>\n1\n</parameter>\n</function>", [], "tool call 1 has no function name"),
+        (
+            "<function=f>\n<parameter=a>\n1\n</parameter>",
+            [ToolCall("f", {"a": 1})],
+            "tool call 1 has no closing </function>",
+        ),
+        (
+            "<function=f>\n<parameter=a>\n1\n<parameter=b>\n2\n</parameter>\n</function>",
+            [ToolCall("f", {"a": 1, "b": 2})],
+            "tool call 1 (f) has no closing </parameter> for 'a'",
+        ),
+        (
+            "<function=f>\n<parameter=a>\n1\n</parameter>\n<parameter=a>\n2\n</parameter>\n</function>",
+            [ToolCall("f", {"a": 1})],
+            "tool call 1 (f) gives parameter 'a' twice; the first is kept",
+        ),
+        (
+            "<function=f>\nsure!\n<parameter=a>\n1\n</parameter>\n</function>",
+            [ToolCall("f", {"a": 1})],
+            "tool call 1 (f) has text outside its parameters ('sure!')",
+        ),
+        (
+            "<function=f>\n</function> and more",
+            [ToolCall("f", {})],
+            "tool call 1 (f) has text after </function>",
+        ),
+        (
+            "<function=f>\n<parameter=>\n1\n</parameter>\n</function>",
+            [ToolCall("f", {})],
+            "tool call 1 (f) has a parameter without a name (<parameter=NAME>)",
+        ),
+        (
+            "<function=f>\n<parameter=a\n1\n</parameter>\n</function>",
+            [ToolCall("f", {})],
+            "tool call 1 (f) has a parameter without a name (<parameter=NAME>)",
+        ),
+        (
+            "<function=f>" + "<parameter=p>\n1\n</parameter>" * 300 + "</function>",
+            [ToolCall("f", {"p": 1})],
+            "tool call 1 (f) has more than 256 parameters; the rest were not read",
+        ),
+    ],
+)
+def test_malformed_qwen35_calls_are_reported_not_raised(
+    body: str, calls: list[ToolCall], problem: str
+) -> None:
+    action = parse_action(f"<think>t</think><tool_call>\n{body}\n</tool_call>")
+    assert action.tool_calls == calls
+    assert any(found.startswith(problem) for found in action.problems), action.problems
+
+
+def test_qwen35_garbage_never_raises() -> None:
+    for text in [
+        "<tool_call><function=",
+        "<tool_call><function=f>" + "<parameter=" * 1000,
+        "<tool_call><function=f><parameter=a>" + "[" * 500,
+        "<tool_call><function=f></parameter></function></function>",
+        "<tool_call><function=f><parameter=a>\ud800</parameter></function>",
+        "<tool_call><function=<function=f>>",
+    ]:
+        assert isinstance(parse_action(text), Action)

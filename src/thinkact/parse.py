@@ -13,22 +13,42 @@ a call is read by `jsonsafe.load_json`, so the arguments it hands on are tame: n
 Python can make, finite numbers, strings without lone surrogates. A call outside those bounds is a problem, not
 an argument that crashes a reward, a template or a file later.
 
-Left out: other tool-call dialects (Llama's python tags, Mistral's `[TOOL_CALLS]`); readers in `data/` convert
-those on the way in.
+Qwen3.5 and Qwen3-Coder write the inside of a `<tool_call>` as XML instead of JSON, and a model fine-tuned from
+them with its own chat template keeps doing so::
+
+    <tool_call>
+    <function=get_weather>
+    <parameter=city>
+    Paris
+    </parameter>
+    </function>
+    </tool_call>
+
+Such a call is read too (`read_xml_call`): a parameter's value is the text between its tags less the one newline
+the template writes on each side, JSON-decoded when it parses as JSON (`3`, `true`, `[1, 2]`), else kept as a
+string. Without the tool schemas the parser cannot tell the string `"3"` from the number 3; both come back as 3.
+
+Left out: other tool-call dialects (Llama's python tags, Mistral's `[TOOL_CALLS]`), and XML calls outside a
+`<tool_call>` tag; readers in `data/` convert those on the way in.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.jsonsafe import JSONValueError, dump_json, load_json
+from thinkact.jsonsafe import JSONValueError, clean_text, dump_json, load_json
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"
+FUNCTION_OPEN, FUNCTION_CLOSE = "<function=", "</function>"
+PARAMETER_OPEN, PARAMETER_CLOSE = "<parameter=", "</parameter>"
 MAX_CALLS = 64
 """Tool calls read from one completion; no turn needs more, and each costs a JSON parse."""
+MAX_PARAMETERS = 256
+"""Parameters (and deviations) read from one XML call; no tool takes more."""
 # Special tokens a decoder may leave at the end of a completion when it is decoded with them.
 _TRAILING_SPECIALS = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")
 _CALL_RE = re.compile(r"<tool_call>(.*?)(</tool_call>|(?=<tool_call>)|$)", re.DOTALL)
@@ -177,6 +197,10 @@ def _split_think(text: str, problems: list[str]) -> tuple[str | None, str]:
 
 def _parse_call_body(body: str, number: int, problems: list[str]) -> list[ToolCall]:
     body = body.strip()
+    if body.startswith(FUNCTION_OPEN):
+        call, found = read_xml_call(body)
+        problems.extend(f"tool call {number} {problem}" for problem in found)
+        return [call] if call is not None else []
     try:
         payload = load_json(body)
     except JSONValueError as error:
@@ -215,6 +239,115 @@ def _call_from_json(entry: Any, number: int, problems: list[str]) -> ToolCall | 
         problems.append(f"tool call {number} ({name}): arguments are not a JSON object")
         return None
     return ToolCall(name=name.strip(), arguments=arguments)
+
+
+def read_xml_call(body: str, *, text_parameters: Collection[str] = ()) -> tuple[ToolCall | None, list[str]]:
+    """A Qwen3.5/Qwen3-Coder XML call, the inside of one `<tool_call>`: (the call or None, problems); never raises.
+
+    Values are JSON-decoded when they parse as JSON, else strings; the parameters named in `text_parameters` (those
+    a schema types as strings) always stay strings. A call without a function name is None; what else deviates
+    (a missing closing tag, text outside the parameters, a parameter given twice) is read as far as it goes and
+    named in the problems, each phrased to follow "tool call N".
+
+    >>> read_xml_call("<function=f>\\n<parameter=n>\\n3\\n</parameter>\\n<parameter=s>\\nOz\\n</parameter></function>")
+    (ToolCall(name='f', arguments={'n': 3, 's': 'Oz'}), [])
+    >>> read_xml_call("<function=f>\\n<parameter=zip>\\n2139\\n</parameter>", text_parameters={"zip"})
+    (ToolCall(name='f', arguments={'zip': '2139'}), ['has no closing </function>'])
+    """
+    body = body.strip()
+    name_end = body.find(">")
+    name = (
+        body[len(FUNCTION_OPEN) : name_end].strip() if body.startswith(FUNCTION_OPEN) and name_end > 0 else ""
+    )
+    if not name or "\n" in name or "<" in name:
+        return None, [f"has no function name ({FUNCTION_OPEN}NAME>)"]
+    problems: list[str] = []
+    close = body.find(FUNCTION_CLOSE, name_end)
+    if close < 0:
+        problems.append(f"has no closing {FUNCTION_CLOSE}")
+        close = len(body)
+    elif body[close + len(FUNCTION_CLOSE) :].strip():
+        problems.append(f"({name}) has text after {FUNCTION_CLOSE}")
+    arguments: dict[str, Any] = {}
+    for key, raw, problem in _xml_parameters(body[name_end + 1 : close]):
+        if problem:
+            problems.append(f"({name}) {problem}")
+        if key is None:
+            continue
+        if key in arguments:
+            problems.append(f"({name}) gives parameter {key!r} twice; the first is kept")
+            continue
+        arguments[key] = _xml_value(raw, as_text=key in text_parameters)
+    return ToolCall(name, arguments), problems
+
+
+def _xml_parameters(inner: str) -> list[tuple[str | None, str, str]]:
+    """(name or None, raw value, problem or "") for each `<parameter=NAME>VALUE</parameter>` and each deviation.
+
+    A value ends at its `</parameter>`, or, when that is missing, at the next `<parameter=` (as Qwen's own parser
+    reads it). At most `MAX_PARAMETERS` entries are read.
+    """
+    find = _Finder(inner)
+    found: list[tuple[str | None, str, str]] = []
+    position = 0
+    while position < len(inner):
+        if len(found) >= MAX_PARAMETERS:
+            found.append((None, "", f"has more than {MAX_PARAMETERS} parameters; the rest were not read"))
+            break
+        start = find.next(PARAMETER_OPEN, position)
+        stray = inner[position:start].strip()
+        if stray:
+            found.append((None, "", f"has text outside its parameters ({stray[:40]!r})"))
+        if start == len(inner):
+            break
+        name_start = start + len(PARAMETER_OPEN)
+        name_end = min(find.next(">", name_start), find.next("\n", name_start))
+        key = inner[name_start:name_end].strip()
+        if name_end == len(inner) or inner[name_end] != ">" or not key or "<" in key:
+            found.append((None, "", f"has a parameter without a name ({PARAMETER_OPEN}NAME>)"))
+            position = name_start
+            continue
+        close = find.next(PARAMETER_CLOSE, name_end)
+        end = min(close, find.next(PARAMETER_OPEN, name_end))
+        closed = end == close < len(inner)
+        found.append(
+            (
+                key,
+                inner[name_end + 1 : end],
+                "" if closed else f"has no closing {PARAMETER_CLOSE} for {key!r}",
+            )
+        )
+        position = end + len(PARAMETER_CLOSE) if closed else end
+    return found
+
+
+class _Finder:
+    """The next place of a few tokens in one text. A search starts past the last place found for its token, so each
+    stretch of the text is scanned at most once per token and reading a call stays linear in its length."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.found: dict[str, int] = {}
+
+    def next(self, token: str, position: int) -> int:
+        """Where `token` next starts at or after `position`; the text's length when it does not."""
+        place = self.found.get(token, -1)
+        if place < position:
+            place = self.text.find(token, position)
+            place = len(self.text) if place < 0 else place
+            self.found[token] = place
+        return place
+
+
+def _xml_value(raw: str, *, as_text: bool) -> Any:
+    """A parameter's value: the text less the one newline written on each side, JSON-decoded when it parses."""
+    text = clean_text(raw.removeprefix("\n").removesuffix("\n"))
+    if as_text:
+        return text
+    try:
+        return load_json(text)
+    except JSONValueError:
+        return text
 
 
 def render_action(action: Action, *, with_think: bool = True) -> str:
