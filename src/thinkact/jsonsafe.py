@@ -15,6 +15,10 @@ rely on what they get:
   null, a lone surrogate U+FFFD, a subtree past `MAX_DEPTH` or an integer past `MAX_INT_DIGITS` its description,
   any other object `str(value)`.
 
+Every JSON Lines file thinkact reads (data, results, metrics and sample logs) is cut into records by
+`jsonl_lines`, which splits at "\n" alone: `str.splitlines` also splits at U+2028, U+2029 and U+0085, which
+`dump_json` (like any JSON writer that keeps non-ASCII text) leaves unescaped inside strings.
+
 Left out: size limits (the parser sees what the generation length allows; tool results have their own cap in
 `envs.execute`).
 """
@@ -94,6 +98,26 @@ def read_utf8(path: Path) -> str:
             f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
             "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
         ) from None
+
+
+def jsonl_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) for each line of JSON Lines `text` that holds anything but JSON whitespace.
+
+    Lines end at "\\n" only, as JSON Lines defines them; a "\\r" before it (a Windows file) and a byte-order
+    mark at the start are dropped. Line numbers count "\\n", as editors and `sed -n` do.
+
+    >>> jsonl_lines('\\ufeff{"a": "x\\u2028y\\x85"}\\r\\n \\n[1]\\n')
+    [(1, '{"a": "x\\u2028y\\x85"}'), (3, '[1]')]
+    """
+    lines = text.removeprefix("\ufeff").split("\n")
+    return [
+        (number, line.removesuffix("\r")) for number, line in enumerate(lines, start=1) if line.strip(" \t\r")
+    ]
+
+
+def read_jsonl_lines(path: Path) -> list[tuple[int, str]]:
+    """`jsonl_lines` of a UTF-8 file (`read_utf8` says where bytes that are not UTF-8 are)."""
+    return jsonl_lines(read_utf8(path))
 
 
 def json_problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:

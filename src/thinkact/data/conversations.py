@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
-from thinkact.jsonsafe import JSONValueError, dump_json, load_json, read_utf8
+from thinkact.jsonsafe import JSONValueError, dump_json, load_json, read_jsonl_lines
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -206,9 +206,7 @@ def read_conversations(path: str | Path) -> list[Conversation]:
         )
     conversations = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in read_jsonl_lines(path):
         try:
             record = load_json(line)
         except JSONValueError as error:

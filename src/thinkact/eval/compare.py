@@ -37,7 +37,7 @@ from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_m
 from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
-from thinkact.jsonsafe import dump_json
+from thinkact.jsonsafe import dump_json, read_jsonl_lines
 from thinkact.rewards.combine import RewardConfig
 
 
@@ -453,9 +453,7 @@ def read_training(run: str) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in read_jsonl_lines(path):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:

@@ -33,6 +33,7 @@ from thinkact.config import to_dict
 from thinkact.errors import RunInterrupted as RunInterrupted  # re-exported: sft and grpo raise it
 from thinkact.errors import UserError
 from thinkact.files import atomic_write_text, fsync_dir, fsync_tree
+from thinkact.jsonsafe import read_jsonl_lines
 
 RESUMABLE_FIELDS = frozenset({"steps", "max_steps", "save_steps", "sample_steps", "logging_steps", "out"})
 """Config fields a resumed run may change: how long it runs and how often it writes, never what it learns."""
@@ -172,13 +173,13 @@ def read_jsonl_steps(path: Path, steps: int) -> list[str]:
     """The lines of a per-step log with `step <= steps`; a torn (unparsable) last line is dropped."""
     if not path.is_file():
         return []
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = read_jsonl_lines(path)
     kept = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in lines:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):
+            if number == lines[-1][0]:
                 break  # the write of the last line was cut off by the kill: that step is redone
             raise UserError(f"{path}:{number}: not valid JSON; repair or delete the line to resume") from None
         if int(record.get("step", 0)) <= steps:

@@ -33,7 +33,7 @@ from thinkact.errors import UserError
 from thinkact.eval.compare import CompareConfig, run_compare
 from thinkact.eval.tables import format_metric, render_markdown
 from thinkact.files import atomic_write_text, check_output_dir, replace_dir
-from thinkact.jsonsafe import dump_json
+from thinkact.jsonsafe import dump_json, read_jsonl_lines
 from thinkact.train.checkpoints import config_differences, latest_checkpoint, saved_differences
 from thinkact.train.grpo import run_grpo
 from thinkact.train.grpo_config import GRPORunConfig
@@ -313,9 +313,7 @@ def _run_stage(stage: Any, directory: Path, run: Callable[..., Path], *, grpo: b
 
 def _grpo_compute(run: Path, budget: int, steps: int) -> dict[str, Any]:
     """Steps taken and tokens sampled, from the run's metrics.jsonl, and what ended the run."""
-    rows = [
-        json.loads(line) for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines() if line
-    ]
+    rows = [json.loads(line) for _, line in read_jsonl_lines(run / "metrics.jsonl")]
     trained = [row for row in rows if "generated_tokens" in row]
     last = trained[-1] if trained else {"step": 0, "generated_tokens": 0}
     tokens = int(last["generated_tokens"])

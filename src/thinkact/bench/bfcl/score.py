@@ -22,7 +22,7 @@ from thinkact.bench.bfcl.data import Question, load_questions
 from thinkact.data.readers.bfcl import bfcl_category
 from thinkact.errors import UserError
 from thinkact.files import atomic_write
-from thinkact.jsonsafe import JSONValueError, dump_json, load_json
+from thinkact.jsonsafe import JSONValueError, dump_json, load_json, read_jsonl_lines
 from thinkact.parse import ToolCall, parse_action
 
 
@@ -61,9 +61,7 @@ def read_results(path: Path) -> list[ModelResult]:
         )
     results: list[ModelResult] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in read_jsonl_lines(path):
         where = f"{path}:{number}"
         try:
             record = load_json(line)

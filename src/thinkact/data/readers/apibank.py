@@ -33,7 +33,7 @@ from typing import Any
 from thinkact.data.readers.records import RecordError, SourceItem
 from thinkact.data.readers.xlam import python_type_schema
 from thinkact.errors import UserError
-from thinkact.jsonsafe import JSONValueError, load_json, read_utf8
+from thinkact.jsonsafe import JSONValueError, jsonl_lines, load_json, read_utf8
 from thinkact.parse import ToolCall
 
 SYSTEM_PROMPT = "This year is 2023."
@@ -129,12 +129,11 @@ def _parameter(spec: Any) -> dict[str, Any]:
 def convert_dialogue(text: str, name: str, tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One dialogue file's text as a chat-format conversation."""
     events = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                events.append((number, load_json(line)))
-            except JSONValueError as error:
-                raise RecordError(f"line {number}: {error}") from None
+    for number, line in jsonl_lines(text):
+        try:
+            events.append((number, load_json(line)))
+        except JSONValueError as error:
+            raise RecordError(f"line {number}: {error}") from None
     if not events:
         raise RecordError("the dialogue file is empty")
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}]

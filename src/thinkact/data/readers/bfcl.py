@@ -24,7 +24,7 @@ from typing import Any
 
 from thinkact.data.readers.records import RecordError, SourceItem
 from thinkact.errors import UserError
-from thinkact.jsonsafe import JSONValueError, load_json, read_utf8
+from thinkact.jsonsafe import JSONValueError, load_json, read_jsonl_lines
 from thinkact.parse import ToolCall
 
 PYTHON_NOTE = " Note that the provided function is in Python 3 syntax."
@@ -57,9 +57,7 @@ def load_bfcl_file(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UserError(f"{path}: no such file; pass BFCL's data folder (it holds BFCL_v*_<category>.json)")
     entries = []
-    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in read_jsonl_lines(path):
         try:
             entry = load_json(line)
         except JSONValueError as error:

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.errors import UserError
-from thinkact.jsonsafe import MAX_DEPTH, JSONValueError, load_json, make_decoder, read_utf8, tame
+from thinkact.jsonsafe import (
+    MAX_DEPTH,
+    JSONValueError,
+    jsonl_lines,
+    load_json,
+    make_decoder,
+    read_utf8,
+    tame,
+)
 from thinkact.parse import THINK_CLOSE, THINK_OPEN, ToolCall
 
 
@@ -69,9 +77,7 @@ def iter_json_records(path: Path) -> Iterator[tuple[str, Any, str]]:
     if text.lstrip().startswith("["):
         yield from _iter_array(path, text)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in jsonl_lines(text):
         try:
             yield f"{path}:{number}", load_json(line), ""
         except JSONValueError as error:

@@ -1,0 +1,90 @@
+"""Every JSON Lines reader splits records at "\\n" alone: a string holding U+2028, U+2029, U+0085 (which JSON
+writers leave unescaped) or another character `str.splitlines` breaks at stays one record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from thinkact.bench.bfcl.score import read_results
+from thinkact.data.conversations import read_conversations
+from thinkact.data.readers.apibank import read_apibank
+from thinkact.data.readers.bfcl import load_bfcl_file
+from thinkact.data.readers.records import iter_json_records
+from thinkact.eval.compare import read_training
+from thinkact.jsonsafe import dump_json, jsonl_lines
+from thinkact.train.checkpoints import truncate_steps
+
+# str.splitlines breaks at each of these; JSON escapes the control characters but not the last three
+BREAKERS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+TEXTS = [f"before{char}after" for char in BREAKERS]
+APIBANK = Path(__file__).parent / "fixtures" / "formats" / "apibank"
+
+
+def _write(path: Path, records: list[dict[str, Any]], ending: str = "\n") -> Path:
+    path.write_text("".join(dump_json(record) + ending for record in records), encoding="utf-8", newline="")
+    return path
+
+
+def test_written_file_holds_the_raw_characters(tmp_path: Path) -> None:
+    path = _write(tmp_path / "x.jsonl", [{"text": text} for text in TEXTS])
+    raw = path.read_text(encoding="utf-8")
+    assert "\u2028" in raw and "\u2029" in raw and "\x85" in raw  # what made splitlines cut records in two
+    assert len(raw.splitlines()) > len(TEXTS)
+    assert [json.loads(line)["text"] for _, line in jsonl_lines(raw)] == TEXTS
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_conversations(tmp_path: Path, ending: str) -> None:
+    records = [
+        {
+            "id": f"c{i}{text}",
+            "messages": [{"role": "user", "content": text}, {"role": "assistant", "content": text}],
+        }
+        for i, text in enumerate(TEXTS)
+    ]
+    conversations = read_conversations(_write(tmp_path / "chat.jsonl", records, ending))
+    assert [c.id for c in conversations] == [r["id"] for r in records]
+    assert [c.messages[0]["content"] for c in conversations] == TEXTS
+
+
+def test_converter_records_and_line_numbers(tmp_path: Path) -> None:
+    path = _write(tmp_path / "in.jsonl", [{"text": text} for text in TEXTS])
+    read = list(iter_json_records(path))
+    assert [(where, record, error) for where, record, error in read] == [
+        (f"{path}:{n}", {"text": text}, "") for n, text in enumerate(TEXTS, start=1)
+    ]
+
+
+def test_apibank_dialogue(tmp_path: Path) -> None:
+    events = [{"role": "User", "text": TEXTS[-1]}, {"role": "AI", "text": TEXTS[-2]}]
+    (item,) = read_apibank(
+        _write(tmp_path / "Chat-level-1-1.jsonl", events), apis=APIBANK / "data" / "all_apis.csv"
+    )
+    assert not item.problems and item.record is not None
+    assert [m["content"] for m in item.record["messages"][1:]] == [TEXTS[-1], TEXTS[-2]]
+
+
+def test_bfcl_questions_and_results(tmp_path: Path) -> None:
+    questions = [{"id": f"simple_{i}", "question": text} for i, text in enumerate(TEXTS)]
+    assert load_bfcl_file(_write(tmp_path / "BFCL_v3_simple.json", questions)) == questions
+    results = [{"id": f"simple_{i}", "completion": text} for i, text in enumerate(TEXTS)]
+    read = read_results(_write(tmp_path / "results.jsonl", results))
+    assert [(r.id, r.line) for r in read] == [(f"simple_{i}", i + 1) for i in range(len(TEXTS))]
+
+
+def test_training_metrics(tmp_path: Path) -> None:
+    _write(tmp_path / "metrics.jsonl", [{"step": n, "note": text} for n, text in enumerate(TEXTS, start=1)])
+    assert read_training(str(tmp_path)) == [{"step": n} for n in range(1, len(TEXTS) + 1)]
+
+
+def test_resume_cuts_sample_log_back_to_its_steps(tmp_path: Path) -> None:
+    samples = [{"step": n, "completion": text} for n, text in enumerate(TEXTS, start=1)]
+    path = _write(tmp_path / "samples.jsonl", samples)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"step": 9, "completion": "cut')  # a kill tore the last line
+    truncate_steps(path, 4)
+    assert path.read_text(encoding="utf-8") == "".join(dump_json(s) + "\n" for s in samples[:4])
