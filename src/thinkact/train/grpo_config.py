@@ -20,6 +20,9 @@ from thinkact.train.schedule import PromptSampling, check_schedule
 from thinkact.train.sft import LoraOptions
 from thinkact.train.tracking import check_report_to
 
+LR_SCHEDULES = ("constant", "linear", "cosine")
+LOSS_TOKENS = ("all", "action")
+
 
 class Mode(StrEnum):
     """What a GRPO prompt is and how its rollout runs (see `train/grpo.py`)."""
@@ -133,6 +136,18 @@ class GRPORunConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     learning_rate: float = 2e-5
+    """Peak learning rate (AdamW)."""
+    warmup_steps: int = 0
+    """Steps over which the learning rate rises linearly to `learning_rate` (step 1 takes 1 / warmup_steps of it;
+    0: none). AdamW's first updates move every weight by about the rate whatever its gradient, so a warm-up keeps
+    weights the reward does not touch from moving as far as those it does."""
+    lr_schedule: str = "constant"
+    """After the warm-up: constant, linear or cosine (both decay towards 0 at the last step). The rate is a pure
+    function of (step, steps), so a resumed or extended run recomputes it; no scheduler state is saved."""
+    loss_tokens: str = "all"
+    """Which sampled tokens carry the policy-gradient loss: all, or action (every token outside the think blocks:
+    the call or the answer and the end of the turn). The think block varies from sample to sample; with `action`
+    a completion's advantage lands on the tokens that decided its reward (the reasoning still conditions them)."""
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     kl_coef: float = 0.0
@@ -226,6 +241,7 @@ class GRPORunConfig:
             "passes": self.passes >= 1,
             "micro_batch": self.micro_batch >= 1,
             "learning_rate": self.learning_rate > 0,
+            "warmup_steps": self.warmup_steps >= 0,
             "temperature": self.temperature > 0,
             "kl_coef": self.kl_coef >= 0,
             "clip_low": 0 <= self.clip_low < 1,
@@ -246,6 +262,8 @@ class GRPORunConfig:
         check_choice("grpo.loss", self.loss, [a.value for a in LossAggregation])
         check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
         check_choice("grpo.mode", self.mode, [m.value for m in Mode])
+        check_choice("grpo.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("grpo.loss_tokens", self.loss_tokens, LOSS_TOKENS)
         if self.mode == Mode.TURN and self.user.kind != "none":
             raise UserError(
                 f"grpo.user.kind: {self.user.kind!r} needs mode: episode (turn mode has no user turns)"
@@ -297,6 +315,27 @@ def _check_mix(config: GRPORunConfig) -> None:
         raise UserError(f"grpo.hybrid.range: {hybrid.range}; give two weights, both in [0, 1]")
     if hybrid.rule == HybridRule.GRAD_NORM and hybrid.range[0] > hybrid.range[1]:
         raise UserError(f"grpo.hybrid.range: {hybrid.range}; rule grad_norm needs [lo, hi] with lo <= hi")
+
+
+def learning_rate_at(config: GRPORunConfig, step: int) -> float:
+    """The learning rate of step `step` (0-based): a linear warm-up over `warmup_steps`, then `lr_schedule`.
+
+    >>> c = GRPORunConfig(steps=6, learning_rate=1.0, warmup_steps=2, lr_schedule="linear")
+    >>> [round(learning_rate_at(c, s), 4) for s in range(6)]  # 1/2, 2/2, then 1 - k/4 for k = 0..3
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
+    >>> c = GRPORunConfig(steps=5, learning_rate=1.0, lr_schedule="cosine")
+    >>> [round(learning_rate_at(c, s), 4) for s in range(5)]  # (1 + cos(pi k / 5)) / 2
+    [1.0, 0.9045, 0.6545, 0.3455, 0.0955]
+    """
+    peak = config.learning_rate
+    if step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(config.steps - config.warmup_steps, 1)
+    if config.lr_schedule == "linear":
+        return peak * max(1.0 - progress, 0.0)
+    if config.lr_schedule == "cosine":
+        return peak * (1 + math.cos(math.pi * min(progress, 1.0))) / 2
+    return peak
 
 
 def run_fraction(config: GRPORunConfig, step: int) -> float:

@@ -158,3 +158,20 @@ def nll_loss(logp_BT: torch.Tensor, mask_BT: torch.Tensor) -> torch.Tensor:
     2.0794
     """
     return -(logp_BT * mask_BT.to(logp_BT.dtype)).sum()
+
+
+def action_mask(ids_T: list[int], mask_T: list[int], think_open: int, think_close: int) -> list[int]:
+    """`mask_T` with every token of a think block (from `<think>` through `</think>`) set to 0, so the loss falls
+    on the action alone; a block that never closes masks everything after its `<think>`.
+
+    >>> action_mask([5, 1, 7, 8, 2, 9, 3], [1, 1, 1, 1, 1, 1, 0], think_open=1, think_close=2)
+    [1, 0, 0, 0, 0, 1, 0]
+    """
+    kept, inside = [], False
+    for token, bit in zip(ids_T, mask_T, strict=True):
+        if token == think_open:
+            inside = True
+        kept.append(0 if inside else bit)
+        if token == think_close:
+            inside = False
+    return kept
