@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -122,6 +123,33 @@ def test_a_tool_past_its_time_limit_is_abandoned(toy: Environment) -> None:
         RELEASE.set()
     assert "ran past its time limit of 0.05 s" in message
     assert toy.snapshot() == {"calls": 0}
+
+
+def _backtrack(state: dict[str, Any]) -> dict[str, Any]:
+    state["calls"] += 1
+    # Exponential backtracking inside the regex engine, which holds the interpreter lock throughout (a tenth of a
+    # second and more here): the caller cannot wake at the limit, so the call ends after the tool has finished.
+    return {"match": re.fullmatch(r"(a+)+b", "a" * 21) is not None}
+
+
+def test_a_tool_that_holds_the_interpreter_past_its_limit_is_a_time_out() -> None:
+    domain = Domain(
+        name="greedy",
+        role="You are greedy.",
+        tools=(Tool("backtrack", "Holds the interpreter.", object_schema({}), _backtrack),),
+        default_state=lambda: {"calls": 0},
+    )
+    env = Environment(domain, time_limit_s=0.005)  # the tool's own work takes 20x this and more
+    before = env.snapshot()
+    message = _error(env.execute(ToolCall("backtrack", {})))
+    assert message == (
+        "tool 'backtrack' ran past its time limit of 0.005 s and was abandoned; try again with simpler arguments"
+    )
+    assert env.snapshot() == before == {"calls": 0}
+    # Without a limit the same call finishes and keeps its change.
+    unlimited = Environment(domain, time_limit_s=None)
+    assert json.loads(unlimited.execute(ToolCall("backtrack", {}))) == {"match": False}
+    assert unlimited.snapshot() == {"calls": 1}
 
 
 def test_an_oversized_result_is_replaced_by_an_error(toy: Environment) -> None:

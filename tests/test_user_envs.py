@@ -66,6 +66,49 @@ def test_python_tools_state_and_the_execution_rules() -> None:
     assert _call(env, "check_stock", item="fig") == {"item": "fig", "units": 1}
 
 
+BACKTRACKING_TOOLS = '''"""A counter whose tool holds the interpreter."""
+
+import re
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def reset(self, state: dict | None = None) -> None:
+        self.count = (state or {}).get("count", 0)
+
+    def snapshot(self) -> dict:
+        return {"count": self.count}
+
+    def backtrack(self, text: str) -> bool:
+        """Count the call, then match the text against a pattern that backtracks exponentially.
+
+        Args:
+            text: The text to match.
+        """
+        self.count += 1
+        return re.fullmatch(r"(a+)+b", text) is not None
+'''
+
+
+def test_python_tools_past_the_time_limit_leave_the_state_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "counter.py"
+    path.write_text(BACKTRACKING_TOOLS)
+    domain = load_python_tools(str(path))
+    # The regex engine holds the interpreter lock for a tenth of a second and more on 21 a's: 20x the limit.
+    env = Environment(domain, time_limit_s=0.005)
+    before = env.snapshot()
+    assert _call(env, "backtrack", text="a" * 21) == {
+        "error": "tool 'backtrack' ran past its time limit of 0.005 s and was abandoned; "
+        "try again with simpler arguments"
+    }
+    assert env.snapshot() == before == {"count": 0}
+    unlimited = Environment(domain, time_limit_s=None)
+    assert _call(unlimited, "backtrack", text="a" * 21) is False
+    assert unlimited.snapshot() == {"count": 1}
+
+
 BAD_FILES = {
     "syntax.py": ("def broken(:\n", "SyntaxError"),
     "imports.py": ("import numpy_that_is_not_there\n", "No module named 'numpy_that_is_not_there' (line 1)"),

@@ -11,18 +11,20 @@ exactly as it was: the tool works on a copy, kept only when the whole call succe
   `KeyboardInterrupt` and every other `BaseException` raised inside the tool is reported with its type;
 - a tool still running after `time_limit_s` is abandoned: its worker thread cannot be killed in Python, so it is
   left to finish in the background (a daemon thread), and since it works on a copy of the state its late
-  changes are never kept. `time_limit_s=None` runs the tool in the calling thread with no limit, for trusted
-  calls only (the benchmark generator's reference calls), where a thread per call would dominate the cost
-  (there a `KeyboardInterrupt` is the user's Ctrl-C and is not caught);
+  changes are never kept. A tool that finishes past its limit is a time-out too: its result came back, but it
+  is refused with the same message and its changes are dropped. `time_limit_s=None` runs the tool in the
+  calling thread with no limit, for trusted calls only (the benchmark generator's reference calls), where a
+  thread per call would dominate the cost (there a `KeyboardInterrupt` is the user's Ctrl-C and is not caught);
 - a result that is not standard JSON (NaN, Infinity, nesting past 64 levels, objects that are not JSON) or that
   is longer than `max_result_chars` once serialised is replaced by an error that says so, and its state change is
   dropped;
 - every error message is capped at `MAX_ERROR_CHARS`, so a tool that echoes a megabyte argument echoes a prefix.
 
-A thread cannot stop a tool that holds the GIL (a long C-level computation): such a tool overruns its limit,
-though its result is then thrown away. `isolation="process"` runs each call in a forked child process instead,
-killed at the time limit; it costs a fork per call (milliseconds) and needs the result and state to be
-picklable, so it is an option for tools that must be killable, not the default.
+A thread cannot stop a tool that holds the GIL (a long C-level computation, a backtracking regular expression):
+the caller cannot even wake at the limit, so the call returns only once the tool has finished; the tool's own
+clock says it was late, and its result and state change are thrown away. `isolation="process"` runs each call
+in a forked child process instead, killed at the time limit; it costs a fork per call (milliseconds) and needs
+the result and state to be picklable, so it is an option for tools that must be killable, not the default.
 
 Arguments are only ever handed to the tool's Python function as values; nothing the model writes is passed to
 `eval`, `exec` or a shell. Left out: memory limits and sandboxing (a forked child shares the parent's files).
@@ -33,6 +35,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -146,10 +149,11 @@ def run_with_time_limit(
 ) -> tuple[bool, Any, BaseException | None]:
     """Run `function` in a worker thread: (finished in time, its value, the exception it raised).
 
-    A thread still running at the limit is abandoned as a daemon (Python cannot kill a thread). In the worker
-    every `BaseException` is the tool's (a `SystemExit` there would otherwise end the thread silently and pass
-    for a success). With no limit (None) the function runs in the calling thread, where a `KeyboardInterrupt`
-    is the user's and propagates.
+    A thread still running at the limit is abandoned as a daemon (Python cannot kill a thread), and one that
+    finished past it counts as not finished: a tool holding the GIL keeps the caller from waking at the limit,
+    so the worker times the function itself. In the worker every `BaseException` is the tool's (a `SystemExit`
+    there would otherwise end the thread silently and pass for a success). With no limit (None) the function
+    runs in the calling thread, where a `KeyboardInterrupt` is the user's and propagates.
     """
     outcome: dict[str, Any] = {}
     if time_limit_s is None:
@@ -159,15 +163,17 @@ def run_with_time_limit(
             return True, None, error
 
     def target() -> None:
+        started = time.monotonic()
         try:
             outcome["value"] = function()
         except BaseException as error:
             outcome["error"] = error
+        outcome["seconds"] = time.monotonic() - started
 
     worker = threading.Thread(target=target, name=name, daemon=True)
     worker.start()
     worker.join(time_limit_s)
-    if worker.is_alive():
+    if worker.is_alive() or outcome.get("seconds", 0.0) > time_limit_s:
         return False, None, None
     if "value" not in outcome and "error" not in outcome:
         return True, None, RuntimeError("the tool ended without a result")
@@ -187,7 +193,9 @@ def run_in_process(
 ) -> tuple[bool, Any, BaseException | None]:
     """Run the tool in a forked child, killed at the limit: (finished, (value, new state), exception).
 
-    Fork (where the platform has it) lets tools be closures; elsewhere the tool must be picklable (spawn).
+    Fork (where the platform has it) lets tools be closures; elsewhere the tool must be picklable (spawn). The
+    child times the tool itself, so a result that was ready only past the limit (this process was slow to wait
+    for it) is a time-out as in a thread.
     """
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context: Any = multiprocessing.get_context(method)  # a fork or spawn context, both with Process
@@ -198,7 +206,7 @@ def run_in_process(
     try:
         if not receive.poll(time_limit_s):
             return False, None, None
-        kind, payload = receive.recv()
+        kind, payload, seconds = receive.recv()
     except EOFError:
         child.join(1.0)
         return True, None, RuntimeError(f"the tool's process ended with exit code {child.exitcode}")
@@ -207,6 +215,8 @@ def run_in_process(
             child.kill()
         child.join(1.0)
         receive.close()
+    if seconds > time_limit_s:
+        return False, None, None
     if kind == "value":
         return True, payload, None
     if kind == "tool_error":
@@ -215,6 +225,7 @@ def run_in_process(
 
 
 def _child(send: Any, tool: Tool, state: State, arguments: dict[str, Any]) -> None:
+    started = time.monotonic()
     try:
         value = tool.run(state, **arguments)
         message: tuple[str, Any] = ("value", (value, state))
@@ -222,10 +233,11 @@ def _child(send: Any, tool: Tool, state: State, arguments: dict[str, Any]) -> No
         message = ("tool_error", ("ToolError", str(error)))
     except BaseException as error:
         message = ("error", (type(error).__name__, str(error)))
+    seconds = time.monotonic() - started
     try:
-        send.send(message)
+        send.send((*message, seconds))
     except Exception as error:  # an unpicklable result
-        send.send(("error", (type(error).__name__, f"the result could not be sent back: {error}")))
+        send.send(("error", (type(error).__name__, f"the result could not be sent back: {error}"), seconds))
 
 
 def _serialise(name: str, value: Any, max_result_chars: int) -> tuple[str, bool]:
