@@ -102,6 +102,34 @@ def test_rouge_l_metric() -> None:
     assert c.rouge_l("the cat sat", "the cat sat down") == pytest.approx(6 / 7)
 
 
+OSLO = Action(content="It is 14 degrees in Oslo.", facts=["14", "Oslo"])  # 25 characters: 1,100 are read
+
+
+@pytest.mark.parametrize(("metric", "text_score"), [("f1", 0.6), ("rougeL", 0.4)])
+def test_a_normal_answer_is_read_whole(metric: str, text_score: float) -> None:
+    # "oslo has 14 degrees" against "it is 14 degrees in oslo": F1 overlap 3 (oslo, 14, degrees), P = 3/4, R = 3/6
+    # → 0.6; ROUGE-L's common subsequence "14 degrees" is 2, P = 2/4, R = 2/6 → 0.4; both facts found
+    assert c.answer_read_limit(OSLO.content) == 4 * 25 + 1000
+    answer = Action(content="Oslo has 14 degrees.")
+    assert c.score_answer(answer, OSLO, [], metric=metric) == pytest.approx(0.5 * text_score + 0.5)
+    # 1,099 characters, one short of the limit: the reference's 6 tokens and 537 x's, all read.
+    # P = 6/543, R = 1 → F = 12/549 for both metrics
+    padded = Action(content=OSLO.content + " x" * 537)
+    assert c.score_answer(padded, OSLO, [], metric=metric) == pytest.approx(0.5 * 12 / 549 + 0.5)
+
+
+@pytest.mark.parametrize("metric", ["f1", "rougeL"])
+def test_a_megabyte_answer_is_scored_on_what_the_limit_reads(metric: str) -> None:
+    # Its first 1,100 characters hold the reference and 537 x's, as the answer above: F = 12/549, facts 1.
+    # Read whole it would score F = 12/(2**19 + 12), and ROUGE-L's table alone would take seconds.
+    flood = parse_action("<think>t</think>" + OSLO.content + " x" * 2**19)
+    assert len(flood.content) > 2**20
+    answer = 0.5 * 12 / 549 + 0.5
+    reward = score_action(flood, OSLO, [], RewardConfig(), answer_metric=metric)
+    assert reward.components == {"format": 1.0, "no_call": 1.0, "answer": pytest.approx(answer)}
+    assert reward.total == pytest.approx(0.1 + 0.4 + 0.5 * answer)  # weights sum to 1 on answer turns
+
+
 def test_format_requires_think_when_asked() -> None:
     assert c.score_format(parse_action("<think>x</think>Hi"), Action(), []) == 1.0
     assert c.score_format(parse_action("Hi"), Action(), []) == 0.0

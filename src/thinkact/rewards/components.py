@@ -12,7 +12,9 @@ Definitions users rely on (DESIGN.md, "Rewards"):
   wrong call can be worth more than answering where a call was due.
 - `no_call`: for answer turns, 1 if the policy made no call.
 - `answer`: for answer turns, a text score (normalised exact match, token F1 or ROUGE-L) against the reference,
-  averaged with the share of the reference's facts found in the answer when the reference lists facts.
+  averaged with the share of the reference's facts found in the answer when the reference lists facts. Only the
+  answer's first `answer_read_limit` characters are read (four times the reference's length plus 1,000, at most
+  20,000), as the parser reads at most 64 calls: a megabyte of answer is scored as its first part, padding and all.
 
 Values compare after normalisation: numbers by value (5 == 5.0, booleans are not numbers), strings trimmed and
 case-folded unless the parameter's schema pins their form (`enum`, `pattern`, `format` or `x-case-sensitive`).
@@ -34,6 +36,10 @@ from thinkact.parse import Action, ToolCall
 ToolSpecs = list[dict[str, Any]]
 _ROUGE = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 _NUMBER_RE = re.compile(r"-?\d+(?:[.,]\d+)?")
+ANSWER_CHARS_PER_REFERENCE_CHAR = 4
+ANSWER_SLACK_CHARS = 1000
+MAX_ANSWER_CHARS = 20_000
+"""The most of an answer that `score_answer` reads, however long the reference (`answer_read_limit`)."""
 
 
 def score_format(
@@ -147,12 +153,29 @@ def score_answer(action: Action, reference: Action, tools: ToolSpecs, *, metric:
     >>> score_answer(Action(tool_calls=[ToolCall("w")]), ref, [])
     0.0
     """
-    if action.tool_calls or not action.content.strip():
+    answer = action.content[: answer_read_limit(reference.content)]  # the rest is not read
+    if action.tool_calls or not answer.strip():
         return 0.0
-    text_score = TEXT_METRICS[metric](action.content, reference.content)
+    text_score = TEXT_METRICS[metric](answer, reference.content)
     if not reference.facts:
         return text_score
-    return 0.5 * text_score + 0.5 * fact_recall(action.content, reference.facts)
+    return 0.5 * text_score + 0.5 * fact_recall(answer, reference.facts)
+
+
+def answer_read_limit(reference: str) -> int:
+    """How many characters of an answer `score_answer` reads: 4 × the reference's length + 1,000, at most 20,000.
+
+    The limit follows the reference so that no answer worth its score is cut: a clarifying question or a few
+    sentences around a short reference fit in the 1,000, and a reference's answer may run to four times its
+    length (the longest answers among the public samples are 3,800 characters). A longer answer is scored on its
+    first part alone, as the parser reads only the first `parse.MAX_CALLS` calls: reading on costs time (a
+    megabyte took 0.5-3 s, mostly in ROUGE-L) and could only change the score of text that is already mostly
+    padding, which token F1 and ROUGE-L score low. The ceiling bounds the cost whatever the reference's length.
+
+    >>> answer_read_limit("It is 14 degrees in Oslo."), answer_read_limit("x" * 6000)
+    (1100, 20000)
+    """
+    return min(ANSWER_CHARS_PER_REFERENCE_CHAR * len(reference) + ANSWER_SLACK_CHARS, MAX_ANSWER_CHARS)
 
 
 def normalise_text(text: str) -> str:
