@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from rouge_score import rouge_scorer
 
 from thinkact.errors import UserError
 from thinkact.parse import Action, ToolCall, parse_action
@@ -100,6 +103,18 @@ def test_answer_with_facts_by_hand() -> None:
 def test_rouge_l_metric() -> None:
     # LCS of "the cat sat" and "the cat sat down" is 3; P = 1, R = 3/4 → F = 6/7
     assert c.rouge_l("the cat sat", "the cat sat down") == pytest.approx(6 / 7)
+
+
+def test_rouge_l_equals_the_rouge_score_package() -> None:
+    # The common subsequence is counted bit-parallel; the package fills its table. Seeded texts from a small
+    # vocabulary (many repeats, punctuation, case, non-ASCII), past 64 tokens so the bit rows span several words.
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    words = ["the", "The", "cat,", "sat", "14", "14.5", "x-y", "Oslo!", "é", "--", "a", "b", "c"]
+    rng = random.Random(7)
+    for longest in [0, 1, 5, 40] * 150 + [200] * 20:
+        prediction = " ".join(rng.choices(words, k=rng.randint(0, longest)))
+        reference = " ".join(rng.choices(words, k=rng.randint(0, longest)))
+        assert c.rouge_l(prediction, reference) == scorer.score(reference, prediction)["rougeL"].fmeasure
 
 
 OSLO = Action(content="It is 14 degrees in Oslo.", facts=["14", "Oslo"])  # 25 characters: 1,100 are read
