@@ -1,5 +1,6 @@
 """The HTML report in a real browser: headless Chromium opens it, takes a screenshot, and the page must show the
-table and a conversation with no console error, no uncaught exception and no failed load.
+claims first, beside the held-out curve, then the table and a conversation, with no console error, no uncaught
+exception and no failed load.
 
 Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: NUL-separated JSON on file
 descriptors 3 and 4), so the test needs nothing but Debian's `chromium` package. Without it the test skips, except
@@ -177,7 +178,7 @@ def test_report_renders_in_chromium(browser: Browser, report_dir: Path, tmp_path
     assert browser.evaluate(f"{opened}.getBoundingClientRect().height") > 40, "no conversation is shown"
     assert browser.evaluate(f"{opened}.textContent.length") > 10
     images = "Array.from(document.images).map(i => i.complete && i.naturalWidth > 100)"
-    assert browser.evaluate(images) == [True] * 4, "a plot did not load"
+    assert browser.evaluate(images) == [True] * 5, "a plot did not load"
     # the filter hides the turn samples when asked for episodes only
     shown = browser.evaluate(
         "(() => { const v = document.getElementById('filter-view'); v.value = 'episode';"
@@ -195,6 +196,36 @@ def test_report_renders_in_chromium(browser: Browser, report_dir: Path, tmp_path
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.size == (1280, 1800)
     assert len(image.getcolors(1 << 20) or []) > 50, "the screenshot looks blank"
+    assert browser.errors() == []
+
+
+def box(browser: Browser, selector: str) -> dict[str, float]:
+    """Where an element lies on the page: top, bottom, left and right in CSS pixels, scrolled to the top."""
+    found: dict[str, float] = browser.evaluate(
+        f"(() => {{ window.scrollTo(0, 0); const r = document.querySelector({json.dumps(selector)})"
+        ".getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; })()"
+    )
+    return found
+
+
+def test_the_claims_lead_the_page_beside_the_held_out_curve(
+    browser: Browser,
+    report_dir: Path,  # noqa: F811
+) -> None:
+    browser.open((report_dir / "report.html").resolve().as_uri())
+    claims, curve = box(browser, "table.claims"), box(browser, ".curve img")
+    metrics = box(browser, "table.metrics")
+    assert claims["bottom"] < 1800, "the claims are not on the first screen"
+    assert claims["bottom"] <= metrics["top"], "the metric table comes before the claims"
+    # side by side at 1280 pixels: the curve to the right of the claims, its top level with theirs
+    assert curve["left"] >= claims["right"] and curve["top"] < claims["bottom"]
+    assert curve["bottom"] <= metrics["top"]
+    verdicts = browser.evaluate(
+        "Array.from(document.querySelectorAll('table.claims tr')).slice(1)"
+        ".map(r => r.lastElementChild.textContent)"
+    )
+    assert verdicts == ["yes", "yes", "yes", "yes", "no", "no"]
+    assert browser.evaluate("document.querySelector('nav a').getAttribute('href')") == "#claims"
     assert browser.errors() == []
 
 

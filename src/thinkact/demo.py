@@ -25,7 +25,7 @@ from transformers import TrainerCallback
 from thinkact.config import save_config
 from thinkact.errors import UserError, check_choice
 from thinkact.eval.compare import CompareConfig, run_compare
-from thinkact.eval.tables import build_summary_table
+from thinkact.eval.tables import build_summary_table, select_heldout
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json
 from thinkact.models.tiny import BASE_SHAPE, TinyModelConfig, build_tiny_model, copy_pretrained_base
@@ -210,12 +210,12 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         samples=config.report_samples,
         no_think=["sft-nothink"],  # scored as what it is: an action without a think block is well formed
     )
-    comparison = run_compare(compare_config, progress=_eval_progress(console))
+    comparison = run_compare(compare_config, progress=_eval_progress(console), check_claims=check_claims)
     summary = summarise(comparison)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["stage_started"] = {name: round(at - started, 1) for name, at in timings.items()}
     summary["base"] = describe_base(base)
-    summary["claims"] = check_claims(comparison)
+    summary["claims"] = comparison["claims"]
     summary["heldout_during_grpo"] = select_heldout(comparison["training"].get("grpo", []))
     atomic_write_text(out / "results.json", dump_json(summary, indent=1))
     report = out / "report.md"
@@ -324,17 +324,9 @@ def describe_base(base: Path) -> dict[str, Any]:
     return {"path": str(base), **{key: recipe.get(key) for key in keys}}
 
 
-def select_heldout(rows: list[dict[str, float]]) -> list[dict[str, float]]:
-    """The held-out rows among the GRPO run's logged steps (`grpo.eval_steps`; `compare` read metrics.jsonl)."""
-    return [
-        {"step": row["step"], **{k: v for k, v in row.items() if k.startswith("heldout_")}}
-        for row in rows
-        if any(key.startswith("heldout_") for key in row)
-    ]
-
-
 def render_preamble(summary: dict[str, Any]) -> str:
-    """The demo's own section of report.md: the base model, the claims and the held-out curve."""
+    """The demo's own section of report.md: the base model and the run time. The claims and the held-out curve
+    follow, from the comparison (`eval/tables.py`, as report.html shows them)."""
     base = summary["base"]
     lines = ["# The demo", "", f"Base model: `{base['path']}`: {base.get('what')}"]
     if base.get("command"):
@@ -349,28 +341,7 @@ def render_preamble(summary: dict[str, Any]) -> str:
         f"Ran in {summary['seconds']:.0f} s. SFT without thinking is scored without requiring a think block (its "
         "`format` asks for a complete, well-formed action), so a reward claim against it measures the calls and "
         "answers, not whether the model thinks.",
-        "",
-        "| claim | figure | holds |",
-        "|---|---|---|",
     ]
-    for claim in summary["claims"]:
-        if "diff" in claim:
-            figure = (
-                f"{claim['diff']:+.3f} [{claim['ci_low']:+.3f}, {claim['ci_high']:+.3f}] (n={claim['n']})"
-            )
-        else:
-            figure = "—" if claim.get("value") is None else f"{claim['value']:.3f}"
-        lines.append(f"| {claim['claim']} | {figure} | {'yes' if claim['holds'] else 'no'} |")
-    rows = summary["heldout_during_grpo"]
-    if rows:
-        names = [
-            name for name in ("heldout_reward", "heldout_exact_call", "heldout_format") if name in rows[0]
-        ]
-        lines += ["", "Held-out turns during GRPO (greedy):", "", "| step | " + " | ".join(names) + " |"]
-        lines.append("|---" * (len(names) + 1) + "|")
-        lines += [
-            f"| {row['step']} | " + " | ".join(f"{row.get(n, 0):.3f}" for n in names) + " |" for row in rows
-        ]
     return "\n".join(lines) + "\n\n"
 
 

@@ -9,8 +9,9 @@ Every pair of models is compared on the turns (or episodes) both were scored on:
 with a paired-bootstrap 95% interval, *beyond noise* when the interval excludes 0 (`eval/bootstrap.py`). The
 comparison document (`comparison.json`) holds the models' metrics, the differences, the thinking analysis, the
 breakdowns, the training curves and how each model was scored (`scoring`: models named in `no_think` are
-scored without requiring a think block, so a model trained to answer directly is not marked malformed for it);
-`eval/tables.py` renders it as markdown and `eval/report/` as HTML.
+scored without requiring a think block, so a model trained to answer directly is not marked malformed for it)
+and, when a caller checks claims against it (the demo), the claims; `eval/tables.py` renders it as markdown and
+`eval/report/` as HTML, both opening with the claims and the held-out curve.
 Left out: corrections for multiple comparisons (the report says how many false alarms to expect).
 """
 
@@ -109,10 +110,16 @@ class Source:
 
 Progress = Callable[[str, str, int, int], None]
 """(model, split, done, total)."""
+ClaimCheck = Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""The comparison → claims, each `{"claim", "holds"}` with its figure: `value`, or `diff`, `ci_low`, `ci_high`, `n`
+(`demo.check_claims`); report.md and report.html open with them."""
 
 
-def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict[str, Any]:
-    """Evaluate or load every input, compare them and write the comparison files; returns the comparison."""
+def run_compare(
+    config: CompareConfig, progress: Progress | None = None, check_claims: ClaimCheck | None = None
+) -> dict[str, Any]:
+    """Evaluate or load every input, compare them and write the comparison files; returns the comparison (with
+    `claims` when `check_claims` is given)."""
     from thinkact.eval.report import write_report
     from thinkact.eval.tables import render_markdown
 
@@ -123,6 +130,8 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> dict
     results = {source.name: obtain_results(source, config, progress) for source in sources}
     check_comparable(sources, results, config)
     comparison = compare_results(sources, results, config)
+    if check_claims is not None:
+        comparison["claims"] = check_claims(comparison)
     atomic_write_text(out / "comparison.json", dump_json(comparison, indent=1))
     atomic_write_text(out / "report.md", render_markdown(comparison))
     if config.html:

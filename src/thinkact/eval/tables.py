@@ -92,8 +92,8 @@ def render_markdown(comparison: dict[str, Any]) -> str:
     """The whole comparison as a markdown document."""
     models, baseline = comparison["models"], comparison["baseline"]
     resamples = comparison["bootstrap"]["resamples"]
-    lines = [
-        f"# Comparison: {', '.join(models)}",
+    lines = [f"# Comparison: {', '.join(models)}", *_lead_section(comparison)]
+    lines += [
         "",
         f"Splits: {', '.join(comparison['splits'])}. Each cell is `value [95% interval] (n)`: the mean over the n "
         f"turns or episodes the metric applies to; intervals are percentile bootstraps ({resamples} resamples).",
@@ -117,6 +117,73 @@ def render_markdown(comparison: dict[str, Any]) -> str:
     lines += _thinking_section(comparison)
     lines += _breakdown_section(comparison)
     return "\n".join(lines) + "\n"
+
+
+CLAIMS_NOTE = (
+    "Each claim as measured here (turn view), its figure and whether it holds: a value against its threshold, or a "
+    "difference `b − a [95% interval] (n)` on the turns both models were scored on, which holds when the whole "
+    "interval lies above 0."
+)
+HELDOUT = ("heldout_reward", "heldout_exact_call", "heldout_format")
+"""The held-out metrics of a training run (`grpo.eval_steps`: greedy, on held-out turns) the reports show."""
+
+
+def format_claim(claim: dict[str, Any]) -> list[str]:
+    """The cells of a claim's row in report.md and report.html: the claim, its figure and whether it holds.
+
+    >>> format_claim({"claim": "B beats A", "diff": 0.1, "ci_low": 0.02, "ci_high": 0.18, "n": 40, "holds": True})
+    ['B beats A', '+0.100 [+0.020, +0.180] (n=40)', 'yes']
+    >>> format_claim({"claim": "B >= 0.30", "value": 0.25, "holds": False})
+    ['B >= 0.30', '0.250', 'no']
+    >>> format_claim({"claim": "C beats A", "holds": False})[1]  # C was not compared
+    '—'
+    """
+    if "diff" in claim:
+        figure = f"{claim['diff']:+.3f} [{claim['ci_low']:+.3f}, {claim['ci_high']:+.3f}] (n={claim['n']})"
+    else:
+        figure = "—" if claim.get("value") is None else f"{claim['value']:.3f}"
+    return [claim["claim"], figure, "yes" if claim["holds"] else "no"]
+
+
+def select_heldout(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The held-out rows among a training run's logged steps: the step and its `heldout_*` metrics."""
+    return [
+        {"step": row["step"], **{k: v for k, v in row.items() if k.startswith("heldout_")}}
+        for row in rows
+        if "step" in row and any(key.startswith("heldout_") for key in row)
+    ]
+
+
+def list_heldout(comparison: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
+    """Each training run's held-out rows, for the runs that logged any (`comparison["training"]`)."""
+    found = {run: select_heldout(rows) for run, rows in comparison.get("training", {}).items()}
+    return {run: rows for run, rows in found.items() if rows}
+
+
+def format_heldout(rows: list[dict[str, float]]) -> tuple[list[str], list[list[str]]]:
+    """The held-out table of one run: its metric columns (those of `HELDOUT` it logged) and a row per step.
+
+    >>> format_heldout([{"step": 0, "heldout_reward": 0.25}, {"step": 10, "heldout_reward": 0.5}])
+    (['heldout_reward'], [['0', '0.250'], ['10', '0.500']])
+    """
+    names = [name for name in HELDOUT if any(name in row for row in rows)]
+    cells = [
+        [str(row["step"]), *(f"{row[name]:.3f}" if name in row else "—" for name in names)] for row in rows
+    ]
+    return names, cells
+
+
+def _lead_section(comparison: dict[str, Any]) -> list[str]:
+    """What a reader looks for first: the claims and the held-out curve during training, when there are any."""
+    lines = []
+    if comparison.get("claims"):
+        lines += ["", "## Claims", "", CLAIMS_NOTE, "", _row(["claim", "figure", "holds"]), _rule(3)]
+        lines += [_row(format_claim(claim)) for claim in comparison["claims"]]
+    for run, rows in list_heldout(comparison).items():
+        names, cells = format_heldout(rows)
+        lines += ["", f"Held-out turns during training, {run} (greedy):", "", _row(["step", *names])]
+        lines += [_rule(1 + len(names)), *(_row(row) for row in cells)]
+    return lines
 
 
 def scoring_note(comparison: dict[str, Any]) -> str:

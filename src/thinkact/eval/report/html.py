@@ -1,4 +1,7 @@
-"""`report.html`: the comparison table, the plots and a browsable list of sample conversations, in one file.
+"""`report.html`: the claims, the comparison table, the plots and a browsable list of sample conversations, in
+one file. The page leads with what a reader looks for: the claims (when the comparison holds any) with their
+figures and verdicts, cell for cell as report.md has them (`tables.format_claim`), beside the held-out curve of
+the training runs that logged one.
 
 Everything is inline: the style and script (`page.py`) and the plots as base64 PNGs, so the file opens offline
 and can be mailed or attached to a run. Every piece of text from data or models is HTML-escaped. Left out:
@@ -9,23 +12,31 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from thinkact.eval.report.page import SCRIPT, STYLE
-from thinkact.eval.report.plots import plot_metrics, plot_thinking, plot_training
+from thinkact.eval.report.plots import plot_heldout, plot_metrics, plot_thinking, plot_training
 from thinkact.eval.report.samples import select_episode_samples, select_turn_samples
 from thinkact.eval.tables import (
     BEYOND_NOISE,
+    CLAIMS_NOTE,
     find_difference,
+    format_claim,
     format_difference,
+    format_heldout,
     format_thinking,
     list_breakdown_groups,
+    list_heldout,
     list_shown_metrics,
     scoring_note,
 )
 from thinkact.files import atomic_write_text
+
+HELDOUT_PLOT = "heldout"
+"""The plot shown beside the claims rather than among the other plots."""
 
 
 def write_report(
@@ -38,6 +49,7 @@ def write_report(
     for name, png in (
         ("thinking", plot_thinking(comparison)),
         ("training", plot_training(comparison["training"])),
+        (HELDOUT_PLOT, plot_heldout(list_heldout(comparison))),
     ):
         if png is not None:
             plots[name] = png
@@ -55,15 +67,19 @@ def write_report(
 
 def render_page(comparison: dict[str, Any], plots: dict[str, bytes], samples: list[dict[str, Any]]) -> str:
     models = ", ".join(comparison["models"])
+    lead = _lead_section(comparison, plots.get(HELDOUT_PLOT))
+    lead_name = "Claims" if comparison.get("claims") else "Held-out"
+    lead_link = f'<a href="#claims">{lead_name}</a>' if lead else ""
     body = [
         f"<header><h1>thinkact comparison</h1><p>{escape(models)} on {escape(', '.join(comparison['splits']))}"
         f" · baseline {escape(comparison['baseline'])}</p></header>",
-        '<nav><a href="#table">Table</a><a href="#plots">Plots</a>'
-        '<a href="#thinking">Thinking</a><a href="#breakdowns">Breakdowns</a>'
+        f'<nav>{lead_link}<a href="#table">Table</a>'
+        '<a href="#plots">Plots</a><a href="#thinking">Thinking</a><a href="#breakdowns">Breakdowns</a>'
         '<a href="#samples">Conversations</a></nav>',
         "<main>",
+        lead,
         _metrics_section(comparison),
-        _plots_section(plots),
+        _plots_section({name: png for name, png in plots.items() if name != HELDOUT_PLOT}),
         _thinking_section(comparison),
         _breakdown_section(comparison),
         _samples_section(comparison, samples),
@@ -75,6 +91,47 @@ def render_page(comparison: dict[str, Any], plots: dict[str, bytes], samples: li
         f"<title>thinkact comparison: {escape(models)}</title><style>{STYLE}</style></head>"
         f"<body>{''.join(body)}<script>{SCRIPT}</script></body></html>\n"
     )
+
+
+def _lead_section(comparison: dict[str, Any], heldout_png: bytes | None) -> str:
+    """The claims, each with its figure and verdict, beside the held-out curve; empty when there is neither."""
+    claims = comparison.get("claims") or []
+    heldout = list_heldout(comparison)
+    if not claims and not heldout:
+        return ""
+    parts = []
+    if claims:
+        rows = "".join(
+            f'<tr><td class="label">{escape(text)}</td><td>{escape(figure)}</td>'
+            f'<td class="{"ok" if verdict == "yes" else "fail"}">{verdict}</td></tr>'
+            for text, figure, verdict in map(format_claim, claims)
+        )
+        parts.append(
+            f'<div class="claims"><h2>Claims</h2><p class="note">{_code_spans(CLAIMS_NOTE)}</p><table class="claims">'
+            f'<tr><th class="label">claim</th><th>figure</th><th>holds</th></tr>{rows}</table></div>'
+        )
+    curve = []
+    if heldout_png is not None:
+        data = base64.b64encode(heldout_png).decode("ascii")
+        curve.append(f'<img alt="{HELDOUT_PLOT}" src="data:image/png;base64,{data}">')
+    for run, rows_of_run in heldout.items():
+        names, cells = format_heldout(rows_of_run)
+        head = "".join(f"<th>{escape(name)}</th>" for name in ["step", *names])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in cells
+        )
+        curve.append(f'<table class="heldout" data-run="{escape(run)}"><tr>{head}</tr>{body}</table>')
+    if curve:
+        parts.append(
+            '<div class="curve"><h2>Held-out turns during training</h2><p class="note">Greedy, every '
+            f"<code>eval_steps</code> steps, on turns the run does not train on.</p>{''.join(curve)}</div>"
+        )
+    return f'<section id="claims" class="lead">{"".join(parts)}</section>'
+
+
+def _code_spans(text: str) -> str:
+    """The text escaped, with markdown's backtick code spans as `<code>` elements (one note serves both reports)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
 
 
 def _metric_cell(metric: dict[str, Any] | None) -> str:

@@ -31,6 +31,12 @@ td .n { color: var(--muted); font-size: 11px; }
 td.up { color: var(--good); } td.down { color: var(--bad); }
 td.noise { color: var(--muted); } td.changed { color: var(--accent); }
 .mark { font-weight: 700; }
+.lead { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+.lead > div { flex: 1 1 520px; min-width: 0; }
+.lead h2 { margin-top: 0; }
+table.claims td.label { white-space: normal; max-width: 520px; }
+table.claims td.ok, table.claims td.fail { font-weight: 700; text-align: center; }
+.curve img { max-width: 100%; height: auto; display: block; background: var(--card); border: 1px solid var(--line); }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; }
 .plots figure { margin: 0; background: var(--card); border: 1px solid var(--line); padding: 8px; }
 .plots img { max-width: 100%; height: auto; display: block; }

@@ -3,7 +3,8 @@
 - `plot_metrics`: one figure per split, the rates of each model as grouped bars with their 95% intervals (turn
   view above, episode view below when there is one);
 - `plot_thinking`: per split, the share of turns with thinking and the accuracy (`correct`) with and without it;
-- `plot_training`: reward and KL over the training steps of the runs that logged them (`metrics.jsonl`).
+- `plot_training`: reward and KL over the training steps of the runs that logged them (`metrics.jsonl`);
+- `plot_heldout`: the held-out metrics over the steps (`grpo.eval_steps`), shown beside the claims.
 Left out: interactive plots (the report is static and offline).
 """
 
@@ -15,8 +16,9 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from thinkact.eval.tables import EPISODE_METRICS, list_shown_metrics
+from thinkact.eval.tables import EPISODE_METRICS, HELDOUT, list_shown_metrics
 
 RATES = {
     "turn": (
@@ -118,42 +120,58 @@ def _model_bars(ax: Axes, metrics: dict[str, dict[str, Any] | None], models: lis
     ax.grid(axis="y", alpha=0.3)
 
 
-PANELS = (
-    ("training reward per step", ("reward",)),
-    ("held-out turns, greedy", ("heldout_reward", "heldout_exact_call")),
-    ("KL to the reference policy", ("kl",)),
-)
-"""(title, metrics) of each training panel; a panel is drawn when some run logged one of its metrics."""
+PANELS = (("training reward per step", "reward"), ("KL to the reference policy", "kl"))
+"""(title, metric) of each training panel; a panel is drawn when some run logged its metric."""
 
 
 def plot_training(training: dict[str, list[dict[str, float]]]) -> bytes | None:
-    """Training reward, held-out reward and exact calls (`grpo.eval_steps`) and KL against the step, one
-    colour per run; None when no run logged any of them."""
+    """Training reward and KL against the step, one colour per run; None when no run logged either."""
     panels = [
-        (title, keys)
-        for title, keys in PANELS
-        if any(key in row for rows in training.values() for row in rows for key in keys)
+        (title, key) for title, key in PANELS if any(key in row for rows in training.values() for row in rows)
     ]
     if not panels:
         return None
     figure = Figure(figsize=(5.5 * len(panels), 3.4), layout="constrained")
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (title, keys) in zip(axes, panels, strict=True):
+    for ax, (title, key) in zip(axes, panels, strict=True):
         for index, (run, rows) in enumerate(training.items()):
-            for style, key in zip(("-", "--"), keys, strict=False):
-                points = [(row["step"], row[key]) for row in rows if key in row and "step" in row]
-                if not points:
-                    continue
-                ax.plot(
-                    [p[0] for p in points],
-                    [p[1] for p in points],
-                    style,
-                    marker=".",
-                    label=f"{run} {key.removeprefix('heldout_')}" if len(keys) > 1 else run,
-                    color=COLOURS[index % len(COLOURS)],
-                )
+            points = [(row["step"], row[key]) for row in rows if key in row and "step" in row]
+            if points:
+                colour = COLOURS[index % len(COLOURS)]
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=run, color=colour)
         ax.set_xlabel("training step")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, frameon=False)
+    return render_png(figure)
+
+
+def plot_heldout(heldout: dict[str, list[dict[str, float]]]) -> bytes | None:
+    """Each run's held-out metrics (`tables.list_heldout`) against the step: one colour per run, one line style
+    per metric; None when no run logged any."""
+    if not heldout:
+        return None
+    figure = Figure(figsize=(6.2, 3.6), layout="constrained")
+    ax = figure.subplots()
+    alone = len(heldout) == 1  # one run: a colour per metric; several: a colour per run
+    for index, (run, rows) in enumerate(heldout.items()):
+        for number, (style, key) in enumerate(zip(("-", "--", ":"), HELDOUT, strict=True)):
+            points = [(row["step"], row[key]) for row in rows if key in row]
+            if not points:
+                continue
+            name = key.removeprefix("heldout_")
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                style,
+                marker="o",
+                label=name if alone else f"{run} {name}",
+                color=COLOURS[(number if alone else index) % len(COLOURS)],
+            )
+    ax.set_xlabel("training step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, 1.05)
+    ax.set_title("held-out turns during training (greedy)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
     return render_png(figure)
