@@ -2,7 +2,9 @@
 
 The tiny model serves plain and streamed requests (checked against local generation of the same prompt); a
 scripted generator (the real tokenizer, template and parser; the model's tokens fixed in advance) drives the tool
-paths, so the test knows which call the "model" makes and checks what the server renders back to it.
+paths, so the test knows which call the "model" makes and checks what the server renders back to it. A keyed
+server refuses requests without its key, and a body over the cap is refused before it is read: over a raw socket,
+the client announces (or streams) more than the cap, stops sending, and the 413 must come anyway.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ import torch
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 
+from thinkact.errors import UserError  # noqa: E402
+from thinkact.eval.endpoint import EndpointConfig, endpoint_generator  # noqa: E402
 from thinkact.models.chat import render_prompt  # noqa: E402
 from thinkact.models.load import load_policy  # noqa: E402
+from thinkact.parse import parse_action  # noqa: E402
 from thinkact.rollout.generation import Completion, generate_completions  # noqa: E402
-from thinkact.serve import ServeConfig, load_served_model  # noqa: E402
+from thinkact.serve import MAX_BODY_BYTES, ServeConfig, load_served_model, read_api_key  # noqa: E402
 from thinkact.serve.app import ServedModel, create_app  # noqa: E402
 from thinkact.serve.engine import BatchEngine  # noqa: E402
 from thinkact.serve.protocol import Settings, message_from_text  # noqa: E402
@@ -50,11 +55,16 @@ CALL_TEXT = (
 ANSWER_TEXT = "<think>\nThe tool says sunny.\n</think>\n\nIt is sunny in Paris today, at 21 °C (like Zürich)."
 
 
-def start_server(served: ServedModel) -> tuple[uvicorn.Server, threading.Thread, str]:
+KEY = "sk-serve-test-4f1c9a"
+
+
+def start_server(
+    served: ServedModel, *, api_key: str | None = None
+) -> tuple[uvicorn.Server, threading.Thread, str]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(served), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(served, api_key=api_key), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     while not server.started:
@@ -315,15 +325,155 @@ def test_requests_that_arrive_together_share_one_batch(policy: Any) -> None:
     assert engine.batch_sizes == [1, 2, 1]  # the two greedy requests together; other settings apart
 
 
+@pytest.fixture
+def keyed(policy: tuple[Any, Any]) -> Iterator[tuple[str, Script]]:
+    """A scripted server that asks for `KEY`, with the default body cap."""
+    _, tokenizer = policy
+    script = Script(tokenizer, [])
+    served = ServedModel("scripted", tokenizer, BatchEngine(script), max_new_tokens=64)
+    server, thread, url = start_server(served, api_key=KEY)
+    yield url, script
+    server.should_exit = True
+    thread.join()
+    served.engine.close()
+
+
+def fetch(
+    url: str, authorization: str | None = None, body: dict[str, Any] | None = None
+) -> tuple[int, Any, Any]:
+    """(status, headers, body as JSON or None) of a GET, or a POST when `body` is given."""
+    headers = {"Content-Type": "application/json"} | (
+        {"Authorization": authorization} if authorization else {}
+    )
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers)) as response:
+            raw = response.read()
+            return response.status, response.headers, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def test_a_keyed_server_refuses_requests_without_its_key(keyed: tuple[str, Script]) -> None:
+    url, script = keyed
+    chat = {"model": "scripted", "messages": [USER]}
+    for authorization in (
+        None,
+        "Bearer sk-wrong",
+        f"Bearer {KEY[:-1]}",
+        f"Bearer {KEY}x",
+        f"Basic {KEY}",
+        KEY,
+    ):
+        for route, body in (("/chat/completions", chat), ("/models", None)):
+            status, headers, error = fetch(url + route, authorization, body)
+            assert status == 401, (authorization, route)
+            assert headers["WWW-Authenticate"] == "Bearer"
+            assert error["error"]["code"] == "invalid_api_key"
+            assert error["error"]["type"] == "invalid_request_error"
+            assert "Authorization: Bearer <key>" in error["error"]["message"]
+    assert script.prompts == []  # no refused request reached the model
+    # the health probe needs no key (as vLLM's); the key opens the rest, the scheme in any case
+    assert fetch(url.removesuffix("/v1") + "/health")[0] == 200
+    assert fetch(url + "/models", f"bearer {KEY}")[2]["data"][0]["id"] == "scripted"
+    client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
+    script.replies.append(ANSWER_TEXT)
+    reply = client.chat.completions.create(model="scripted", messages=[USER])
+    assert reply.choices[0].message.content == "It is sunny in Paris today, at 21 °C (like Zürich)."
+    with pytest.raises(openai.AuthenticationError) as caught:
+        openai.OpenAI(base_url=url, api_key="sk-wrong", max_retries=0).models.list()
+    assert caught.value.status_code == 401 and caught.value.code == "invalid_api_key"
+
+
+def test_eval_endpoint_sends_the_key_from_its_variable(
+    keyed: tuple[str, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, script = keyed
+    config = EndpointConfig(url=url, model="scripted", api_key_env="THINKACT_TEST_SERVE_KEY", retries=0)
+    monkeypatch.setenv("THINKACT_TEST_SERVE_KEY", KEY)
+    script.replies.append(CALL_TEXT)
+    [(text, tokens)] = endpoint_generator(config, max_new_tokens=32)([([USER], [WEATHER])])
+    (call,) = parse_action(text).tool_calls
+    assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"}) and tokens > 0
+    monkeypatch.setenv("THINKACT_TEST_SERVE_KEY", "sk-wrong")
+    with pytest.raises(UserError, match=r"the API key was refused; put yours in \$THINKACT_TEST_SERVE_KEY"):
+        endpoint_generator(config, max_new_tokens=32)([([USER], [WEATHER])])
+    assert len(script.prompts) == 1
+
+
+def send_raw(url: str, head: list[str], chunks: list[bytes]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Send a request head and body pieces on one connection, then stop sending and read the answer: a server
+    that waits for the rest of the body never answers, and the read times out."""
+    host, port = url.removeprefix("http://").split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as connection:
+        connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        for chunk in chunks:
+            connection.sendall(chunk)
+        answer = connection.makefile("rb")
+        status = int(answer.readline().split()[1])
+        headers = {}
+        while line := answer.readline().decode("latin-1").strip():
+            name, _, value = line.partition(":")
+            headers[name.lower()] = value.strip()
+        return status, headers, json.loads(answer.read(int(headers["content-length"])))
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(keyed: tuple[str, Script]) -> None:
+    url, script = keyed
+    assert ServeConfig().max_body_bytes == MAX_BODY_BYTES == 4 * 1024 * 1024
+    head = ["POST /v1/chat/completions HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {KEY}"]
+    # 20 MB announced, not one byte sent: the answer comes from the length alone
+    status, headers, error = send_raw(url, [*head, "Content-Length: 20000000"], [])
+    assert status == 413 and headers["connection"] == "close"
+    assert error["error"]["code"] == "request_too_large"
+    assert "20000000 bytes" in error["error"]["message"] and str(MAX_BODY_BYTES) in error["error"]["message"]
+    # no length, a chunked body: refused as soon as it passes the cap, its end never sent
+    piece = b"x" * 65536
+    chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] * (MAX_BODY_BYTES // len(piece) + 1)
+    status, headers, error = send_raw(url, [*head, "Transfer-Encoding: chunked"], chunks)
+    assert status == 413 and headers["connection"] == "close"
+    assert f"more than {MAX_BODY_BYTES} bytes" in error["error"]["message"]
+    # without the key the length is not even looked at
+    assert send_raw(url, [head[0], head[1], "Content-Length: 20000000"], [])[0] == 401
+    # the openai client writes its whole body before it reads: it still gets the 413, not a reset connection
+    client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
+    long_message = {"role": "user", "content": "x" * (MAX_BODY_BYTES + 1)}
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="scripted", messages=[long_message])
+    assert caught.value.status_code == 413 and caught.value.code == "request_too_large"
+    assert script.prompts == []
+    # the server goes on serving; a body just under the cap is read (and refused for what it says, not its size)
+    padding = "x" * (MAX_BODY_BYTES - 200)
+    status, _, error = fetch(
+        url + "/chat/completions", f"Bearer {KEY}", {"model": "scripted", "messages": [USER], "pad": padding}
+    )
+    assert status == 400 and error["error"]["param"] == "pad"
+
+
+def test_the_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("THINKACT_API_KEY", raising=False)
+    assert read_api_key(ServeConfig()) is None  # nothing asked for: an open server, as before
+    monkeypatch.setenv("THINKACT_API_KEY", KEY)
+    assert read_api_key(ServeConfig()) == KEY
+    monkeypatch.setenv("MY_SERVE_KEY", "sk-mine")
+    assert read_api_key(ServeConfig(api_key_env="MY_SERVE_KEY")) == "sk-mine"
+    monkeypatch.delenv("MY_SERVE_KEY")
+    with pytest.raises(UserError, match="--api-key-env MY_SERVE_KEY: that environment variable is unset"):
+        read_api_key(ServeConfig(api_key_env="MY_SERVE_KEY"))
+    with pytest.raises(UserError, match=r"serve\.max_body_bytes: 100 is too small"):
+        ServeConfig(max_body_bytes=100)
+
+
 def test_thinkact_serve_command_over_http(tiny_model_dir: Path) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()
     command = [sys.executable, "-m", "thinkact", "serve", "--model", str(tiny_model_dir), "--port", str(port)]
-    process = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE)
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "THINKACT_API_KEY": KEY}
+    process = subprocess.Popen(command, env=environment, stderr=subprocess.PIPE)
     try:
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0)
         for _ in range(600):
             try:
                 names = [entry.id for entry in client.models.list()]
@@ -336,6 +486,8 @@ def test_thinkact_serve_command_over_http(tiny_model_dir: Path) -> None:
             model=str(tiny_model_dir), messages=[USER], max_tokens=4, temperature=0
         )
         assert 0 < response.usage.completion_tokens <= 4
+        with pytest.raises(openai.AuthenticationError):  # the key came from $THINKACT_API_KEY
+            client.with_options(api_key="unused").models.list()
     finally:
         process.terminate()
         process.wait(timeout=30)

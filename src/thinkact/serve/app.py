@@ -1,13 +1,14 @@
 """`thinkact serve`: an OpenAI-compatible HTTP server for a policy, on FastAPI and uvicorn.
 
-Routes: `POST /v1/chat/completions` (tools, `tool_choice` auto/none, streaming as server-sent events) and
-`GET /v1/models`. A request is rendered with the policy's chat template (`models/chat.py`), generated with
-`rollout/generation.py` through the batching engine (`serve/engine.py`) and read back with thinkact's parser
-(`serve/protocol.py`), so what the server answers is what `thinkact eval` scores. Errors come back with their HTTP
-status and OpenAI's error body (`{"error": {"message", "type", "param", "code"}}`).
+Routes: `POST /v1/chat/completions` (tools, `tool_choice` auto/none, streaming as server-sent events),
+`GET /v1/models` and `GET /health`. In front of them the gate (`serve/guard.py`) asks for the API key when the
+server has one and refuses a body over `max_body_bytes` before reading it. A request is rendered with the
+policy's chat template (`models/chat.py`), generated with `rollout/generation.py` through the batching engine
+(`serve/engine.py`) and read back with thinkact's parser (`serve/protocol.py`), so what the server answers is what
+`thinkact eval` scores. Errors come back with their HTTP status and OpenAI's error body
+(`{"error": {"message", "type", "param", "code"}}`).
 
-Left out: authentication (the server listens on loopback unless told otherwise), `/v1/completions` and
-embeddings.
+Left out: `/v1/completions` and embeddings.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 from transformers import PreTrainedTokenizerBase
 
 from thinkact.models.chat import encode_prompt
 from thinkact.rollout.generation import decode
+from thinkact.serve import MAX_BODY_BYTES
 from thinkact.serve.engine import BatchEngine
+from thinkact.serve.guard import Gate
 from thinkact.serve.protocol import (
     ChatRequest,
     RequestError,
@@ -53,8 +56,12 @@ class ServedModel:
     """Prompt plus completion tokens the model takes."""
 
 
-def create_app(served: ServedModel) -> FastAPI:
+def create_app(
+    served: ServedModel, *, api_key: str | None = None, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
+    """The app serving `served`; with `api_key`, every route but /health asks for it (`serve/guard.py`)."""
     app = FastAPI(title="thinkact", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(Gate, api_key=api_key, max_body_bytes=max_body_bytes)
     created = int(time.time())
 
     @app.exception_handler(RequestError)
@@ -76,6 +83,10 @@ def create_app(served: ServedModel) -> FastAPI:
         body = RequestError(500, f"the server failed: {type(error).__name__}: {error}").body()
         body["error"]["type"] = "server_error"
         return JSONResponse(body, status_code=500)
+
+    @app.get("/health")
+    def health() -> Response:
+        return Response(status_code=200)
 
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
