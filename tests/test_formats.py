@@ -14,6 +14,9 @@ from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.readers import READERS
 from thinkact.data.readers.convert import run_convert
 from thinkact.data.readers.hermes import convert_hermes
+from thinkact.data.readers.openai import convert_openai
+from thinkact.data.readers.records import RecordError
+from thinkact.data.readers.schemas import tool_schema
 from thinkact.data.readers.sharegpt import convert_sharegpt
 from thinkact.data.readers.xlam import parameter_schema
 from thinkact.data.validate import validate_record
@@ -369,3 +372,282 @@ def test_hermes_tools_block_shapes(body: str) -> None:
     }
     tools = convert_hermes(record, "x")["tools"]
     assert [tool["function"]["name"] for tool in tools] == ["f", "g"]
+
+
+def test_llama_factory_typed_content_parts() -> None:
+    """LLaMA-Factory's "messages" layout: text / reasoning / tool_call parts, all calls answered by one tool
+    message holding a JSON list of results, tools in Python terms."""
+    record = {
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "value": "Use tools."}]},
+            {"role": "user", "content": [{"type": "text", "value": "Weather in Paris and Rome?"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "reasoning", "value": "Two cities, "},
+                    {"type": "reasoning", "value": "two calls."},
+                    {"type": "tool_call", "value": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
+                    {"type": "tool_call", "value": '{"name": "get_weather", "arguments": {"city": "Rome"}}'},
+                ],
+            },
+            {
+                "role": "tool",
+                "content": [
+                    {
+                        "type": "text",
+                        "value": '[{"tool_call_id": "c1", "name": "get_weather", "content": {"temp": 18}}, '
+                        '{"name": "get_weather", "content": "25 degrees"}]',
+                    }
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "reasoning", "value": "Both known."},
+                    {"type": "text", "value": "18 and 25."},
+                ],
+            },
+        ],
+        "tools": '[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "dict", '
+        '"properties": {"city": {"type": "str"}, "days": {"type": "List[int]"}}, "required": ["city"]}}}]',
+    }
+    converted = convert_openai(record, "lf-1")
+    assert converted["messages"] == [
+        {"role": "system", "content": "Use tools."},
+        {"role": "user", "content": "Weather in Paris and Rome?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning_content": "Two cities, two calls.",
+            "tool_calls": [
+                {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+                {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}},
+            ],
+        },
+        {"role": "tool", "name": "get_weather", "tool_call_id": "c1", "content": '{"temp": 18}'},
+        {"role": "tool", "name": "get_weather", "content": "25 degrees"},
+        {"role": "assistant", "content": "18 and 25.", "reasoning_content": "Both known."},
+    ]
+    assert converted["tools"][0]["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "array", "items": {"type": "integer"}}},
+        "required": ["city"],
+    }
+    assert validate_record(converted) == []
+
+
+def test_a_tool_message_that_is_one_result_stays_whole() -> None:
+    """A JSON list is split only when it holds one {"name", "content"} result per call."""
+    record = {
+        "messages": [
+            {"role": "user", "content": "Movie?"},
+            {"role": "assistant", "tool_calls": [{"function": {"name": "movie", "arguments": {}}}]},
+            {"role": "tool", "content": '[{"title": "Inception", "year": 2010}]'},
+        ],
+        "tools": [{"name": "movie", "parameters": {"type": "object"}}],
+    }
+    assert convert_openai(record, "m")["messages"][2] == {
+        "role": "tool",
+        "content": '[{"title": "Inception", "year": 2010}]',
+        "name": "movie",
+    }
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        (
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+            r"messages\[0\]\.content\[0\]: only text, reasoning and tool_call parts are supported",
+        ),
+        (
+            {"role": "user", "content": [{"type": "reasoning", "value": "hmm"}]},
+            r"messages\[0\]\.content\[0\]: a reasoning part in a user message; only assistants have them",
+        ),
+        (
+            {"role": "assistant", "content": [{"type": "tool_call", "value": '{"name": "f", "arguments": '}]},
+            r"messages\[0\]\.content\[0\]\.value: a string that is not standard JSON",
+        ),
+        (
+            {
+                "role": "assistant",
+                "reasoning_content": "a",
+                "content": [{"type": "reasoning", "value": "b"}],
+            },
+            r"messages\[0\]\.content: reasoning parts and a reasoning_content field; keep one of them",
+        ),
+    ],
+)
+def test_content_parts_that_cannot_be_read_are_refused(message: dict[str, Any], problem: str) -> None:
+    with pytest.raises(RecordError, match=problem):
+        convert_openai({"messages": [message]}, "x")
+
+
+QWEN35_SYSTEM = (
+    "# Tools\n\nYou have access to the following functions:\n\n<tools>\n"
+    '{"type": "function", "function": {"name": "find_post_office", "parameters": {"type": "object", "properties": '
+    '{"zip": {"type": "string"}, "radius_km": {"type": "integer"}, "open_now": {"type": "boolean"}, '
+    '"note": {"type": "string"}}}}}\n</tools>\n\n'
+    "If you choose to call a function ONLY reply in the following format with NO suffix:\n\n<tool_call>\n"
+    "<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n</parameter>\n</function>\n"
+    "</tool_call>\n\n<IMPORTANT>\nReminder:\n- Required parameters MUST be specified\n</IMPORTANT>\n\n"
+    "You are a postal clerk."
+)
+
+
+def test_qwen35_xml_calls_in_hermes_text() -> None:
+    """Qwen3.5's template: its tool boilerplate first, then the system text; calls as <function=...> XML."""
+    text = (
+        f"<|im_start|>system\n{QWEN35_SYSTEM}<|im_end|>\n<|im_start|>user\nPost office near 10115?<|im_end|>\n"
+        "<|im_start|>assistant\n<think>\nOne call.\n</think>\n\n<tool_call>\n<function=find_post_office>\n"
+        "<parameter=zip>\n10115\n</parameter>\n<parameter=radius_km>\n5\n</parameter>\n"
+        "<parameter=open_now>\nTrue\n</parameter>\n"
+        "<parameter=note>\nfirst line\nsecond line\n</parameter>\n</function>\n</tool_call><|im_end|>\n"
+    )
+    record = convert_hermes({"text": text}, "q35")
+    assert [tool["function"]["name"] for tool in record["tools"]] == ["find_post_office"]
+    assert record["messages"] == [
+        {"role": "system", "content": "You are a postal clerk."},
+        {"role": "user", "content": "Post office near 10115?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "find_post_office",
+                        # "zip" is typed string: its digits stay text; "radius_km" is JSON, so a number;
+                        # "open_now" is a boolean the template wrote as Python's True.
+                        "arguments": {
+                            "zip": "10115",
+                            "radius_km": 5,
+                            "open_now": True,
+                            "note": "first line\nsecond line",
+                        },
+                    },
+                }
+            ],
+            "reasoning_content": "One call.",
+        },
+    ]
+    assert validate_record(record) == []
+
+
+def test_malformed_qwen35_xml_call_is_refused_with_its_place() -> None:
+    record = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {
+                "role": "assistant",
+                "content": "<tool_call>\n<function=f>\n<parameter=a>\n1\n</function>\n</tool_call>",
+            },
+        ]
+    }
+    with pytest.raises(
+        RecordError, match=r"messages\[1\] <tool_call> 1: the XML call \(f\) has no closing </parameter>"
+    ):
+        convert_hermes(record, "x")
+
+
+TOOLACE_SYSTEM = (
+    "You are an expert in composing functions.\nHere is a list of functions in JSON format that you can invoke:\n"
+    '[{"name": "Market Trends API", "description": "Market trends.", "parameters": {"type": "dict", "properties": '
+    '{"trend_type": {"type": "string"}, "limit": {"type": "int"}}, "required": ["trend_type"]}, "required": null}, '
+    '{"name": "newAddress", "parameters": {"type": "dict", "properties": {}}}]. \nShould you decide to return the '
+    "function call(s), put it in the format of [func1(params_name=params_value)]"
+)
+
+
+def toolace_record(name: str) -> dict[str, Any]:
+    return {
+        "conversations": [
+            {"from": "human", "value": "Top market trends?"},
+            {
+                "from": "function_call",
+                "value": json.dumps({"name": name, "arguments": {"trend_type": "GAINERS"}}),
+            },
+            {"from": "observation", "value": '[{"name": "Market Trends API", "results": {"trends": []}}]'},
+            {"from": "gpt", "value": "No trends today."},
+        ],
+        "system": TOOLACE_SYSTEM,
+        "tools": "[]",
+    }
+
+
+def test_sharegpt_tools_listed_in_the_system_prompt(tmp_path: Path) -> None:
+    """LLaMA-Factory's ToolACE conversion: `tools` is "[]" and the tools are a JSON list in the system prompt."""
+    record = convert_sharegpt(toolace_record("Market Trends API"), "t")
+    assert [tool["function"]["name"] for tool in record["tools"]] == ["Market Trends API", "newAddress"]
+    assert record["tools"][0]["function"]["parameters"] == {
+        "type": "object",
+        "properties": {"trend_type": {"type": "string"}, "limit": {"type": "integer"}},
+        "required": ["trend_type"],
+    }
+    assert record["messages"][0] == {"role": "system", "content": TOOLACE_SYSTEM}  # kept as it was
+    assert calls(record["messages"][2]) == [("Market Trends API", {"trend_type": "GAINERS"})]
+    assert validate_record(record) == []
+    # A call to a shortened name is refused with the turn, the call and the listed tools.
+    source = tmp_path / "toolace.json"
+    records = [toolace_record("Market Trends API"), toolace_record("API")]
+    source.write_text("[\n" + ",\n".join(json.dumps(record) for record in records) + "\n]\n")  # one per line
+    summary = run_convert(source, source_format="sharegpt", out=tmp_path / "out.jsonl", skip_invalid=True)
+    assert (summary.written, summary.rejected) == (1, 1)
+    (rejected,) = [json.loads(line) for line in summary.rejects.read_text().splitlines()]
+    assert rejected["where"] == f"{source}:3"
+    assert rejected["problems"] == [
+        "conversations[1].value: calls 'API', which the tools listed in the system prompt do not name (listed: "
+        "'Market Trends API', 'newAddress'); 'Market Trends API' ends with it: the conversion that made this file "
+        "seems to have cut tool names to their last word, so write the full name in the call"
+    ]
+    assert rejected["record"] == toolace_record("API")
+
+
+@pytest.mark.parametrize(
+    ("parameters", "schema"),
+    [
+        (  # BFCL / ToolACE: "dict" and Python type names, nested too
+            {
+                "type": "dict",
+                "properties": {"a": {"type": "float"}, "b": {"type": "list", "items": {"type": "str"}}},
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "number"}, "b": {"type": "array", "items": {"type": "string"}}},
+            },
+        ),
+        (  # xLAM's bare layout
+            {"n": {"type": "int", "description": "N."}, "m": {"type": "str, optional", "default": ""}},
+            {
+                "type": "object",
+                "properties": {
+                    "n": {"description": "N.", "type": "integer"},
+                    "m": {"default": "", "type": "string"},
+                },
+                "required": ["n"],
+            },
+        ),
+        (  # JSON Schema already: unchanged
+            {
+                "type": "object",
+                "properties": {"x": {"type": ["string", "null"], "enum": ["a", None]}},
+                "required": [],
+            },
+            {
+                "type": "object",
+                "properties": {"x": {"type": ["string", "null"], "enum": ["a", None]}},
+                "required": [],
+            },
+        ),
+        (  # a type name that is no Python type: left for the validator to name
+            {"type": "object", "properties": {"x": {"type": "text"}}},
+            {"type": "object", "properties": {"x": {"type": "text"}}},
+        ),
+    ],
+)
+def test_tool_parameters_in_python_terms_become_json_schema(
+    parameters: dict[str, Any], schema: dict[str, Any]
+) -> None:
+    converted = tool_schema({"name": "f", "parameters": parameters}, "tools[0]")["function"]["parameters"]
+    assert converted == schema
+    assert json.dumps(converted) == json.dumps(schema)  # key order kept

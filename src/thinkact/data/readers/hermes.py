@@ -4,7 +4,8 @@ The tool-use convention of NousResearch's Hermes function-calling data and of Qw
 listed inside `<tools>…</tools>` in the system prompt (a JSON or Python-literal list, or one JSON object per
 line as Qwen renders them); the assistant writes `<think>…</think>` and `<tool_call>{"name", "arguments"}</tool_call>`
 blocks; results come back as `<tool_response>…</tool_response>` blocks, in a `tool` turn (Hermes) or a user
-turn made only of such blocks (Qwen). A record is any of:
+turn made only of such blocks (Qwen). Qwen3.5 and Qwen3-Coder write the call inside `<tool_call>` as XML,
+`<function=NAME><parameter=KEY>VALUE</parameter></function>`; such calls are read too. A record is any of:
 
 - `{"conversations": [{"from": "system"|"human"|"gpt"|"tool", "value": ...}]}` (hermes-function-calling-v1),
 - `{"messages": [{"role": ..., "content": ...}]}` with the tags inside the contents,
@@ -12,12 +13,15 @@ turn made only of such blocks (Qwen). A record is any of:
   template.
 
 Calls and results may be JSON or Python literals (Hermes writes `{'name': ...}`); they are read with `json`,
-then `ast.literal_eval`, never `eval`. Two slips of hermes-function-calling-v1 rows are read for what they mean: a
+then `ast.literal_eval`, never `eval`. An XML call's values are JSON-decoded when they parse as JSON, else kept as
+text (a parameter the tool's schema types as a string always keeps its text), less the one newline Qwen's template
+writes on each side of a value. Two slips of hermes-function-calling-v1 rows are read for what they mean: a
 call wrapped in literal `\\n` sequences (escaped twice), and a call whose `name` sits inside its `arguments`. The
 last `{"text"}` turn may lack its `<|im_end|>`; text in a tool turn outside its `<tool_response>` blocks is refused
-(say where it belongs) rather than dropped. The tools block is removed from the system prompt; Qwen's own tool
-boilerplate goes with it, any other system text stays. A result `{"name": ..., "content": ...}` gives its tool
-message that name, otherwise it takes the name of the call at its position. Other fields go into `meta`.
+(say where it belongs) rather than dropped. The tools block is removed from the system prompt; Qwen3's and
+Qwen3.5's own tool boilerplate goes with it, any other system text stays. A result `{"name": ..., "content": ...}`
+gives its tool message that name, otherwise it takes the name of the call at its position. Other fields go into
+`meta`.
 
 Left out: calls in other dialects (`[TOOL_CALLS]`, `<|python_tag|>`) stay as plain text in the content.
 """
@@ -40,7 +44,7 @@ from thinkact.data.readers.records import (
     wrap_tool,
 )
 from thinkact.jsonsafe import dump_json, make_decoder
-from thinkact.parse import ToolCall
+from thinkact.parse import FUNCTION_OPEN, ToolCall, read_xml_call
 
 _TOOLS = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 _CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
@@ -48,6 +52,11 @@ _RESPONSE = re.compile(r"<tool_response>(.*?)</tool_response>", re.DOTALL)
 # A turn ends at <|im_end|>; the last one may end at the end of the text (the Hermes card's example does).
 _TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)(?:<\|im_end\|>|(?=<\|im_start\|>)|\Z)", re.DOTALL)
 _QWEN_TOOLS_HEADER = "# Tools\n\nYou may call one or more functions"
+_QWEN35_TOOLS_HEADER = "# Tools\n\nYou have access to the following functions:"
+# Qwen3.5's boilerplate ends with its reminder block; a shorter variant ends with the call format's example.
+_QWEN35_TOOLS_ENDS = ("</IMPORTANT>", "</tool_call>")
+_PYTHON_BOOLS = {"True": True, "False": False}
+"""How Qwen3.5's template writes a bool argument (Jinja's `string` filter on a Python bool)."""
 _ROLES = {
     **{"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"},
     **{"tool": "tool", "observation": "tool", "ipython": "tool"},
@@ -83,7 +92,7 @@ def convert_hermes(raw: Any, default_id: str) -> dict[str, Any]:
         elif role == "tool" or (role == "user" and _only_responses(text)):
             messages.extend(_results(text, calls, where))
         elif role == "assistant":
-            message = _assistant(text, where)
+            message = _assistant(text, where, tools)
             calls = message.get("tool_calls", [])
             messages.append(message)
         else:
@@ -144,8 +153,22 @@ def _system_tools(text: str, where: str) -> tuple[str, list[dict[str, Any]]]:
     entries = _listed_tools(body, f"{where} <tools>")
     tools = [wrap_tool(tool, f"{where} <tools>[{index}]") for index, tool in enumerate(entries)]
     header = text.find(_QWEN_TOOLS_HEADER)
-    rest = text[:header] if header >= 0 else text[: match.start()] + text[match.end() :]
+    header35 = text.find(_QWEN35_TOOLS_HEADER, 0, match.start())
+    if header >= 0:  # Qwen3 writes the system text first, then its tool boilerplate to the end
+        rest = text[:header]
+    elif header35 >= 0:  # Qwen3.5 writes its tool boilerplate first, then the system text
+        rest = text[:header35] + text[_qwen35_boilerplate_end(text, match.end()) :]
+    else:
+        rest = text[: match.start()] + text[match.end() :]
     return rest.strip(), tools
+
+
+def _qwen35_boilerplate_end(text: str, after_tools: int) -> int:
+    for marker in _QWEN35_TOOLS_ENDS:
+        found = text.find(marker, after_tools)
+        if found >= 0:
+            return found + len(marker)
+    return after_tools
 
 
 def _listed_tools(body: str, where: str) -> list[Any]:
@@ -169,11 +192,13 @@ def _listed_tools(body: str, where: str) -> list[Any]:
     return entries
 
 
-def _assistant(text: str, where: str) -> dict[str, Any]:
+def _assistant(text: str, where: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
     reasoning, rest = split_think(text)
     if rest.count("<tool_call>") != rest.count("</tool_call>"):
         raise RecordError(f"{where}: a <tool_call> is not closed with </tool_call>")
-    calls = [_call(body, f"{where} <tool_call> {n}") for n, body in enumerate(_CALL.findall(rest), start=1)]
+    calls = [
+        _call(body, f"{where} <tool_call> {n}", tools) for n, body in enumerate(_CALL.findall(rest), start=1)
+    ]
     message: dict[str, Any] = {"role": "assistant", "content": _CALL.sub("", rest).strip()}
     if calls:
         message["tool_calls"] = calls
@@ -182,14 +207,11 @@ def _assistant(text: str, where: str) -> dict[str, Any]:
     return message
 
 
-def _call(body: str, where: str) -> dict[str, Any]:
+def _call(body: str, where: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
     # Some Hermes rows were escaped twice: the newlines around the call are the two characters backslash, n.
     body = _strip_literal_newlines(body)
-    if body.lstrip().startswith("<function="):
-        raise RecordError(
-            f"{where}: a Qwen3.5 XML call (<function=...><parameter=...>); this reader takes JSON calls, "
-            'write it as {"name": ..., "arguments": {...}}'
-        )
+    if body.startswith(FUNCTION_OPEN):
+        return _xml_call(body, where, tools)
     payload = load_literal(body, where)
     if isinstance(payload, dict) and set(payload) == {"arguments"} and isinstance(payload["arguments"], dict):
         # Some hermes-function-calling-v1 rows close the arguments after the name: {"arguments": {..., "name": f}}.
@@ -204,6 +226,38 @@ def _call(body: str, where: str) -> dict[str, Any]:
     if not isinstance(arguments, dict):
         raise RecordError(f"{where}: arguments must be an object")
     return ToolCall(payload["name"], arguments).to_message()
+
+
+def _xml_call(body: str, where: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Qwen3.5 XML call, read with its tool's schema: a string parameter keeps its text ("10115" stays a string),
+    and a boolean one written `True` / `False` (how the template renders a Python bool) is that bool."""
+    call, problems = read_xml_call(body)
+    types = _parameter_types(tools, call.name) if call is not None else {}
+    if call is not None and not problems:
+        text = {key for key, kind in types.items() if kind == "string"}
+        call, problems = read_xml_call(body, text_parameters=text)
+    if call is None or problems:
+        raise RecordError(
+            f"{where}: the XML call {'; '.join(problems)}; write it as Qwen3.5's template does "
+            "(<function=NAME>, then <parameter=KEY>VALUE</parameter> for each argument, then </function>)"
+        )
+    arguments = {
+        key: _PYTHON_BOOLS.get(value, value)
+        if types.get(key) == "boolean" and isinstance(value, str)
+        else value
+        for key, value in call.arguments.items()
+    }
+    return ToolCall(call.name, arguments).to_message()
+
+
+def _parameter_types(tools: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The `type` of each parameter of tool `name`, as its schema gives it."""
+    for tool in tools:
+        function = tool["function"]
+        properties = (function.get("parameters") or {}).get("properties")
+        if function["name"] == name and isinstance(properties, dict):
+            return {key: spec.get("type") for key, spec in properties.items() if isinstance(spec, dict)}
+    return {}
 
 
 def _strip_literal_newlines(body: str) -> str:

@@ -8,7 +8,14 @@ JSON string (as HF datasets often do) or as bare function objects, and a leading
 content when there is no `reasoning_content`. A tool result without a `name` gets the name of the call it
 answers (by `tool_call_id`, else by position). Other top-level fields go into `meta`.
 
-Left out: non-text content parts (images, audio): such a record is rejected with the part named.
+LLaMA-Factory's own "messages" layout is read too: content parts `{"type": "text" | "reasoning" | "tool_call",
+"value": ...}`. An assistant's reasoning parts become its `reasoning_content` (joined as LLaMA-Factory joins them),
+its tool_call parts (`{"name", "arguments"}` as JSON) its `tool_calls`, in order. One tool message may answer all
+the calls of a turn as a JSON list of `{"name", "content"}` results (with `tool_call_id` or not), one per call; it
+becomes one tool message per result. Tool parameters written in Python terms (`"type": "dict"`, `"str"`, xLAM's
+bare layout) become JSON Schema (`schemas.tool_schema`).
+
+Left out: other content parts (images, audio): such a record is rejected with the part named.
 """
 
 from __future__ import annotations
@@ -27,10 +34,13 @@ from thinkact.data.readers.records import (
     record_id,
     split_think,
     text_of,
-    wrap_tool,
 )
+from thinkact.data.readers.schemas import tool_schema
+from thinkact.jsonsafe import JSONValueError, dump_json, load_json
 
 _ROLE_ALIASES = {"developer": "system", "function": "tool"}
+_RESULT_KEYS = frozenset({"name", "tool_call_id", "content"})
+"""The fields of one result in a tool message that answers several calls at once (LLaMA-Factory's demos)."""
 
 
 def read_openai(path: Path) -> Iterator[SourceItem]:
@@ -55,10 +65,11 @@ def convert_openai(raw: Any, default_id: str) -> dict[str, Any]:
     if not isinstance(tools, list):
         raise RecordError("tools: expected a list of tool schemas")
     messages = [convert_message(message, f"messages[{index}]") for index, message in enumerate(source)]
+    messages = split_result_lists(messages)
     name_tool_results(messages)
     return {
         "id": record_id(raw, default_id),
-        "tools": [wrap_tool(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
+        "tools": [tool_schema(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
         "messages": messages,
         "meta": extra_fields(raw, ("id", "messages", "tools")),
     }
@@ -70,7 +81,11 @@ def convert_message(message: Any, where: str) -> dict[str, Any]:
     converted = dict(message)
     role = converted.get("role")
     converted["role"] = _ROLE_ALIASES.get(role, role) if isinstance(role, str) else role
-    converted["content"] = text_of(converted.get("content"), f"{where}.content") or ""
+    content = converted.get("content")
+    if isinstance(content, list):
+        _take_parts(converted, content, f"{where}.content")
+    else:
+        converted["content"] = text_of(content, f"{where}.content") or ""
     legacy = converted.pop("function_call", None)
     calls = converted.get("tool_calls") or ([{"function": legacy}] if legacy else [])
     if calls:
@@ -86,6 +101,93 @@ def convert_message(message: Any, where: str) -> dict[str, Any]:
         if reasoning is not None:
             converted["reasoning_content"], converted["content"] = reasoning, content
     return converted
+
+
+def _take_parts(message: dict[str, Any], parts: list[Any], where: str) -> None:
+    """Content parts into the message: text into `content`, reasoning and tool_call parts (assistant only) into
+    `reasoning_content` and `tool_calls`. Text parts say `text` (OpenAI) or `value` (LLaMA-Factory)."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for index, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, dict) else None
+        value = part.get("text", part.get("value")) if isinstance(part, dict) else None
+        if kind not in ("text", "reasoning", "tool_call") or value is None:
+            raise RecordError(
+                f"{where}[{index}]: only text, reasoning and tool_call parts are supported (found {part!r:.60})"
+            )
+        if kind != "text" and message["role"] != "assistant":
+            raise RecordError(
+                f"{where}[{index}]: a {kind} part in a {message['role']} message; only assistants have them"
+            )
+        if kind == "tool_call":
+            calls.append(
+                read_call(load_json_field(value, f"{where}[{index}].value"), f"{where}[{index}].value")
+            )
+        elif not isinstance(value, str):
+            raise RecordError(f"{where}[{index}].value: expected a string")
+        else:
+            (texts if kind == "text" else reasoning).append(value)
+    message["content"] = "".join(texts)
+    if reasoning:
+        if "reasoning_content" in message:
+            raise RecordError(f"{where}: reasoning parts and a reasoning_content field; keep one of them")
+        message["reasoning_content"] = "".join(reasoning)
+    if calls:
+        if message.get("tool_calls") or message.get("function_call"):
+            raise RecordError(f"{where}: tool_call parts and a tool_calls field; keep one of them")
+        message["tool_calls"] = calls
+
+
+def split_result_lists(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each tool message that answers all calls of a turn with a JSON list of `{"name", "content"}` results (one
+    per call, `tool_call_id` optional) split into one tool message per result; other messages as they are.
+
+    >>> split_result_lists([{"role": "assistant", "tool_calls": [{"function": {"name": "f"}}] * 2},
+    ...     {"role": "tool", "content": '[{"name": "f", "content": {"n": 1}}, {"name": "f", "content": "2"}]'}])[1:]
+    [{'role': 'tool', 'name': 'f', 'content': '{"n": 1}'}, {'role': 'tool', 'name': 'f', 'content': '2'}]
+    """
+    converted: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        before = messages[index - 1] if index else {}
+        after = messages[index + 1] if index + 1 < len(messages) else {}
+        calls = (before.get("tool_calls") or []) if before.get("role") == "assistant" else []
+        results = _result_list(message, len(calls)) if calls and after.get("role") != "tool" else None
+        if results is None:
+            converted.append(message)
+            continue
+        for result in results:
+            content = result["content"]
+            converted.append(
+                {
+                    "role": "tool",
+                    **{key: result[key] for key in ("name", "tool_call_id") if key in result},
+                    "content": content if isinstance(content, str) else dump_json(content),
+                }
+            )
+    return converted
+
+
+def _result_list(message: dict[str, Any], calls: int) -> list[dict[str, Any]] | None:
+    """The results of a tool message holding one `{"name", "content"}` result per call as a JSON list, else None."""
+    if message.get("role") != "tool" or set(message) != {"role", "content"}:
+        return None
+    try:
+        results = load_json(message["content"])
+    except JSONValueError:
+        return None
+    if not isinstance(results, list) or len(results) != calls:
+        return None
+    return results if all(_is_result(result) for result in results) else None
+
+
+def _is_result(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and "content" in value
+        and value.keys() <= _RESULT_KEYS
+        and all(isinstance(value.get(key, ""), str) for key in ("name", "tool_call_id"))
+    )
 
 
 def name_tool_results(messages: list[dict[str, Any]]) -> None:

@@ -7,7 +7,10 @@ A record is `{"conversations": [{"from": ..., "value": ...}], "system": "...", "
   a list of them (parallel calls), as JSON, optionally preceded by `<think>…</think>`;
 - `observation` / `tool` → tool results. Several results for parallel calls share one observation, joined
   with LLaMA-Factory's `"\\n</tool_response>\\n<tool_response>\\n"`; each gets the name of its call by position.
-- `tools` is a JSON string (or a list) of function schemas, bare or wrapped in `{"type": "function", ...}`.
+- `tools` is a JSON string (or a list) of function schemas, bare or wrapped in `{"type": "function", ...}`, with
+  Python type names (`"dict"`, `"str"`, xLAM's bare layout) turned into JSON Schema. When it is empty (`"[]"`, as
+  in LLaMA-Factory's conversion of ToolACE) the tools are read from a JSON list of them in the system prompt, which
+  stays as it is; a call to a name that list lacks is refused with the names it has.
 - A leading `<think>…</think>` in a `gpt` or `function_call` value becomes `reasoning_content`.
 
 Turns may also use `role`/`content` keys. Keys beyond `from`/`value` on a turn are kept on the message (the
@@ -32,8 +35,9 @@ from thinkact.data.readers.records import (
     read_items,
     record_id,
     split_think,
-    wrap_tool,
 )
+from thinkact.data.readers.schemas import tool_schema
+from thinkact.jsonsafe import make_decoder
 
 RESULT_JOINER = "\n</tool_response>\n<tool_response>\n"
 """How LLaMA-Factory joins the results of parallel calls into one observation."""
@@ -77,6 +81,10 @@ def convert_sharegpt(raw: Any, default_id: str) -> dict[str, Any]:
     system = raw.get("system")
     if isinstance(system, str) and system:
         messages.append({"role": "system", "content": system})
+    listed = None if tools else tools_in_text(system if isinstance(system, str) else "")
+    if listed:
+        _check_listed(turns, listed)
+        tools = listed
     calls: list[dict[str, Any]] = []
     for index, turn in enumerate(turns):
         where = f"conversations[{index}]"
@@ -89,10 +97,76 @@ def convert_sharegpt(raw: Any, default_id: str) -> dict[str, Any]:
         messages.append(message)
     return {
         "id": record_id(raw, default_id),
-        "tools": [wrap_tool(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
+        "tools": [tool_schema(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
         "messages": messages,
         "meta": extra_fields(raw, ("id", "conversations", "messages", "system", "tools")),
     }
+
+
+def tools_in_text(text: str) -> list[dict[str, Any]] | None:
+    """The first JSON list of named function objects in a text (a system prompt that lists its tools), or None.
+
+    >>> tools_in_text('Functions you can call: [{"name": "f", "parameters": {}}]. Answer with one.')
+    [{'name': 'f', 'parameters': {}}]
+    """
+    decoder = make_decoder()
+    start = text.find("[")
+    while start >= 0:
+        if text[start + 1 : start + 64].lstrip().startswith("{"):
+            try:
+                found, _ = decoder.raw_decode(text, start)
+            except (ValueError, RecursionError):
+                found = None
+            if _is_tool_list(found):
+                return list(found)
+        start = text.find("[", start + 1)
+    return None
+
+
+def _is_tool_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_tool_name(tool) is not None for tool in value)
+
+
+def _tool_name(tool: Any) -> str | None:
+    function = tool.get("function", tool) if isinstance(tool, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _check_listed(turns: list[Any], listed: list[dict[str, Any]]) -> None:
+    """Refuse the first call to a name the system prompt's tool list lacks, naming the turn, the call and the list.
+
+    All calls are checked before any turn is converted: when a conversion has renamed the calls, that is what the
+    user needs to hear about first, whatever else a later turn holds.
+    """
+    names = [_tool_name(tool) or "" for tool in listed]
+    for index, turn in enumerate(turns):
+        where = f"conversations[{index}]"
+        role, value, _ = _split_turn(turn, where)
+        if role != "function_call":
+            continue
+        for call in _calls(split_think(value)[1], where):
+            name = call["function"]["name"]
+            if name not in names:
+                raise RecordError(
+                    f"{where}.value: calls {name!r}, which the tools listed in the system prompt do not name "
+                    f"(listed: {', '.join(map(repr, names))}){_renamed_hint(name, names)}"
+                )
+
+
+def _renamed_hint(name: str, names: list[str]) -> str:
+    """What to do about a call to an unlisted name; says so when a listed name ends with it (a shortened name)."""
+    for listed_name in names:
+        if (
+            len(listed_name) > len(name)
+            and listed_name.endswith(name)
+            and not listed_name[-len(name) - 1].isalnum()
+        ):
+            return (
+                f"; {listed_name!r} ends with it: the conversion that made this file seems to have cut tool names "
+                "to their last word, so write the full name in the call"
+            )
+    return "; call a listed tool, or add the tool to the list"
 
 
 def _split_turn(turn: Any, where: str) -> tuple[str, str, dict[str, Any]]:
