@@ -4,6 +4,8 @@ writers leave unescaped) or another character `str.splitlines` breaks at stays o
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ from thinkact.data.readers.bfcl import load_bfcl_file
 from thinkact.data.readers.records import iter_json_records
 from thinkact.eval.compare import read_training
 from thinkact.jsonsafe import dump_json, jsonl_lines
-from thinkact.train.checkpoints import truncate_steps
+from thinkact.train.checkpoints import RunInterrupted, truncate_steps
+from thinkact.train.grpo import GRPORunConfig, run_grpo
 
 # str.splitlines breaks at each of these; JSON escapes the control characters but not the last three
 BREAKERS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
@@ -88,3 +91,44 @@ def test_resume_cuts_sample_log_back_to_its_steps(tmp_path: Path) -> None:
         handle.write('{"step": 9, "completion": "cut')  # a kill tore the last line
     truncate_steps(path, 4)
     assert path.read_text(encoding="utf-8") == "".join(dump_json(s) + "\n" for s in samples[:4])
+
+
+def test_grpo_run_resumes_after_logging_samples_that_hold_them(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    records = [
+        json.loads(line) for _, line in jsonl_lines((data_dir / "train.jsonl").read_text(encoding="utf-8"))
+    ]
+    for number, record in enumerate(records):  # each sample logs its prompt's id
+        record["id"] = f"{record['id']}\u2028{BREAKERS[number % len(BREAKERS)]}"
+    data = _write(tmp_path / "train.jsonl", records)
+    out = tmp_path / "grpo"
+    config = GRPORunConfig(
+        model=str(tiny_model_dir),
+        data=str(data),
+        out=str(out),
+        steps=2,
+        prompts_per_step=2,
+        group_size=2,
+        max_new_tokens=6,
+        save_steps=1,
+        sample_steps=1,
+        mask_truncated=False,
+        threads=1,
+    )
+
+    def interrupt(step: int, metrics: dict[str, float]) -> None:
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: step 1 is saved and the run stops
+
+    with pytest.raises(RunInterrupted, match="interrupted after step 1 of 2"):
+        run_grpo(config, on_step=interrupt)
+    assert "\u2028" in (out / "samples.jsonl").read_text(encoding="utf-8")  # left unescaped
+    run_grpo(config, resume=True)
+    samples = [
+        json.loads(line) for _, line in jsonl_lines((out / "samples.jsonl").read_text(encoding="utf-8"))
+    ]
+    assert [sample["step"] for sample in samples] == [1, 1, 2, 2]
+    assert all(
+        "\u2028" in sample["id"] for sample in samples
+    )  # a prompt's id is its conversation's, then #turn
