@@ -156,9 +156,10 @@ def test_grpo_refuses_finished_foreign_and_empty_runs(
     (foreign / "config.yaml").write_text("model: m\nthink: true\nmax_steps: 3\n")
     with pytest.raises(UserError, match="another grpo config"):
         run_grpo(_grpo(tiny_model_dir, data_dir, foreign), resume=True)
-    # --overwrite replaces the old run entirely: no stale checkpoint is left to resume from later
+    # --overwrite replaces the old run entirely: no stale checkpoint (step-2) is left to resume from later
     run_grpo(_grpo(tiny_model_dir, data_dir, out, steps=1), overwrite=True)
-    assert _steps(out / "metrics.jsonl") == [1] and not (out / "checkpoints").exists()
+    assert _steps(out / "metrics.jsonl") == [1]
+    assert sorted(path.name for path in (out / "checkpoints").iterdir()) == ["latest", "step-1"]
 
 
 def test_grpo_resume_says_where_it_starts_and_logs_each_step_once(

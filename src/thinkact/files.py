@@ -3,6 +3,8 @@
 `atomic_write(path)` yields a handle on a temporary file beside `path`; on success the file is flushed, fsynced
 and renamed over `path` (and the directory fsynced), so a reader or a crash sees the old file or the new one,
 never half of one. An exception inside the block removes the temporary file and leaves `path` as it was.
+`install_dir(staging, path)` does the same for a directory written in full beside `path` (a final model): on Linux
+an existing `path` is swapped for it in one step, so `path` is never missing.
 
 `check_output_file` and `check_output_dir` run before a command does any work: an `--out` of the wrong kind (a
 directory where a file is wanted, or the reverse) and an existing output are refused with a `UserError` that
@@ -13,8 +15,11 @@ directory the user agreed to replace. Left out: locking against two commands wri
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +84,47 @@ def fsync_tree(directory: str | Path) -> None:
         elif file.is_dir():
             fsync_dir(file)
     fsync_dir(root)
+
+
+def install_dir(staging: str | Path, path: str | Path) -> None:
+    """Move the complete directory `staging` to `path`, replacing an existing `path` in one step.
+
+    On Linux one `renameat2(RENAME_EXCHANGE)` swaps the two, so a reader or a crash sees the old directory or the
+    new one, never neither; the old one is removed after. Where the system or file system cannot swap, the old
+    directory is moved aside first, and a crash between the two renames leaves it as `.NAME.old` beside `path`.
+    """
+    staging, path = Path(staging), Path(path)
+    if path.is_dir() and _exchange(staging, path):
+        shutil.rmtree(staging)  # it holds the old directory now
+    else:
+        aside = path.with_name(f".{path.name}.old")
+        shutil.rmtree(aside, ignore_errors=True)
+        if path.exists():
+            os.replace(path, aside)
+        os.replace(staging, path)
+        shutil.rmtree(aside, ignore_errors=True)
+    fsync_dir(path.parent)
+
+
+_AT_FDCWD = -100  # paths relative to the working directory (linux/fcntl.h)
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths atomically; False where the system or the file system has no such rename."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        rename = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28 and later
+    except AttributeError:
+        return False
+    rename.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if rename(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EXDEV, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
 
 
 def check_output_file(path: str | Path, *, overwrite: bool, option: str = "--out") -> Path:

@@ -9,8 +9,14 @@ leaves the previous checkpoint complete and pointed to. Pruning keeps the newest
 one just written, never one a later step of another run left behind.
 
 `check_resume` decides, before any work, whether a run directory can be continued with a config: it refuses a
-finished run, a directory without a checkpoint, a checkpoint beyond `steps` and a directory written with another
-config, each with the reason. `StopOnInterrupt` turns the first Ctrl-C into "finish this step, save, stop".
+directory without a checkpoint, a checkpoint beyond `steps` and a directory written with another config, each
+with the reason. A finished run (its model/ written) resumes only to be extended: to more steps than it finished
+with, from the checkpoint of its last step; the trainer then puts the new model/ in place of the old one in one
+step. Schedules are recomputed for the new total, as transformers' Trainer does on a resume with a larger
+`max_steps`: each added step gets the learning rate (and GRPO the scheduled weights) that a run of the new length
+has at that step, so a learning rate that had decayed rises again. `write_finished` records the step model/
+holds (GRPO; SFT reads the Trainer's trainer_state.json). `StopOnInterrupt` turns the first Ctrl-C into "finish
+this step, save, stop".
 Left out: checkpoints of the TRL engine (it saves only the final model).
 """
 
@@ -32,11 +38,13 @@ import yaml
 from thinkact.config import to_dict
 from thinkact.errors import RunInterrupted as RunInterrupted  # re-exported: sft and grpo raise it
 from thinkact.errors import UserError
-from thinkact.files import atomic_write_text, fsync_dir, fsync_tree
+from thinkact.files import atomic_write_text, fsync_dir, fsync_tree, install_dir
 from thinkact.jsonsafe import read_jsonl_lines
 
 RESUMABLE_FIELDS = frozenset({"steps", "max_steps", "save_steps", "sample_steps", "logging_steps", "out"})
 """Config fields a resumed run may change: how long it runs and how often it writes, never what it learns."""
+FINISHED_FILE = "finished.json"
+"""Beside model/: the step model/ holds (`write_finished`)."""
 
 
 def save_checkpoint(
@@ -76,16 +84,15 @@ def save_checkpoint(
 
 
 def save_model(model: Any, tokenizer: Any, directory: str | Path) -> Path:
-    """Write a final model and its tokenizer to `directory` durably: a temporary directory, fsync, rename."""
+    """Write a final model and its tokenizer to `directory` durably: a temporary directory, fsynced, then put in
+    place of any earlier model in one step (`install_dir`), so an extended run's model/ is never missing."""
     directory = Path(directory)
     temporary = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     model.save_pretrained(temporary)
     tokenizer.save_pretrained(temporary)
     fsync_tree(temporary)
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(temporary, directory)
-    fsync_dir(directory.parent)
+    install_dir(temporary, directory)
     return directory
 
 
@@ -136,10 +143,33 @@ def saved_differences(run_dir: Path, config: Any) -> list[str]:
     )
 
 
-def check_resume(run_dir: Path, config: Any, steps: int, done: int | None, command: str) -> None:
-    """Refuse to resume `run_dir` with `config` unless it holds an unfinished run of the same config.
+def write_finished(run_dir: Path, step: int) -> None:
+    """Record that model/ holds step `step` (written after model/, so a crash between the two leaves the old
+    record beside a newer checkpoint, and a resume writes both again)."""
+    atomic_write_text(run_dir / FINISHED_FILE, json.dumps({"step": step}) + "\n")
 
-    `done` is the step of its latest checkpoint (None: there is none); `steps` the run's length.
+
+def finished_step(run_dir: Path) -> int | None:
+    """The step `write_finished` recorded for `run_dir`'s model/, or None."""
+    path = run_dir / FINISHED_FILE
+    return int(json.loads(path.read_text(encoding="utf-8"))["step"]) if path.is_file() else None
+
+
+def check_resume(
+    run_dir: Path,
+    config: Any,
+    steps: int | None,
+    done: int | None,
+    command: str,
+    *,
+    finished: int | None = None,
+    steps_field: str = "steps",
+) -> None:
+    """Refuse to resume `run_dir` with `config` unless it holds an unfinished run of the same config, or a
+    finished one that `steps` extends.
+
+    `done` is the step of its latest checkpoint (None: there is none); `steps` the run's length (None: set by
+    epochs); `finished` the step its model/ holds (None: not recorded); `steps_field` the setting that raises it.
     """
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         raise UserError(f"--resume: {run_dir} holds no run; run without --resume to start one")
@@ -153,19 +183,43 @@ def check_resume(run_dir: Path, config: Any, steps: int, done: int | None, comma
             "resume with the same settings, or use --overwrite to start again"
         )
     if (run_dir / "model").is_dir():
-        raise UserError(
-            f"--resume: {run_dir} is a finished run (its model/ is written); nothing to resume. "
-            "Use --overwrite to train it again, or another --out"
-        )
+        _check_extension(run_dir, steps, done, finished, steps_field)
     if done is None:
         raise UserError(
             f"--resume: {run_dir} has no checkpoint yet (one is written every save_steps steps); "
             "use --overwrite to start it again"
         )
-    if done > steps:
+    if steps is not None and done > steps:
         raise UserError(
             f"--resume: the checkpoint of {run_dir} is at step {done}, beyond this config's {steps} steps; "
             f"raise the number of steps to at least {done}"
+        )
+
+
+def _check_extension(
+    run_dir: Path, steps: int | None, done: int | None, finished: int | None, field: str
+) -> None:
+    """A finished run resumes only to add steps, from the checkpoint of its last step (or one after it: an
+    extension that was itself interrupted)."""
+    if finished is None:
+        raise UserError(
+            f"--resume: {run_dir} is a finished run (its model/ is written); nothing to resume. "
+            "Use --overwrite to train it again, or another --out"
+        )
+    if done is not None and done > finished:
+        return
+    if steps is None or steps <= finished:
+        raise UserError(
+            f"--resume: {run_dir} is a finished run of {finished} steps; nothing to resume. To train it further, "
+            f"raise {field} above {finished} (--set {field}=N with N > {finished}); or use --overwrite to train "
+            "it again, or another --out"
+        )
+    if done != finished:
+        raise UserError(
+            f"--resume: {run_dir} finished at step {finished} but kept no checkpoint of that step (none is "
+            "written with save_steps: 0, nor when max_generated_tokens ended the run), so it cannot continue from "
+            f"there; train further from its model (--set model={run_dir / 'model'} with another --out), or use "
+            "--overwrite"
         )
 
 

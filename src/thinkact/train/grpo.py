@@ -19,7 +19,9 @@ policy sampled. Under `accelerate launch` each process takes its share of the st
 synchronised backward per pass. With LoRA the KL reference is the same model with its adapter disabled, so no second
 copy is held. Runs checkpoint every `save_steps` atomically and `resume` continues from the last checkpoint with the
 same data order and sampling seeds (both derive from (seed, step)), so a resumed run ends where an uninterrupted one
-would. The reference turns can also guide the run (docs/grpo-mix.md): `prefix` starts some members of each group
+would; they also checkpoint their last step (unless the token budget ended them), so `resume` with a larger
+`steps` extends a finished run.
+The reference turns can also guide the run (docs/grpo-mix.md): `prefix` starts some members of each group
 from a decaying prefix of the reference (forced tokens with loss mask 0), and `hybrid` mixes an SFT loss on the
 step's reference turns into the loss, (1 - w) GRPO + w SFT.
 
@@ -72,11 +74,13 @@ from thinkact.train.checkpoints import (
     RunInterrupted,
     StopOnInterrupt,
     check_resume,
+    finished_step,
     latest_checkpoint,
     load_optimizer,
     load_state,
     save_checkpoint,
     save_model,
+    write_finished,
 )
 from thinkact.train.grpo_config import (
     GRPORunConfig,
@@ -780,9 +784,11 @@ def run_grpo(
     heldout = _heldout(config) if main else None
     if log is not None and heldout is not None and done == 0:  # where the run starts from, as step 0
         _log_heldout_start(heldout, trainer, log, on_step)
+    last = done  # the last step taken, which the final checkpoint and model/ hold
     with StopOnInterrupt().installed() as interrupt:
         for step in range(done, config.steps):
             metrics, rollouts = trainer.step(step)
+            last = step + 1
             if heldout is not None and (step + 1) % config.eval_steps == 0:
                 metrics.update(heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer))
             if log is not None:
@@ -808,7 +814,7 @@ def run_grpo(
                 )
     if log is not None:
         log.close()
-    final = trainer.save(out / "model")
+    final = _finish(trainer, out, done, last)
     trainer.accelerator.end_training()  # destroys the process group under `accelerate launch`; a no-op alone
     return final
 
@@ -826,7 +832,7 @@ def _start_run(
     check_output_dir(out, overwrite=overwrite, resume=resume)
     apply_threads(config.threads)
     if resume:
-        check_resume(out, config, config.steps, _checkpoint_step(out), "grpo")
+        check_resume(out, config, config.steps, _checkpoint_step(out), "grpo", finished=finished_step(out))
     model, tokenizer = load_policy(config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32)
     trainer = GRPOTrainer(config, model, tokenizer)
     dropped = trainer.load_data(config.data)
@@ -851,6 +857,17 @@ def open_tracker(config: GRPORunConfig, out: Path, done: int = 0) -> Tracker:
     return Tracker(
         names, out, run_name=out.name, config=asdict(config), offline=config.report_offline, done=done
     )
+
+
+def _finish(trainer: GRPOTrainer, out: Path, done: int, last: int) -> Path:
+    """Checkpoint the last step (a `--resume` with more steps continues from it; not when the token budget ended
+    the run, which has none left for more), put the model in place of any earlier one, then record its step."""
+    if trainer.config.save_steps and last > done and not trainer.budget_spent():
+        trainer.checkpoint(out, last)
+    final = trainer.save(out / "model")
+    if trainer.accelerator.is_main_process:
+        write_finished(out, last)
+    return final
 
 
 def _checkpoint_step(out: Path) -> int | None:

@@ -7,8 +7,10 @@ the think block is empty (the paper's "SFT without explicit thinking" baseline, 
 We tokenise ourselves (`models/chat.py`) so that the completion boundary is exact for any template, and hand
 TRL the ids. On CPUs TRL's fused LM head is narrowed to the positions that carry a label (train/label_head.py:
 the same loss; the demo's 400 no-thinking steps take 212 s instead of 533 s). LoRA comes through peft. Runs
-checkpoint every `save_steps` (and on Ctrl-C) and `resume` continues the last complete checkpoint through the
-Trainer's `resume_from_checkpoint`; the final model is written to a temporary directory and renamed.
+checkpoint every `save_steps`, on Ctrl-C and at the last step, and `resume` continues the last complete checkpoint
+through the Trainer's `resume_from_checkpoint`; with a larger `max_steps` a finished run is extended, its
+learning-rate schedule recomputed for the new total. The final model is written to a temporary directory and
+swapped in for any earlier one.
 `padding_free` joins a batch into one unpadded row (TRL's collator; exact, since attention stays within each
 sequence). Left out: packing several examples into fixed-length rows, which changes what a step holds.
 """
@@ -27,6 +29,7 @@ from typing import Any
 from accelerate.utils import is_peft_model
 from datasets import Dataset
 from peft import LoraConfig
+from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
@@ -268,7 +271,8 @@ def _train(
     checkpoint = last_trainer_checkpoint(out / "checkpoints") if resume else None
     if resume:
         done = None if checkpoint is None else int(checkpoint.name.split("-")[1])
-        check_resume(out, config, config.max_steps if config.max_steps > 0 else 10**12, done, "sft")
+        steps = config.max_steps if config.max_steps > 0 else None
+        check_resume(out, config, steps, done, "sft", finished=_finished_step(out), steps_field="max_steps")
     model, tokenizer = load_policy(config.model)
     dataset, too_long = build_dataset(
         tokenizer,
@@ -337,7 +341,7 @@ def _train(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt)],
+        callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt), _ResumedLearningRate()],
     )
     trained: Any = trainer.model
     label_head(trained.get_base_model() if is_peft_model(trained) else trained)
@@ -363,6 +367,12 @@ def _train(
     return out / "model"
 
 
+def _finished_step(out: Path) -> int | None:
+    """The step a finished run's model/ holds: the Trainer state written after it (None: not there)."""
+    path = out / "trainer_state.json"
+    return int(json.loads(path.read_text(encoding="utf-8"))["global_step"]) if path.is_file() else None
+
+
 def last_trainer_checkpoint(directory: Path) -> Path | None:
     """The Trainer's newest complete checkpoint (`checkpoint-N` whose trainer_state.json, written last, is there)."""
     if not directory.is_dir():
@@ -384,6 +394,25 @@ class _SaveOnInterrupt(TrainerCallback):
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         fsync_tree(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
+
+class _ResumedLearningRate(TrainerCallback):
+    """A resumed run's first step takes this run's scheduled learning rate, not the one in the optimizer state.
+
+    The Trainer restores the optimizer's rate from the checkpoint and recomputes it only after the next step. With
+    the same `max_steps` the two agree; an extended run would take its first added step at the rate the shorter
+    run ended on (0 under cosine or linear decay). transformers' schedules are `LambdaLR`s: a rate per step.
+    """
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        scheduler = kwargs.get("lr_scheduler")
+        if not state.global_step or not isinstance(scheduler, LambdaLR):
+            return
+        schedules = zip(scheduler.base_lrs, scheduler.lr_lambdas, strict=True)
+        rates = [base * rate(scheduler.last_epoch) for base, rate in schedules]
+        for group, rate in zip(kwargs["optimizer"].param_groups, rates, strict=True):
+            group["lr"] = rate
+        scheduler._last_lr = rates  # what the Trainer logs as this step's learning_rate
 
 
 def _has_accelerator() -> bool:
