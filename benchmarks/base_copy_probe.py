@@ -4,14 +4,15 @@ Takes the first call turn of 60 corpus conversations from a seed the shipped bas
 the base: its own tools and phrasing), predicts each greedily, and prints the share of turns with the right tool
 names, the share of exact calls, and how many capitalised string arguments occur verbatim in the user's words.
 
-    .venv/bin/python benchmarks/base_copy_probe.py [MODEL_DIR]
+    .venv/bin/python benchmarks/base_copy_probe.py [MODEL_DIR] [--conversations 60] [--toy]
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import torch
+from workspace import parse_toy_args
 
 from thinkact.bench.corpus import generate_conversations
 from thinkact.models.load import load_policy
@@ -21,10 +22,15 @@ from thinkact.rollout.generation import generate_with_lengths
 
 
 def main() -> None:
-    torch.set_num_threads(2)
-    model, tokenizer = load_policy(sys.argv[1] if len(sys.argv) > 1 else str(pretrained_base()))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", help="model directory (default: the shipped pretrained base)")
+    parser.add_argument("--conversations", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parse_toy_args(parser, {"conversations": 4})
+    torch.set_num_threads(args.threads)
+    model, tokenizer = load_policy(args.model or str(pretrained_base()))
     prompts, tools, references = [], [], []
-    for record in generate_conversations(60, seed=99):
+    for record in generate_conversations(args.conversations, seed=99):
         messages = record["messages"]
         for index, message in enumerate(messages):
             if message["role"] == "assistant" and message.get("tool_calls"):

@@ -9,6 +9,8 @@ thinking model, the date turns are checked once more: does the think block copy 
 reference date, and does the call copy a date the think block wrote. A measurement, not a test.
 
     .venv/bin/python benchmarks/call_errors.py RUN/eval/sft-nothink.json RUN/eval/grpo.json [--held-out contacts]
+
+With `--toy` and no results, it reads the shipped pretrained base's results on a few generated turns.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+
+from workspace import parse_toy_args, toy_directory, toy_results
 
 from thinkact.data.conversations import read_conversations
 from thinkact.parse import parse_action
@@ -63,7 +67,7 @@ def turn_rows(results: dict[str, Any], split: str, held_out: set[str]) -> dict[s
             dates = DATE.findall(action.think)
             thinking = rows["thinking about dates"]
             thinking["turns"] += 1
-            thinking["today copied"] += bool(today) and today.group(0) in dates
+            thinking["today copied"] += today is not None and today.group(0) in dates
             thinking["reference date reached"] += first["date"] in dates
             call_date = written.get(expected[0]["name"], {}).get("date")
             thinking["call copies a date it thought"] += call_date in dates
@@ -72,9 +76,13 @@ def turn_rows(results: dict[str, Any], split: str, held_out: set[str]) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="+")
+    parser.add_argument("results", nargs="*", help="`thinkact eval` results files")
     parser.add_argument("--held-out", default="contacts", help="comma-separated domains no training saw")
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {})
+    if args.toy and not args.results:
+        args.results = [toy_results(toy_directory(), "base")]
+    if not args.results:
+        parser.error("give at least one results file (`thinkact eval --out FILE`)")
     held_out = set(filter(None, args.held_out.split(",")))
     for path in args.results:
         results = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -6,6 +6,8 @@ that recalls the training domains' names instead of reading the list writes name
 measurement, not a test.
 
     .venv/bin/python benchmarks/call_names.py RESULTS.json [--split test_ood] [--data FILE] [--top 5]
+
+With `--toy` and no results, it reads the shipped pretrained base's results on a few generated turns.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import collections
 import json
 from pathlib import Path
 from typing import Any
+
+from workspace import parse_toy_args, toy_directory, toy_results
 
 from thinkact.data.conversations import read_conversations
 from thinkact.parse import parse_action
@@ -44,11 +48,15 @@ def domain_rows(results: dict[str, Any], split: str, data: Path) -> dict[str, di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results")
+    parser.add_argument("results", nargs="?", help="a `thinkact eval` results file")
     parser.add_argument("--split", default="test_ood")
     parser.add_argument("--top", type=int, default=5)
     parser.add_argument("--data", help="the split's data file (default: the path the results record)")
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {})
+    if args.toy and not args.results:
+        args.results = toy_results(toy_directory(), "base")
+    if not args.results:
+        parser.error("give a results file (`thinkact eval --out FILE`)")
     results = json.loads(Path(args.results).read_text(encoding="utf-8"))
     data = Path(args.data or results["data"][args.split]["path"])
     print(

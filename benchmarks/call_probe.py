@@ -8,6 +8,9 @@ share of call tokens predicted and the share of calls predicted whole. A base th
 keeps its corpus figures; one that forgot them has learned the benchmark's tools by heart instead.
 
     .venv/bin/python benchmarks/call_probe.py MODEL_DIR [MODEL_DIR ...] [--data runs/demo/data/test_id.jsonl]
+        [--corpus 48] [--conversations 60] [--toy]
+
+With `--toy` and no model, it probes the shipped pretrained base on generated data.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import copy
 from typing import Any
 
 import torch
+from workspace import parse_toy_args, toy_data, toy_directory
 
 from thinkact.bench.corpus import generate_conversations
 from thinkact.data.conversations import read_conversations
 from thinkact.models.load import load_policy
+from thinkact.models.tiny import pretrained_base
 from thinkact.train.pretrain import CallProbe
 
 Pairs = list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]
@@ -39,13 +44,22 @@ def without_reasoning(pairs: Pairs) -> Pairs:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+")
+    parser.add_argument("models", nargs="*", help="model directories")
     parser.add_argument("--data", default="runs/demo/data/test_id.jsonl")
+    parser.add_argument("--corpus", type=int, default=48, help="held-out corpus conversations")
+    parser.add_argument("--conversations", type=int, default=60, help="conversations of --data")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {"corpus": 2, "conversations": 2})
+    if args.toy and not args.models:
+        args.models = [str(pretrained_base())]
+        args.data = str(toy_data(toy_directory())["test_id"])
+    if not args.models:
+        parser.error("give at least one model directory")
     torch.set_num_threads(args.threads)
-    corpus: Pairs = [(r["messages"], r["tools"]) for r in generate_conversations(48, 10_000, invented=1.0)]
-    bench: Pairs = [(c.messages, c.tools) for c in read_conversations(args.data)[:60]]
+    corpus: Pairs = [
+        (r["messages"], r["tools"]) for r in generate_conversations(args.corpus, 10_000, invented=1.0)
+    ]
+    bench: Pairs = [(c.messages, c.tools) for c in read_conversations(args.data)[: args.conversations]]
     sets = {
         "corpus, reasoning": corpus,
         "corpus, none": without_reasoning(corpus),

@@ -9,6 +9,9 @@ counted apart. Sets: 48 held-out invented-tool corpus conversations, the same wi
 (`bench.corpus.spelled_name`, as `pretrain.respell` does), and the first 80 conversations of a benchmark file.
 
     .venv/bin/python benchmarks/copy_probe.py MODEL_DIR [MODEL_DIR ...] [--data runs/demo/data/test_id.jsonl]
+        [--corpus 48] [--conversations 80] [--toy]
+
+With `--toy` and no model, it probes the shipped pretrained base on generated data.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import random
 from typing import Any
 
 import torch
+from workspace import parse_toy_args, toy_data, toy_directory
 
 from thinkact.bench.corpus import generate_conversations
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.rename import fresh_entities
 from thinkact.models.chat import render
 from thinkact.models.load import load_policy
+from thinkact.models.tiny import pretrained_base
 
 Pair = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 ROLES = ("copied, first token", "copied, later tokens", "tool name")
@@ -87,19 +92,26 @@ def measure(model: torch.nn.Module, tokenizer: Any, pairs: list[Pair]) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+")
+    parser.add_argument("models", nargs="*", help="model directories")
     parser.add_argument("--data", default="runs/demo/data/test_id.jsonl")
+    parser.add_argument("--corpus", type=int, default=48, help="held-out corpus conversations")
+    parser.add_argument("--conversations", type=int, default=80, help="conversations of --data")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {"corpus": 2, "conversations": 2})
+    if args.toy and not args.models:
+        args.models = [str(pretrained_base())]
+        args.data = str(toy_data(toy_directory())["test_id"])
+    if not args.models:
+        parser.error("give at least one model directory")
     torch.set_num_threads(args.threads)
-    records = generate_conversations(48, 10_000, invented=1.0)
+    records = generate_conversations(args.corpus, 10_000, invented=1.0)
     corpus: list[Pair] = [(r["messages"], r["tools"]) for r in records]
     rng = random.Random(0)
     respelled: list[Pair] = [
         (fresh_entities(Conversation(f"c{i}", messages, tools), rng).messages, tools)
         for i, (messages, tools) in enumerate(corpus)
     ]
-    bench: list[Pair] = [(c.messages, c.tools) for c in read_conversations(args.data)[:80]]
+    bench: list[Pair] = [(c.messages, c.tools) for c in read_conversations(args.data)[: args.conversations]]
     sets = {"corpus": corpus, "corpus respelled": respelled, "benchmark": bench}
     print("model | set | " + " | ".join(ROLES))
     for path in args.models:

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from workspace import toy_data, toy_directory
 
 from thinkact.config import load_config
 from thinkact.data.conversations import read_conversations
@@ -38,6 +39,7 @@ from thinkact.data.prompts import Prompt, turn_prompts
 from thinkact.envs.registry import bind_tools
 from thinkact.models.chat import encode_turn
 from thinkact.models.load import load_policy
+from thinkact.models.tiny import pretrained_base
 from thinkact.rewards.components import score_tool_exact
 from thinkact.rollout.episodes import run_episodes
 from thinkact.rollout.loop import Sampling
@@ -47,7 +49,8 @@ from thinkact.train.losses import group_advantages
 from thinkact.train.schedule import sampled_tokens
 
 TOY = os.environ.get("THINKACT_BENCH_TOY") == "1"
-"""Toy size (the benchmark test): a few probes, two steps."""
+"""Toy size (the benchmark test): a few probes, two steps; without --out, the shipped base on generated turns."""
+TOY_GRPO = ["prompts_per_step=2", "group_size=2", "max_new_tokens=16", "micro_batch=4"]
 
 
 def call_turns(path: str) -> list[Prompt]:
@@ -262,9 +265,14 @@ def main() -> None:
     parser.add_argument("--model", default="runs/probe/sft-think/model")
     parser.add_argument("--data", default="runs/probe/data/train.jsonl")
     parser.add_argument("--heldout", default="runs/probe/data/valid.jsonl")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=not TOY)
     parser.add_argument("--run", default="default")
-    parser.add_argument("--set", action="append", default=[], help="a GRPO config field, FIELD=VALUE")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=list(TOY_GRPO) if TOY else [],
+        help="a GRPO config field, FIELD=VALUE",
+    )
     parser.add_argument("--probes", type=int, default=2 if TOY else 32)
     parser.add_argument("--samples", type=int, default=2 if TOY else 10)
     parser.add_argument(
@@ -280,6 +288,11 @@ def main() -> None:
         "--summary", action="store_true", help="print the table of the runs in --out and stop"
     )
     args = parser.parse_args()
+    if TOY and not args.out:  # the shipped base on a few generated turns, in a temporary directory
+        root = toy_directory()
+        data = toy_data(root)
+        args.out, args.model = str(root / "sweep"), str(pretrained_base())
+        args.data, args.heldout = str(data["train"]), str(data["valid"])
     out = Path(args.out)
     if args.summary:
         print(summary(out))

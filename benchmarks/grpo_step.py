@@ -9,7 +9,7 @@ table reports the median step time, its generation share where known, and thinka
 Usage:
 
     .venv/bin/python benchmarks/grpo_step.py [--prompts 4] [--group 4] [--new-tokens 64] [--blocks 2] [--steps 3]
-        [--schema-tokens 0]
+        [--schema-tokens 0] [--toy]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from datasets import Dataset
 from scaling import write_variant
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from trl import GRPOTrainer as TRLTrainer
-from workspace import build_workspace, machine, median, print_table, write_results
+from workspace import build_workspace, machine, median, parse_toy_args, print_table, write_results
 
 from thinkact.integrations.trl import make_grpo_config
 from thinkact.integrations.trl_data import dataset_rows
@@ -101,11 +101,11 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {"prompts": 2, "group": 2, "new_tokens": 4, "blocks": 1, "steps": 2})
     torch.set_num_threads(args.threads)
     before = machine()
     with tempfile.TemporaryDirectory() as root:
-        workspace = build_workspace(Path(root))
+        workspace = build_workspace(Path(root), toy=args.toy)
         data = workspace.data
         schema = 0
         if args.schema_tokens:
@@ -132,7 +132,7 @@ def main() -> None:
         ours.load_data(data)
         indices = list(range(args.prompts))
         timer = StepTimer()
-        theirs = trl_trainer(config, [ours.examples[i].id for i in indices], timer)
+        theirs = trl_trainer(config, [ours.prompts[i].id for i in indices], timer)
         thinkact_seconds: list[float] = []
         thinkact_generate: list[float] = []
         thinkact_tokens: list[float] = []
@@ -181,7 +181,7 @@ def main() -> None:
         "schema_tokens": schema,
         "rows": rows,
     }
-    print(f"\nwritten to {write_results('grpo_step', record)}")
+    print(f"\nwritten to {write_results('grpo_step', record, toy=args.toy)}")
 
 
 if __name__ == "__main__":

@@ -5,22 +5,32 @@ Every assistant turn of a chat-format JSONL file is rendered with the model's ow
 message) and the tools alone. Usage (the demo's training data and base):
 
     .venv/bin/python benchmarks/prompt_parts.py runs/demo/base runs/demo/data/train.jsonl
+
+With `--toy` and no model, the shipped pretrained base and a few generated conversations.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from workspace import parse_toy_args, toy_data, toy_directory
+
 from thinkact.data.conversations import read_conversations, split_turns
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_tokenizer
+from thinkact.models.tiny import pretrained_base
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="model directory (its tokeniser and chat template are used)")
-    parser.add_argument("data", help="chat-format JSONL")
-    args = parser.parse_args()
+    parser.add_argument("model", nargs="?", help="model directory (its tokeniser and chat template are used)")
+    parser.add_argument("data", nargs="?", help="chat-format JSONL")
+    args = parse_toy_args(parser, {})
+    if args.toy and not args.model:
+        args.model = str(pretrained_base())
+        args.data = str(toy_data(toy_directory())["train"])
+    if not args.data:
+        parser.error("give a model directory and a chat-format JSONL file")
     tokenizer = load_tokenizer(args.model)
     whole = without_tools = system_and_tools = turns = 0
     for conversation in read_conversations(args.data):

@@ -14,6 +14,7 @@ a ratio reaches 8, so it can guard a change by hand (not with `--toy`, whose inp
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -52,7 +53,10 @@ def score_seconds(answer: Action, reference: Action, metric: str, repeats: int) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--toy", action="store_true", help="4 KiB and 64 KiB, one run each: the code path only"
+        "--toy",
+        action="store_true",
+        default=os.environ.get("THINKACT_BENCH_TOY") == "1",
+        help="4 KiB and 64 KiB, one run each: the code path only (also THINKACT_BENCH_TOY=1)",
     )
     args = parser.parse_args()
     small, large, repeats = (4096, 65_536, 1) if args.toy else (SMALL, LARGE, 3)

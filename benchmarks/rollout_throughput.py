@@ -10,7 +10,7 @@ tools are padded with renamed copies until their schemas render to about N token
 workload of agents with long tool lists. Usage:
 
     .venv/bin/python benchmarks/rollout_throughput.py [--prompts 8] [--group 4] [--new-tokens 64] [--rounds 3]
-        [--schema-tokens 0]
+        [--schema-tokens 0] [--toy]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 from scaling import write_variant
-from workspace import build_workspace, machine, median, print_table, write_results
+from workspace import build_workspace, machine, median, parse_toy_args, print_table, write_results
 
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import derive_seed, sample, stop_token_ids
@@ -81,11 +81,11 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {"prompts": 1, "group": 2, "new_tokens": 4, "rounds": 1})
     torch.set_num_threads(args.threads)
     before = machine()
     with tempfile.TemporaryDirectory() as root:
-        workspace = build_workspace(Path(root))
+        workspace = build_workspace(Path(root), toy=args.toy)
         data = workspace.data
         schema = 0
         if args.schema_tokens:
@@ -161,7 +161,7 @@ def main() -> None:
         "prompt_tokens": prompt_tokens,
         "rows": rows,
     }
-    print(f"\nwritten to {write_results('rollout_throughput', record)}")
+    print(f"\nwritten to {write_results('rollout_throughput', record, toy=args.toy)}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ and the table reports the median step time, its generation share, and the time r
 each sweep. Usage:
 
     .venv/bin/python benchmarks/scaling.py [--prompts 2] [--new-tokens 32] [--steps 2]
+        [--schema-tokens 200 500 1000 2000] [--groups 4 8 16] [--toy]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from workspace import build_workspace, machine, median, print_table, write_results
+from workspace import build_workspace, machine, median, parse_toy_args, print_table, write_results
 
 from thinkact.data.conversations import read_conversations, write_conversations
 from thinkact.models.chat import encode_prompt
@@ -97,13 +98,28 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--steps", type=int, default=2, help="measured steps per setting (after one warm-up)")
     parser.add_argument(
+        "--schema-tokens",
+        type=int,
+        nargs="+",
+        default=list(SCHEMA_TOKENS),
+        help="the prompt sweep's schema sizes (the group sweep runs at the second)",
+    )
+    parser.add_argument(
+        "--groups", type=int, nargs="+", default=list(GROUP_SIZES), help="the group sweep's group sizes"
+    )
+    parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
-    args = parser.parse_args()
+    args = parse_toy_args(
+        parser,
+        {"prompts": 1, "new_tokens": 4, "steps": 1, "schema_tokens": [200, 400], "groups": [2, 3]},
+    )
+    if len(args.schema_tokens) < 2:
+        parser.error("--schema-tokens: give at least two sizes (the group sweep runs at the second)")
     torch.set_num_threads(args.threads)
     before = machine()
     with tempfile.TemporaryDirectory() as root:
-        workspace = build_workspace(Path(root))
+        workspace = build_workspace(Path(root), toy=args.toy)
         _, tokenizer = load_policy(workspace.model_dir)
         base: dict[str, Any] = {
             "model": str(workspace.model_dir),
@@ -114,16 +130,20 @@ def main() -> None:
             "max_prompt_tokens": 100_000,
         }
         variants = {}
-        for target in SCHEMA_TOKENS:
+        for target in args.schema_tokens:
             path = Path(root) / f"schemas-{target}.jsonl"
             variants[target] = (path, write_variant(workspace.data, path, tokenizer, target, args.prompts))
         settings: list[tuple[dict[str, Any], Setting]] = []
-        for target in SCHEMA_TOKENS:
+        first_group = args.groups[0]
+        for target in args.schema_tokens:
             path, schema = variants[target]
-            config = GRPORunConfig(data=str(path), group_size=4, micro_batch=4 * args.prompts, **base)
-            settings.append(({"sweep": "prompt", "schema_tokens": schema, "group_size": 4}, Setting(config)))
-        path, schema = variants[SCHEMA_TOKENS[1]]
-        for group in GROUP_SIZES[1:]:
+            config = GRPORunConfig(
+                data=str(path), group_size=first_group, micro_batch=first_group * args.prompts, **base
+            )
+            label = {"sweep": "prompt", "schema_tokens": schema, "group_size": first_group}
+            settings.append((label, Setting(config)))
+        path, schema = variants[args.schema_tokens[1]]
+        for group in args.groups[1:]:
             config = GRPORunConfig(data=str(path), group_size=group, micro_batch=group * args.prompts, **base)
             settings.append(
                 ({"sweep": "group", "schema_tokens": schema, "group_size": group}, Setting(config))
@@ -133,9 +153,10 @@ def main() -> None:
             for _, setting in settings:
                 setting.step(step)
         rows = [{**label, **setting.summary()} for label, setting in settings]
-        # the group sweep starts from group size 4 at the second schema size, measured in the prompt sweep
-        rows.insert(4, {**rows[1], "sweep": "group"})
-    first = {"prompt": rows[0]["median_step_s"], "group": rows[4]["median_step_s"]}
+        # the group sweep starts from the first group size at the second schema size, measured in the prompt sweep
+        sweep = len(args.schema_tokens)
+        rows.insert(sweep, {**rows[1], "sweep": "group"})
+    first = {"prompt": rows[0]["median_step_s"], "group": rows[sweep]["median_step_s"]}
     for row in rows:
         row["vs_first"] = row["median_step_s"] / first[row["sweep"]]
     title = (
@@ -144,7 +165,7 @@ def main() -> None:
     )
     print_table(title, rows)
     record = {"machine": before, "load_after": machine()["load_average"], "args": vars(args), "rows": rows}
-    print(f"\nwritten to {write_results('scaling', record)}")
+    print(f"\nwritten to {write_results('scaling', record, toy=args.toy)}")
 
 
 if __name__ == "__main__":

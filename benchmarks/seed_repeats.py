@@ -7,6 +7,9 @@ is read, not rerun), then prints, per model and split, each metric's mean, stand
 seeds, and per claim how many seeds it holds in and the range of its difference. A measurement, not a test.
 
     .venv/bin/python benchmarks/seed_repeats.py OUT --seeds 0 1 2 3 [--set FIELD=VALUE ...]
+
+With `--toy` (OUT a temporary directory unless given), two seeds of a demo shrunk to seconds (`TOY_DEMO`:
+a random tests-sized model, a dozen conversations, two steps of each stage).
 """
 
 from __future__ import annotations
@@ -16,13 +19,36 @@ import json
 import statistics
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from workspace import TOY_MODEL, parse_toy_args, toy_directory
 
 from thinkact.demo import DIFFERENCES
 from thinkact.eval.bootstrap import bootstrap_seeds_and_turns_difference
 
 METRICS = ("exact_call", "tool_name", "arg_f1", "format", "reward")
+
+# tests/test_demo.py's toy demo as `--set` overrides: every stage runs, on a random model, in seconds
+TOY_DEMO = [
+    "train_conversations=12",
+    "test_conversations=3",
+    "valid_conversations=2",
+    "sft_steps=2",
+    "think_sft_steps=2",
+    "sft_batch_size=2",
+    "eval_max_new_tokens=8",
+    "base=random",
+    *(f"model.{name}={value}" for name, value in asdict(TOY_MODEL).items()),
+    "grpo.steps=2",
+    "grpo.prompts_per_step=2",
+    "grpo.group_size=2",
+    "grpo.max_new_tokens=8",
+    "grpo.micro_batch=4",
+    "grpo.eval_steps=1",
+    "grpo.eval_limit=2",
+]
 
 
 def run_seeds(out: Path, seeds: list[int], overrides: list[str]) -> list[dict[str, Any]]:
@@ -75,10 +101,14 @@ def spread(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out")
+    parser.add_argument("out", nargs="?", help="directory of the runs, one seed-S directory each")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE")
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {"seeds": [0, 1], "overrides": list(TOY_DEMO)})  # --set adds to TOY_DEMO
+    if args.toy and not args.out:
+        args.out = str(toy_directory())
+    if not args.out:
+        parser.error("give OUT, the directory of the runs")
     results = run_seeds(Path(args.out), args.seeds, args.overrides)
     print(f"{len(results)} seeds {args.seeds}: mean ± sd [min, max]")
     for model in results[0]["models"]:

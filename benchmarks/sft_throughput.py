@@ -7,7 +7,7 @@ backward and AdamW step as TRL's SFTTrainer takes it (`model(..., fused_lm_head=
 log-probabilities); each round times every batch once per combination of collator and head, alternating. Tokens
 are the real (unpadded) tokens of the batch, so every path counts the same work. Usage:
 
-    .venv/bin/python benchmarks/sft_throughput.py [--batch 8] [--batches 6] [--rounds 3] [--no-think]
+    .venv/bin/python benchmarks/sft_throughput.py [--batch 8] [--batches 6] [--rounds 3] [--no-think] [--toy]
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 from trl.trainer.utils import add_fused_lm_head
-from workspace import build_workspace, machine, median, print_table, write_results
+from workspace import build_workspace, machine, median, parse_toy_args, print_table, write_results
 
 from thinkact.models.load import load_policy
 from thinkact.train.label_head import label_head
@@ -38,11 +39,11 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {"batch": 2, "batches": 1, "rounds": 1})
     torch.set_num_threads(args.threads)
     before = machine()
     with tempfile.TemporaryDirectory() as root:
-        workspace = build_workspace(Path(root))
+        workspace = build_workspace(Path(root), toy=args.toy)
         model, tokenizer = load_policy(workspace.model_dir)
         dataset, _ = build_dataset(tokenizer, workspace.data, think=not args.no_think, max_length=4096)
         add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))  # as SFTTrainer does
@@ -91,7 +92,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for path in paths:
                 seconds[path].append(train(path))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "batches": path[0],
             "lm_head": path[1],
@@ -109,7 +110,7 @@ def main() -> None:
     )
     print_table(title, rows)
     record = {"machine": before, "load_after": machine()["load_average"], "args": vars(args), "rows": rows}
-    print(f"\nwritten to {write_results('sft_throughput', record)}")
+    print(f"\nwritten to {write_results('sft_throughput', record, toy=args.toy)}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ wrong, how many of the wrong argument values and tool names were written in its 
 follows wrong thinking. Prints a few of those turns side by side. A measurement, not a test.
 
     .venv/bin/python benchmarks/think_follow.py WITHOUT.json WITH.json [--split test_id] [--show 6]
+
+With `--toy` and no results, WITHOUT is the reference actions' (`thinkact eval --oracle`: every call exact) and
+WITH the shipped pretrained base's, on a few generated turns.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 from typing import Any
+
+from workspace import parse_toy_args, toy_directory, toy_results
 
 from thinkact.parse import parse_action
 from thinkact.rewards.components import values_equal
@@ -43,11 +48,17 @@ def wrong_parts(completion: str, reference: dict[str, Any]) -> tuple[str, list[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("without")
-    parser.add_argument("with_thinking", metavar="with")
+    parser.add_argument("without", nargs="?", help="results without thinking (`thinkact eval --out FILE`)")
+    parser.add_argument("with_thinking", nargs="?", metavar="with", help="results with thinking")
     parser.add_argument("--split", default="test_id")
     parser.add_argument("--show", type=int, default=6)
-    args = parser.parse_args()
+    args = parse_toy_args(parser, {})
+    if args.toy and not args.without:
+        root = toy_directory()
+        args.without = toy_results(root, "oracle", oracle=True)
+        args.with_thinking = toy_results(root, "base")
+    if not args.with_thinking:
+        parser.error("give two results files: WITHOUT thinking and WITH it")
     plain, thought = turns(args.without, args.split), turns(args.with_thinking, args.split)
     calls = [key for key, turn in plain.items() if "exact_call" in turn["metrics"] and key in thought]
     lost = [

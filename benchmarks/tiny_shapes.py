@@ -5,13 +5,13 @@ Builds the bundled benchmark and the tokenizer, then trains three Qwen3 shapes s
 per completion token on `test_id` and its accumulated step time every 50 steps. The steps alternate between the
 shapes, so machine load affects them alike.
 
-    .venv/bin/python benchmarks/tiny_shapes.py [STEPS]
+    .venv/bin/python benchmarks/tiny_shapes.py [STEPS] [--every 50] [--batch 8] [--train 300] [--test 40] [--toy]
 """
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from transformers import Qwen3Config, Qwen3ForCausalLM
+from workspace import TOY_MODEL, parse_toy_args
 
 from thinkact.bench.synthetic import generate_benchmark
 from thinkact.models.load import load_tokenizer
@@ -36,6 +37,8 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def batches(dataset: Dataset, size: int, seed: int) -> Iterator[Batch]:
+    if len(dataset) < size:  # no batch would ever be drawn: the loop below would never yield
+        raise SystemExit(f"{len(dataset)} sequences cannot fill a batch of {size}; give more conversations")
     rng = random.Random(seed)
     order = list(range(len(dataset)))
     while True:
@@ -58,11 +61,11 @@ def batches(dataset: Dataset, size: int, seed: int) -> Iterator[Batch]:
 
 
 @torch.no_grad()
-def held_out_loss(model: Qwen3ForCausalLM, test: Dataset) -> float:
+def held_out_loss(model: Qwen3ForCausalLM, test: Dataset, size: int) -> float:
     model.eval()
     total = count = 0.0
     for seed in range(3):
-        ids, attention, labels = next(batches(test, 8, seed))
+        ids, attention, labels = next(batches(test, size, seed))
         tokens = float((labels != -100).sum())
         total += float(model(input_ids=ids, attention_mask=attention, labels=labels).loss) * tokens
         count += tokens
@@ -70,13 +73,45 @@ def held_out_loss(model: Qwen3ForCausalLM, test: Dataset) -> float:
     return total / count
 
 
-def main(steps: int) -> None:
+class Run:
+    """One shape in training: its model, optimiser, peak learning rate, batches and seconds spent stepping."""
+
+    def __init__(self, model: Qwen3ForCausalLM, lr: float, batches: Iterator[Batch]) -> None:
+        self.model = model
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+        self.lr = lr
+        self.batches = batches
+        self.seconds = 0.0
+
+    def step(self, step: int) -> None:
+        ids, attention, labels = next(self.batches)
+        started = time.perf_counter()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * min(1.0, step / 10)
+        self.model(input_ids=ids, attention_mask=attention, labels=labels).loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.seconds += time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("steps", type=int, nargs="?", help="training steps (default: 100; with --toy, 2)")
+    parser.add_argument("--every", type=int, default=50, help="steps between held-out losses")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--train", type=int, default=300, help="training conversations")
+    parser.add_argument("--test", type=int, default=40, help="test_id conversations")
+    args = parse_toy_args(parser, {"every": 2, "batch": 2, "train": 2, "test": 1})
+    steps = args.steps or (2 if args.toy else 100)  # a positional's default cannot come from --toy
+    # the toy run trains the tokenizer of the tests' smaller model: the same code, in about a second
+    tokenizer_config = TOY_MODEL if args.toy else TinyModelConfig()
     work = Path(tempfile.mkdtemp(prefix="thinkact-shapes-"))
-    generate_benchmark(work / "data", seed=0, train=300, valid=0, test_id=40, test_ood=0)
-    tokenizer = load_tokenizer(build_tiny_model(work / "tokenizer", config=TinyModelConfig()))
+    generate_benchmark(work / "data", seed=0, train=args.train, valid=0, test_id=args.test, test_ood=0)
+    tokenizer = load_tokenizer(build_tiny_model(work / "tokenizer", config=tokenizer_config))
     train, _ = build_dataset(tokenizer, work / "data" / "train.jsonl", think=True, max_length=1536)
     test, _ = build_dataset(tokenizer, work / "data" / "test_id.jsonl", think=True, max_length=1536)
-    runs = {}
+    runs: dict[str, Run] = {}
     for name, (hidden, inner, layers, heads, kv, head_dim, lr) in SHAPES.items():
         torch.manual_seed(0)
         config = Qwen3Config(
@@ -89,32 +124,17 @@ def main(steps: int) -> None:
             head_dim=head_dim,
             tie_word_embeddings=True,
         )
-        model = Qwen3ForCausalLM(config)
-        runs[name] = {
-            "model": model,
-            "optimizer": torch.optim.AdamW(model.parameters(), lr=lr),
-            "lr": lr,
-            "batches": batches(train, 8, 0),
-            "seconds": 0.0,
-        }
+        runs[name] = Run(Qwen3ForCausalLM(config), lr, batches(train, args.batch, 0))
     for step in range(1, steps + 1):
         for run in runs.values():
-            ids, attention, labels = next(run["batches"])
-            started = time.perf_counter()
-            for group in run["optimizer"].param_groups:
-                group["lr"] = run["lr"] * min(1.0, step / 10)
-            run["model"](input_ids=ids, attention_mask=attention, labels=labels).loss.backward()
-            torch.nn.utils.clip_grad_norm_(run["model"].parameters(), 1.0)
-            run["optimizer"].step()
-            run["optimizer"].zero_grad()
-            run["seconds"] += time.perf_counter() - started
-        if step % 50 == 0:
+            run.step(step)
+        if step % args.every == 0:
             cells = "  ".join(
-                f"{name}: loss {held_out_loss(run['model'], test):.3f} ({run['seconds']:.0f} s)"
+                f"{name}: loss {held_out_loss(run.model, test, args.batch):.3f} ({run.seconds:.0f} s)"
                 for name, run in runs.items()
             )
             print(f"step {step}  {cells}", flush=True)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)
+    main()

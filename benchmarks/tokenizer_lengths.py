@@ -5,16 +5,20 @@ split off, the rest merging freely; merges across everything, the default until 
 prints the mean token counts of the first 150 `test_id` turns (prompt = rendered history with tools,
 completion = think block and action) and whether an entity is cut the same in prose and in JSON.
 
-    .venv/bin/python benchmarks/tokenizer_lengths.py
+    .venv/bin/python benchmarks/tokenizer_lengths.py [--conversations 60] [--toy]
+
+With `--toy`, the tokenizers of the tests' smaller model (a smaller corpus and vocabulary) on 4 conversations.
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
+from workspace import TOY_MODEL, parse_toy_args
 
 from thinkact.bench.synthetic import generate_benchmark
 from thinkact.data.conversations import read_conversations, turn_examples
@@ -51,10 +55,15 @@ def other_tokenizer(corpus: list[str], vocab_size: int, gpt2: bool) -> PreTraine
 
 
 def main() -> None:
-    config = TinyModelConfig()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--conversations", type=int, default=60, help="test_id conversations (their first 150 turns)"
+    )
+    args = parse_toy_args(parser, {"conversations": 4})
+    config = TOY_MODEL if args.toy else TinyModelConfig()
     corpus = bundled_corpus(config.corpus_conversations, seed=0)
     data = Path(tempfile.mkdtemp(prefix="thinkact-tok-"))
-    generate_benchmark(data, seed=0, train=0, valid=0, test_id=60, test_ood=0)
+    generate_benchmark(data, seed=0, train=0, valid=0, test_id=args.conversations, test_ood=0)
     turns = turn_examples(read_conversations(data / "test_id.jsonl"))[:150]
     candidates = {
         "entities split off (default)": train_tokenizer(corpus, config.vocab_size, config.max_token_chars),

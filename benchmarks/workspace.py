@@ -7,15 +7,22 @@ and each script measures thinkact and its reference alternately in one process, 
 are taken under the same machine load. The scripts default to one torch thread: on a shared 2-core machine two
 OpenMP threads that must wait for each other made `generate` up to 20x slower than one thread (measured).
 Left out: GPUs (none on the machine these were written on).
+
+Toy size: `--toy` or THINKACT_BENCH_TOY=1 (read by `parse_toy_args`) runs a script's whole code path at the
+smallest size, with its inputs built into a temporary directory when none are given and its results written
+there, never into benchmarks/results; tests/test_benchmarks.py runs every script so. A toy run whose data must
+come from ../shared (`shared_path`) exits with `SKIPPED` when that directory is absent, and the test skips it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +33,27 @@ import transformers
 import trl
 
 from thinkact.bench.synthetic import generate_benchmark
-from thinkact.models.tiny import build_tiny_model
+from thinkact.eval.runner import EvalConfig, run_eval
+from thinkact.models.tiny import TinyModelConfig, build_tiny_model, pretrained_base
 
 RESULTS = Path(__file__).parent / "results"
+TOY_VARIABLE = "THINKACT_BENCH_TOY"
+"""Set to 1, every script runs at toy size, as with `--toy`."""
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SKIPPED = 77
+"""Exit status of a toy run whose inputs are absent from this machine (tests/test_benchmarks.py skips it)."""
+
+# The tests' model (tests/conftest.py): the default's architecture and code path, built in about a second.
+TOY_MODEL = TinyModelConfig(
+    vocab_size=1024,
+    hidden_size=64,
+    intermediate_size=128,
+    num_layers=2,
+    num_heads=2,
+    num_kv_heads=1,
+    head_dim=32,
+    corpus_conversations=60,
+)
 
 
 @dataclass
@@ -37,11 +62,68 @@ class Workspace:
     data: Path
 
 
-def build_workspace(root: Path, *, conversations: int = 40) -> Workspace:
-    """The default tiny model and a small bundled-benchmark training split under `root`."""
-    model_dir = build_tiny_model(root / "model", seed=0)
-    generate_benchmark(root / "data", seed=0, train=conversations, valid=0, test_id=1, test_ood=1)
+def build_workspace(root: Path, *, conversations: int = 40, toy: bool = False) -> Workspace:
+    """The default tiny model and a small bundled-benchmark training split under `root` (with `toy`, the
+    tests' smaller model and 4 conversations)."""
+    model_dir = build_tiny_model(root / "model", seed=0, config=TOY_MODEL if toy else None)
+    train = 4 if toy else conversations
+    generate_benchmark(root / "data", seed=0, train=train, valid=0, test_id=1, test_ood=1)
     return Workspace(model_dir=model_dir, data=root / "data" / "train.jsonl")
+
+
+def parse_toy_args(parser: argparse.ArgumentParser, toy: dict[str, Any]) -> argparse.Namespace:
+    """The command line, with a `--toy` flag: given (or THINKACT_BENCH_TOY=1), the values in `toy` replace the
+    defaults (values on the command line still win), so the run is the smallest that goes through the script."""
+    parser.add_argument(
+        "--toy",
+        action="store_true",
+        help=f"toy size (also {TOY_VARIABLE}=1): every code path at the smallest size, inputs built and results "
+        "written in a temporary directory (tests/test_benchmarks.py)",
+    )
+    args = parser.parse_args()
+    if not (args.toy or os.environ.get(TOY_VARIABLE) == "1"):
+        return args
+    # argparse fills only the attributes the namespace lacks, so `toy` stands in for the defaults
+    return parser.parse_args(namespace=argparse.Namespace(**toy, toy=True))
+
+
+def toy_directory() -> Path:
+    """A fresh temporary directory for a toy run's inputs and results (kept: the run prints where)."""
+    return Path(tempfile.mkdtemp(prefix="thinkact-toy-"))
+
+
+def toy_data(root: Path) -> dict[str, Path]:
+    """A few bundled-benchmark conversations per split under `root/data` (as `thinkact data generate` writes)."""
+    return generate_benchmark(root / "data", seed=0, train=4, valid=1, test_id=2, test_ood=2)
+
+
+def toy_results(root: Path, name: str, *, oracle: bool = False) -> Path:
+    """A `thinkact eval` results file of the shipped pretrained base (or, with `oracle`, of the reference actions)
+    on the toy data's test splits: 6 turns per split, at most 96 new tokens, no bootstrap."""
+    data = toy_data(root)
+    out = root / "eval" / f"{name}.json"
+    config = EvalConfig(
+        model="" if oracle else str(pretrained_base()),
+        oracle=oracle,
+        data=[str(data["test_id"]), str(data["test_ood"])],
+        out=str(out),
+        limit=6,
+        max_new_tokens=96,
+        resamples=0,
+        name=name,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run_eval(config)
+    return out
+
+
+def shared_path(relative: str) -> Path:
+    """`../shared/<relative>`, data kept beside the repository; a run without it exits with `SKIPPED`."""
+    path = SHARED / relative
+    if not path.exists():
+        print(f"skipped: {path} is absent (data kept beside the repository, in ../shared)")
+        raise SystemExit(SKIPPED)
+    return path
 
 
 def machine() -> dict[str, Any]:
@@ -81,10 +163,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_results(name: str, record: dict[str, Any]) -> Path:
-    """Append one run's record to benchmarks/results/<name>.json (a list of runs)."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_results(name: str, record: dict[str, Any], *, toy: bool = False) -> Path:
+    """Append one run's record to benchmarks/results/<name>.json (a list of runs); a toy run's record goes to
+    a fresh temporary directory instead, so toy figures never mix with measured ones."""
+    directory = toy_directory() if toy else RESULTS
+    directory.mkdir(exist_ok=True)
+    path = directory / f"{name}.json"
     runs = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     runs.append(record)
     path.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,121 @@
+"""Every script in benchmarks/ runs at toy size, so that a refactor cannot break one unseen.
+
+The scripts are found by listing the directory: a file with a `__main__` block is a script, the others
+(`workspace.py`) are modules the scripts share. Each runs in this process, as `python benchmarks/NAME.py` would
+(the libraries are imported once, which keeps the file within a minute or two), with THINKACT_BENCH_TOY=1, `--toy`
+where the script defines that flag itself, and the temporary directory pointed into the test's own, so its inputs
+and results land there, never in benchmarks/results.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SKIPPED = 77  # benchmarks/workspace.py's SKIPPED: the toy run's data (../shared) is absent
+SLOW = {"seed_repeats.py"}  # two toy demos in subprocesses, about 40 s of CPU
+TOY_MARKS = ("parse_toy_args(", "THINKACT_BENCH_TOY", '"--toy"')
+
+
+def benchmark_scripts() -> list[Path]:
+    return sorted(
+        p for p in BENCHMARKS.glob("*.py") if '__name__ == "__main__"' in p.read_text(encoding="utf-8")
+    )
+
+
+def missing_toy_mode(script: Path) -> str | None:
+    """What the author of `script` must add, or None when it has a toy mode."""
+    if any(mark in script.read_text(encoding="utf-8") for mark in TOY_MARKS):
+        return None
+    return (
+        f"benchmarks/{script.name} has no toy mode, and tests/test_benchmarks.py runs every script in benchmarks/ "
+        "at toy size. Parse its command line with `workspace.parse_toy_args(parser, {...})` (it adds `--toy` and "
+        "reads THINKACT_BENCH_TOY=1), giving the smallest sizes that still run the whole script; with no inputs "
+        "given, build them in `workspace.toy_directory()` (`toy_data`, `toy_results`, `build_workspace(..., "
+        "toy=True)`) and write results with `write_results(..., toy=True)`. See docs/benchmarks.md."
+    )
+
+
+def run_toy(script: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Runs `script` at toy size in this process; its exit status."""
+    own_flag = '"--toy"' in script.read_text(encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", [str(script), *(["--toy"] if own_flag else [])])
+    monkeypatch.setenv("THINKACT_BENCH_TOY", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp))  # for the subprocesses a script starts
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.syspath_prepend(
+        str(BENCHMARKS)
+    )  # `from workspace import ...`, as from the script's directory
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exit:
+        if exit.code is None or isinstance(exit.code, int):
+            return exit.code or 0
+        print(exit.code, file=sys.stderr)  # sys.exit("message") exits 1 with the message
+        return 1
+    finally:
+        torch.set_num_threads(threads)  # the scripts set their own; the rest of the session keeps its
+    return 0
+
+
+def results_files() -> dict[Path, float]:
+    return {path: path.stat().st_mtime for path in (BENCHMARKS / "results").glob("*")}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(path, id=path.name, marks=[pytest.mark.slow] if path.name in SLOW else [])
+        for path in benchmark_scripts()
+    ],
+)
+def test_every_script_runs_at_toy_size(
+    script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    if problem := missing_toy_mode(script):
+        pytest.fail(problem)
+    results_before = results_files()
+    status = run_toy(script, tmp_path, monkeypatch)
+    out, err = capfd.readouterr()
+    if status == SKIPPED:
+        pytest.skip(next((line for line in out.splitlines() if line.startswith("skipped")), "inputs absent"))
+    assert status == 0, f"benchmarks/{script.name} at toy size exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
+    assert out.strip(), "a benchmark prints what it measured"
+    for line in out.splitlines():
+        if line.startswith("written to "):
+            assert Path(line.removeprefix("written to ")).is_relative_to(tmp_path), line
+    assert results_files() == results_before, "a toy run wrote into benchmarks/results"
+
+
+def test_a_script_without_a_toy_mode_is_told_what_to_add(tmp_path: Path) -> None:
+    script = tmp_path / "new_probe.py"
+    script.write_text('import sys\n\nif __name__ == "__main__":\n    print(sys.argv)\n', encoding="utf-8")
+    problem = missing_toy_mode(script)
+    assert problem is not None
+    assert "benchmarks/new_probe.py has no toy mode" in problem and "parse_toy_args" in problem
+
+
+def test_workspace_is_a_shared_module_not_a_script() -> None:
+    names = [path.name for path in benchmark_scripts()]
+    assert "workspace.py" not in names and "grpo_step.py" in names
+
+
+def test_a_toy_run_without_its_shared_data_exits_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "shared_probe.py"
+    script.write_text(
+        "from workspace import shared_path\n\n"
+        'if __name__ == "__main__":\n'
+        '    print(shared_path("benchmarks/no-such-set"))\n',
+        encoding="utf-8",
+    )
+    assert run_toy(script, tmp_path, monkeypatch) == SKIPPED
+    assert "skipped: " in capfd.readouterr().out
