@@ -26,6 +26,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         valid_conversations=2,
         sft_steps=2,
         think_sft_steps=2,
+        grpo_from="both",
         sft_batch_size=2,
         sft_rename_tools=0.5,
         sft_fresh_entities=0.5,
@@ -46,7 +47,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     )
     summary = run_demo(config, console=Console(quiet=True))
     out = tmp_path / "demo"
-    assert set(summary["models"]) == {"base", "sft-nothink", "sft-think", "grpo"}
+    assert set(summary["models"]) == {"base", "sft-nothink", "sft-think", "grpo", "grpo-outcome"}
     for splits in summary["models"].values():
         assert set(splits) == {"test_id", "test_ood"}
         assert splits["test_id"]["action_type"]["n"] > 0
@@ -56,7 +57,8 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     report = (out / "report.md").read_text()
     assert "| grpo | test_ood |" in report
     comparison = json.loads((out / "comparison.json").read_text())
-    assert comparison["models"] == ["base", "sft-nothink", "sft-think", "grpo"] and comparison["differences"]
+    assert comparison["models"] == ["base", "sft-nothink", "sft-think", "grpo", "grpo-outcome"]
+    assert comparison["differences"]
     assert [row["step"] for row in comparison["training"]["grpo"]] == [0, 1, 2]  # 0: held-out at the start
     # the no-thinking baseline is scored as what it is: its format asks for no think block
     assert {name: block["require_think"] for name, block in comparison["scoring"].items()} == {
@@ -64,12 +66,13 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         "sft-nothink": False,
         "sft-think": True,
         "grpo": True,
+        "grpo-outcome": True,  # GRPO from SFT without thinking is asked to think: that is the claim
     }
     assert [row["step"] for row in summary["heldout_during_grpo"]] == [0, 1, 2]
     # GRPO is watched on valid, never on a test split
     grpo_settings = yaml.safe_load((out / "grpo" / "config.yaml").read_text())
     assert Path(grpo_settings["eval_data"]) == out / "data" / "valid.jsonl"
-    assert len(summary["claims"]) == 6 and all(
+    assert len(summary["claims"]) == 9 and all(
         isinstance(claim["holds"], bool) for claim in summary["claims"]
     )
     assert report.startswith("# The demo") and "GRPO beats SFT without thinking" in report
@@ -88,6 +91,10 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         assert stage_config["rename_arguments"] == 0.5
     grpo_config = yaml.safe_load((out / "grpo" / "config.yaml").read_text())
     assert grpo_config["model"] == str(out / "sft-think" / "model")
+    outcome_config = yaml.safe_load((out / "grpo-outcome" / "config.yaml").read_text())
+    assert outcome_config["model"] == str(out / "sft-nothink" / "model")
+    assert outcome_config["rewards"]["require_think"] is True
+    assert any("no annotated reasoning" in claim["claim"] for claim in summary["claims"])
     # train_seed seeds every training stage; the data keep `seed`
     assert nothink_sft["seed"] == think_sft["seed"] == grpo_config["seed"] == 5
     assert yaml.safe_load((out / "config.yaml").read_text())["seed"] == 0
@@ -98,6 +105,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
     [
         ("think_sft_from", "grpo", "demo.think_sft_from: 'grpo'; choose one of sft-nothink, base"),
         ("think_sft_steps", 0, ">= 1"),
+        ("grpo_from", "base", "demo.grpo_from: 'base'; choose one of sft-think, sft-nothink, both"),
         ("sft_rename_tools", 1.5, r"demo\.sft_rename_tools: must be a share"),
         ("sft_fresh_entities", -0.1, r"demo\.sft_fresh_entities: must be a share"),
         ("sft_rename_arguments", 1.1, r"demo\.sft_rename_arguments: must be a share"),

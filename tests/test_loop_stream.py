@@ -15,12 +15,14 @@ import pytest
 from thinkact.bench.synthetic import generate_benchmark
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.prompts import episode_prompts
+from thinkact.eval.episodes import score_episode
 from thinkact.models.chat import encode_prompt, render
 from thinkact.models.load import load_tokenizer
 from thinkact.parse import Action, ToolCall, action_from_message, render_action
 from thinkact.rollout.episodes import begin_episodes
 from thinkact.rollout.loop import STREAM_MISMATCH, Episode, Sampling, SamplingPolicy, Step, run_loop
 from thinkact.rollout.users import UserConfig
+from thinkact.train.grpo import GRPORunConfig, score_rollout
 
 END = "<|im_end|>"
 
@@ -259,3 +261,24 @@ def test_a_template_the_stream_cannot_follow_fails_the_episode_with_its_reason(
     run_loop([fine], ScriptedTokens(tokenizer, lambda episode, round_index: (other, False)), max_steps=2)
     assert fine.done and fine.failure is None and fine.user_turns == 1
     assert "<|im_start|>user\nLisbon.<|im_end|>" in tokenizer.decode(fine.stream_ids)
+
+
+def test_an_episode_that_failed_scores_nothing_in_training_and_never_succeeds_in_eval(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The failed episode above: GRPO's reward is 0 on every component (it would otherwise train on a
+    conversation the policy never saw), and eval's episode view counts it failed, never a success."""
+    conversation = _weather(tmp_path)
+    (prompt,) = episode_prompts(conversation, whole=True)
+    tokenizer = _sunny_tokenizer(tiny_model_dir, "user")
+    step = _ids(tokenizer, "<think>t</think>sunny" + END)
+    (episode,) = begin_episodes([prompt], user=UserConfig(kind="scripted"))
+    run_loop([episode], ScriptedTokens(tokenizer, lambda episode, round_index: (step, False)), max_steps=2)
+    config = GRPORunConfig(mode="episode", user=UserConfig(kind="scripted"))
+    reward = score_rollout(episode, config, step=0)
+    assert reward.total == 0.0 and reward.components and set(reward.components.values()) == {0.0}
+    metrics = score_episode(episode, answer_metric="f1")
+    assert metrics["failed"] == 1.0 and metrics["success"] == 0.0
+    episode.failure = None  # the same transcript, had it not failed, is scored on its merits
+    assert score_rollout(episode, config, step=0).components != reward.components
+    assert score_episode(episode, answer_metric="f1")["failed"] == 0.0

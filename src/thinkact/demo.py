@@ -13,8 +13,10 @@ so that it runs in minutes on two CPU cores; the numbers are what was measured.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from thinkact.jsonsafe import dump_json
 from thinkact.models.tiny import BASE_SHAPE, TinyModelConfig, build_tiny_model, copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SCHEDULERS, SFTRunConfig, run_sft
+
+GRPO_STARTS = ("sft-think", "sft-nothink", "both")
 
 
 @dataclass
@@ -56,6 +60,11 @@ class DemoConfig:
     think_sft_from: str = "sft-nothink"
     """Where think-SFT starts: sft-nothink (continue from the no-thinking model: the paper's order, SFT then
     thinking on top, and the calls it learned are kept) or base (a separate line from the base, ReFT-style)."""
+    grpo_from: str = "sft-think"
+    """Where GRPO starts: sft-think (the think-SFT warm-up, trained on annotated reasoning), sft-nothink (the
+    paper's own claim: GRPO with thinking from SFT without it, so the reasoning is learned from outcomes and no
+    annotated trace is used; the think-SFT stage is skipped) or both (think-SFT runs, and a second GRPO run,
+    `grpo-outcome`, starts from SFT without thinking; both are evaluated and claimed side by side)."""
     think_sft_steps: int = 400
     """Steps of think-SFT. From sft-nothink, 400 steps take exact calls on test_id from 0.17 to 0.29 (150 steps:
     0.16), where 400 more steps without thinking reach 0.23: at equal compute the thinking line writes more exact
@@ -107,6 +116,7 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         check_choice("demo.think_sft_from", self.think_sft_from, ("sft-nothink", "base"))
+        check_choice("demo.grpo_from", self.grpo_from, GRPO_STARTS)
         check_choice("demo.sft_lr_scheduler", self.sft_lr_scheduler, tuple(SCHEDULERS))
         if self.sft_steps < 1 or self.think_sft_steps < 1:
             raise UserError("demo.sft_steps and demo.think_sft_steps: must be >= 1")
@@ -157,47 +167,12 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     console.print(f"base model: {base}")
 
     train_seed = config.seed if config.train_seed is None else config.train_seed
-    sft_runs: dict[str, Path] = {}
-    for name, think, steps in (
-        ("sft-nothink", False, config.sft_steps),
-        ("sft-think", True, config.think_sft_steps),
-    ):
-        origin = config.think_sft_from if think else "base"
-        start = sft_runs["sft-nothink"] if origin == "sft-nothink" else base
-        stage(f"SFT {'with' if think else 'without'} thinking, from {origin}")
-        sft_config = SFTRunConfig(
-            model=str(start),
-            data=str(paths["train"]),
-            out=str(out / name),
-            think=think,
-            max_steps=steps,
-            batch_size=config.sft_batch_size,
-            learning_rate=config.sft_learning_rate,
-            lr_scheduler=config.sft_lr_scheduler,
-            rename_tools=config.sft_rename_tools,
-            fresh_entities=config.sft_fresh_entities,
-            rename_arguments=config.sft_rename_arguments,
-            seed=train_seed,
-        )
-        sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])
-
-    stage("GRPO from the think-SFT warm-up")
-    grpo_config = config.grpo
-    grpo_config.model = str(sft_runs["sft-think"])
-    grpo_config.data = str(paths["train"])
-    grpo_config.out = str(out / "grpo")
-    grpo_config.seed = train_seed
-    if grpo_config.eval_steps and not grpo_config.eval_data:  # watched on valid; nothing is chosen by it
-        grpo_config.eval_data = str(paths["valid"])
-    grpo_model = run_grpo(grpo_config, on_step=_grpo_progress(console, grpo_config.steps))
+    sft_runs = _sft_stages(config, paths, base, train_seed, console, stage)
+    grpo_runs = _grpo_stages(config, paths, sft_runs, train_seed, console, stage)
 
     stage("evaluation")
-    models = [
-        Stage("base", str(base)),
-        Stage("sft-nothink", str(sft_runs["sft-nothink"])),
-        Stage("sft-think", str(sft_runs["sft-think"])),
-        Stage("grpo", str(grpo_model)),
-    ]
+    models = [Stage("base", str(base))]
+    models += [Stage(name, str(path)) for name, path in {**sft_runs, **grpo_runs}.items()]
     compare_config = CompareConfig(
         inputs=[entry.model_dir for entry in models],
         names=[entry.name for entry in models],
@@ -210,7 +185,11 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         samples=config.report_samples,
         no_think=["sft-nothink"],  # scored as what it is: an action without a think block is well formed
     )
-    comparison = run_compare(compare_config, progress=_eval_progress(console), check_claims=check_claims)
+    comparison = run_compare(
+        compare_config,
+        progress=_eval_progress(console),
+        check_claims=functools.partial(check_claims, grpo_from=config.grpo_from),
+    )
     summary = summarise(comparison)
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["stage_started"] = {name: round(at - started, 1) for name, at in timings.items()}
@@ -226,6 +205,69 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     written = ", ".join(str(out / name) for name in ("report.md", "report.html", "results.json"))
     console.print(f"wrote {written} in {summary['seconds']:.0f} s")
     return summary
+
+
+def _sft_stages(
+    config: DemoConfig,
+    paths: dict[str, Path],
+    base: Path,
+    train_seed: int,
+    console: Console,
+    stage: Callable[[str], None],
+) -> dict[str, Path]:
+    """SFT without thinking, then think-SFT (unless GRPO starts from SFT without thinking alone)."""
+    sft_runs: dict[str, Path] = {}
+    stages = [("sft-nothink", False, config.sft_steps)]
+    if config.grpo_from != "sft-nothink":
+        stages.append(("sft-think", True, config.think_sft_steps))
+    for name, think, steps in stages:
+        origin = config.think_sft_from if think else "base"
+        start = sft_runs["sft-nothink"] if origin == "sft-nothink" else base
+        stage(f"SFT {'with' if think else 'without'} thinking, from {origin}")
+        sft_config = SFTRunConfig(
+            model=str(start),
+            data=str(paths["train"]),
+            out=str(Path(config.out) / name),
+            think=think,
+            max_steps=steps,
+            batch_size=config.sft_batch_size,
+            learning_rate=config.sft_learning_rate,
+            lr_scheduler=config.sft_lr_scheduler,
+            rename_tools=config.sft_rename_tools,
+            fresh_entities=config.sft_fresh_entities,
+            rename_arguments=config.sft_rename_arguments,
+            seed=train_seed,
+        )
+        sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])
+    return sft_runs
+
+
+def _grpo_stages(
+    config: DemoConfig,
+    paths: dict[str, Path],
+    sft_runs: dict[str, Path],
+    train_seed: int,
+    console: Console,
+    stage: Callable[[str], None],
+) -> dict[str, Path]:
+    """GRPO from the start(s) `grpo_from` names: `grpo`, and with both `grpo-outcome` from SFT without thinking."""
+    starts = {"sft-think": [("grpo", "sft-think")], "sft-nothink": [("grpo", "sft-nothink")]}.get(
+        config.grpo_from, [("grpo", "sft-think"), ("grpo-outcome", "sft-nothink")]
+    )
+    grpo_runs: dict[str, Path] = {}
+    for name, start in starts:
+        stage(f"GRPO from {start}")
+        grpo_config = replace(
+            config.grpo,
+            model=str(sft_runs[start]),
+            data=str(paths["train"]),
+            out=str(Path(config.out) / name),
+            seed=train_seed,
+        )
+        if grpo_config.eval_steps and not grpo_config.eval_data:  # watched on valid; nothing is chosen by it
+            grpo_config.eval_data = str(paths["valid"])
+        grpo_runs[name] = run_grpo(grpo_config, on_step=_grpo_progress(console, grpo_config.steps))
+    return grpo_runs
 
 
 def _base_model(config: DemoConfig, out: Path) -> Path:
@@ -264,33 +306,52 @@ CLAIMS = (
     ("GRPO writes exact calls on test_id (>= 0.30)", "grpo", "test_id", "exact_call", 0.30),
     ("GRPO writes exact calls on test_ood (>= 0.20)", "grpo", "test_ood", "exact_call", 0.20),
 )
-DIFFERENCES = (
-    (
-        "GRPO beats SFT without thinking on exact calls, test_ood",
-        "sft-nothink",
-        "grpo",
-        "test_ood",
-        "exact_call",
-    ),
-    ("GRPO beats SFT without thinking on the reward, test_ood", "sft-nothink", "grpo", "test_ood", "reward"),
-    (
-        "GRPO beats its think-SFT start on exact calls, test_ood",
-        "sft-think",
-        "grpo",
-        "test_ood",
-        "exact_call",
-    ),
-    (
-        "SFT without thinking beats the base on the reward, test_ood",
-        "base",
-        "sft-nothink",
-        "test_ood",
-        "reward",
-    ),
-)
 
 
-def check_claims(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+def differences(grpo_from: str = "sft-think") -> list[tuple[str, str, str, str, str]]:
+    """The claimed differences (claim, a, b, split, metric): b − a beyond noise and above 0, for `grpo_from`."""
+    start, label = (
+        ("sft-nothink", "SFT-without-thinking") if grpo_from == "sft-nothink" else ("sft-think", "think-SFT")
+    )
+    rows = [
+        (
+            "GRPO beats SFT without thinking on exact calls, test_ood",
+            "sft-nothink",
+            "grpo",
+            "test_ood",
+            "exact_call",
+        ),
+        (
+            "GRPO beats SFT without thinking on the reward, test_ood",
+            "sft-nothink",
+            "grpo",
+            "test_ood",
+            "reward",
+        ),
+        (f"GRPO beats its {label} start on exact calls, test_id", start, "grpo", "test_id", "exact_call"),
+        (f"GRPO beats its {label} start on exact calls, test_ood", start, "grpo", "test_ood", "exact_call"),
+        (
+            "SFT without thinking beats the base on the reward, test_ood",
+            "base",
+            "sft-nothink",
+            "test_ood",
+            "reward",
+        ),
+    ]
+    if grpo_from == "both":
+        outcome = "GRPO from SFT without thinking (no annotated reasoning) beats SFT without thinking"
+        rows += [
+            (f"{outcome} on the reward, test_ood", "sft-nothink", "grpo-outcome", "test_ood", "reward"),
+            (f"{outcome} on exact calls, test_id", "sft-nothink", "grpo-outcome", "test_id", "exact_call"),
+        ]
+    return rows
+
+
+DIFFERENCES = tuple(differences())
+"""The default demo's claimed differences."""
+
+
+def check_claims(comparison: dict[str, Any], grpo_from: str = "sft-think") -> list[dict[str, Any]]:
     """The paper's claims as the demo measures them (turn view): each with its figure and whether it holds.
     A difference holds when its paired-bootstrap 95% interval lies above 0."""
     claims = []
@@ -299,7 +360,7 @@ def check_claims(comparison: dict[str, Any]) -> list[dict[str, Any]]:
         block = metrics.get(model, {}).get(split, {}).get("turn", {}).get(metric)
         value = block["value"] if block else None
         claims.append({"claim": claim, "value": value, "holds": value is not None and value >= threshold})
-    for claim, a, b, split, metric in DIFFERENCES:
+    for claim, a, b, split, metric in differences(grpo_from):
         row = next(
             (
                 r

@@ -120,7 +120,10 @@ def score_episode(episode: Episode, *, answer_metric: str) -> dict[str, float]:
         "thinking": sum(1.0 for m in steps if (m.get("reasoning_content") or "").strip())
         / max(len(steps), 1),
     }
-    values["success"] = float(values["calls_made"] and values["answer_correct"] and state_match)
+    values["success"] = float(
+        values["calls_made"] and values["answer_correct"] and state_match and episode.failure is None
+    )
+    values["failed"] = float(episode.failure is not None)
     return values
 
 

@@ -88,12 +88,13 @@ from thinkact.train.grpo_config import (
     Mode,
     PrefixSource,
     hybrid_weight,
+    learning_rate_at,
     prefix_length,
     scheduled_episode_rewards,
     scheduled_rewards,
 )
 from thinkact.train.heldout import HeldOut
-from thinkact.train.losses import group_advantages, nll_loss, policy_loss, varied_groups
+from thinkact.train.losses import action_mask, group_advantages, nll_loss, policy_loss, varied_groups
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
 from thinkact.train.schedule import (
     draw_prompts,
@@ -107,7 +108,15 @@ from thinkact.train.sft import LoraOptions
 from thinkact.train.shared_prompt import completion_logprobs
 from thinkact.train.tracking import Tracker, check_report_to
 
-__all__ = ["GRPORunConfig", "GRPOTrainer", "StepCallback", "run_grpo", "scheduled_rewards"]
+__all__ = [
+    "GRPORunConfig",
+    "GRPOTrainer",
+    "StepCallback",
+    "make_optimizer",
+    "run_grpo",
+    "scheduled_rewards",
+    "score_rollout",
+]
 
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -155,12 +164,10 @@ class GRPOTrainer:
         self.reference = _frozen_copy(model) if config.kl_coef > 0 and not config.lora.enabled else None
         if self.reference is not None:  # prepare() moves the policy to the device, not this copy
             self.reference.to(self.accelerator.device)
-        optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad],
-            lr=config.learning_rate,
-            weight_decay=config.weight_decay,
-        )
+        optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad], config)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.think_ids = _think_ids(tokenizer) if config.loss_tokens == "action" else None
+        """`<think>` and `</think>` ids when the loss falls on action tokens alone (`loss_tokens: action`)."""
         self.mode = Mode(config.mode)
         self.prompts: list[Prompt] = []
         self.prompt_ids: list[list[int]] = []
@@ -227,11 +234,13 @@ class GRPOTrainer:
             execute=self.mode is Mode.EPISODE,
             prefixes=prefixes,
         )
-        score = _score_episode if self.mode is Mode.EPISODE else _score_turn
         rollouts = []
         for episode in episodes:
-            reward = score(episode, config, step)
+            reward = score_rollout(episode, config, step)
             keep = 0 if episode.truncated and config.mask_truncated else 1
+            mask = episode.loss_mask
+            if self.think_ids is not None:  # loss_tokens: action
+                mask = action_mask(episode.stream_ids, mask, *self.think_ids)
             forced = len(episode.prefix_ids)
             marked = forced if config.prefix.sft_weight > 0 else 0
             rollouts.append(
@@ -239,7 +248,7 @@ class GRPOTrainer:
                     example_id=episode.prompt.id,
                     prompt_ids=episode.prompt_ids,
                     completion_ids=episode.stream_ids,
-                    loss_mask=[bit * keep for bit in episode.loss_mask],
+                    loss_mask=[bit * keep for bit in mask],
                     text="".join(episode.texts),
                     action=episode.steps[-1],
                     truncated=episode.truncated,
@@ -450,6 +459,8 @@ class GRPOTrainer:
         """One optimiser step: the gradients of the GRPO loss (and the SFT loss, `hybrid`), clipped, applied."""
         loss, kl, clip, mix = self.accumulate(batch, old_logp_BT, ref_logp_BT, step, sft_batch)
         self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        for group in self.optimizer.param_groups:  # warm-up and schedule: a pure function of the step
+            group["lr"] = learning_rate_at(self.config, step)
         self.optimizer.step()
         self.optimizer.zero_grad()
         return loss, kl, clip, mix
@@ -697,6 +708,25 @@ class GRPOTrainer:
             load_safetensors_model(self.reference, str(checkpoint / REFERENCE_FILE))
 
 
+def make_optimizer(parameters: list[torch.nn.Parameter], config: GRPORunConfig) -> torch.optim.Optimizer:
+    """GRPO's optimiser: AdamW at the first step's rate (`learning_rate_at` sets each step's before it steps)."""
+    return torch.optim.AdamW(parameters, lr=learning_rate_at(config, 0), weight_decay=config.weight_decay)
+
+
+def _think_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
+    """The ids of `<think>` and `</think>`, each of which must be one token for `loss_tokens: action`."""
+    ids = []
+    for marker in ("<think>", "</think>"):
+        encoded = tokenizer.encode(marker, add_special_tokens=False)
+        if len(encoded) != 1:
+            raise UserError(
+                f"grpo.loss_tokens: action needs {marker} as one token, but this tokenizer splits it into "
+                f"{len(encoded)}; add it as a special token (init-model does) or use loss_tokens: all"
+            )
+        ids.append(encoded[0])
+    return ids[0], ids[1]
+
+
 def _grad_norm(grads: list[torch.Tensor | None]) -> float:
     """The L2 norm of a list of gradients (None: no gradient), as one vector."""
     present = [grad.detach().float() for grad in grads if grad is not None]
@@ -729,6 +759,19 @@ def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
     for parameter in reference.parameters():
         parameter.requires_grad_(False)
     return reference
+
+
+def score_rollout(episode: Episode, config: GRPORunConfig, step: int) -> Reward:
+    """The episode's reward in the run's mode; an episode that ended as a failure (`Episode.failure`: the chat
+    template rendered what followed a step in a way its token stream could not hold) scores 0 on every component,
+    since the policy would otherwise be trained on a conversation it never saw."""
+    mode = Mode(config.mode)
+    reward = (
+        _score_episode(episode, config, step) if mode is Mode.EPISODE else _score_turn(episode, config, step)
+    )
+    if episode.failure is not None:
+        return Reward(total=0.0, components=dict.fromkeys(reward.components, 0.0))
+    return reward
 
 
 def _score_turn(episode: Episode, config: GRPORunConfig, step: int) -> Reward:
