@@ -316,6 +316,14 @@ def test_bad_files_are_refused_by_name_and_leave_nothing(
             convert_gguf(path, tmp_path / "model")
         assert str(path) in str(caught.value) and message in str(caught.value)
         assert _left_behind(tmp_path) == []
+        if path == unsupported:
+            readable = str(caught.value).split("(it reads ")[1].split(")")[0].split(", ")
+            assert (
+                "llama" in readable
+                and "qwen3" in readable
+                and "general" not in readable
+                and "t5" not in readable
+            )
     result = CliRunner().invoke(
         app, ["init-model", "--from-gguf", str(text), "--out", str(tmp_path / "model")]
     )

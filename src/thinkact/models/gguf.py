@@ -80,8 +80,9 @@ PROBE_MESSAGES: list[dict[str, Any]] = [
     {"role": "tool", "content": '{"temp": 21}'},
     {"role": "assistant", "content": "21 degrees."},
 ]
-ENCODER_ARCHITECTURES = ("t5", "t5encoder", "umt5")
-"""Architectures transformers reads from GGUF that are not causal language models."""
+NOT_CAUSAL_LMS = ("t5", "t5encoder", "umt5", "general", "tokenizer")
+"""Entries of transformers' GGUF architecture list that are no causal language model (encoders, and the two
+metadata sections its mapping keeps beside the architectures)."""
 # llama.cpp's spelling of an architecture → transformers' (as its GGUF loader renames them).
 ARCHITECTURE_RENAMES = {
     "qwen2moe": "qwen2_moe",
@@ -158,7 +159,7 @@ def read_header(path: str | Path) -> GgufHeader:
 
 
 def _check_architecture(path: Path, architecture: str) -> None:
-    readable = set(GGUF_SUPPORTED_ARCHITECTURES) - set(ENCODER_ARCHITECTURES)
+    readable = set(GGUF_SUPPORTED_ARCHITECTURES) - set(NOT_CAUSAL_LMS)
     if architecture not in readable and ARCHITECTURE_RENAMES.get(architecture) not in readable:
         raise UserError(
             f"--from-gguf {path}: architecture {architecture!r} is not one transformers' GGUF loader reads as a "
