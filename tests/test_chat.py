@@ -15,6 +15,7 @@ from thinkact.chat import ChatConfig, run_chat
 from thinkact.cli import commands  # noqa: F401  (registers the commands)
 from thinkact.cli.apps import app
 from thinkact.errors import UserError
+from thinkact.rollout.loop import STREAM_MISMATCH, Episode, Policy, Step
 
 
 def scripted(lines: list[str]) -> Any:
@@ -115,6 +116,31 @@ def test_ctrl_c_ends_the_turn_and_cut_output_is_marked() -> None:
         calls == 2 and messages[-1]["content"] == "The answer is"
     )  # the session went on to the next message
     assert "cut off at max_new_tokens" in shown
+
+
+class _MismatchedStream(Policy):
+    """Answers "Hello." and, as a local model whose template the stream cannot follow does, fails to extend."""
+
+    def act(self, episodes: list[Episode], round_index: int) -> list[Step]:
+        return [Step("Hello.", 2) for _ in episodes]
+
+    def extend(self, episode: Episode, messages: list[dict[str, Any]]) -> None:
+        episode.failure = (
+            f"{STREAM_MISMATCH}: the chat template renders the user message after this step differently"
+        )
+
+
+def test_an_episode_that_fails_says_why_and_ends_the_session() -> None:
+    console = Console(record=True, width=400)
+    lines = ["hi", "and now?", "never read"]
+    policy = _MismatchedStream()
+    messages = run_chat(
+        ChatConfig(domain="banking"), policy, read=lambda prompt: lines.pop(0), console=console
+    )
+    shown = console.export_text()
+    assert "the session ends: stream_mismatch: the chat template renders the user message" in shown
+    assert [m["content"] for m in messages[1:]] == ["hi", "Hello."]  # the next message did not fit the stream
+    assert lines == ["never read"]  # the session ended there
 
 
 def test_chat_config_errors_name_the_fix() -> None:

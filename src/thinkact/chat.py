@@ -5,8 +5,10 @@ person at the terminal as its user. Each user message starts a turn: the policy 
 is shown, each call is executed in the domain's environment and shown with its result, and the policy continues
 until it answers (or `max_steps` steps have passed). With a local model the session is kept as one token stream,
 as in training. Commands: `/tools` lists the tools, `/state` shows the environment's state,
-`/reset` starts over, `/exit` (or end of input) leaves. The policy is any function from (messages, tools) to
-a completion (or any loop policy), so tests drive the session with a scripted policy and scripted input.
+`/reset` starts over, `/exit` (or end of input) leaves. An episode the loop ends as a failure (`Episode.failure`:
+the model's chat template cannot be kept as one token stream) ends the session with the reason. The policy is
+any function from (messages, tools) to a completion (or any loop policy), so tests drive the session with a
+scripted policy and scripted input.
 
 Left out: token-by-token streaming (each step is shown as soon as it is generated, with a spinner meanwhile),
 and saving sessions. Your own tools come through `envs.registry.use_environments` (`thinkact chat --tools FILE.py`
@@ -130,6 +132,8 @@ def run_chat(
             prompt=prompt, messages=messages, environment=environment, user=user, tools=environment.tools
         )
         run_loop([episode], loop_policy, max_steps=config.max_steps, on_action=_shower(console))
+        if episode.failure is not None:  # the loop ended the episode: say why, or the session just stops
+            show_failure(episode.failure, console)
         if not user.reset:
             return episode.messages
         environment = make_environment({"domain": config.domain})
@@ -226,6 +230,15 @@ def _shower(console: Console) -> ActionHook:
             console.print(f"  [dim]← {escape(result['name'])}: {escape(result['content'])}[/]")
 
     return show
+
+
+def show_failure(failure: str, console: Console) -> None:
+    """An episode that ended as a failure (`Episode.failure`) ends the session: the reason and the way on."""
+    console.print(
+        f"[red]  (the session ends: {escape(failure)}. What followed the agent's last step was not given to it; "
+        "start `thinkact chat` again, or use a model whose chat template keeps a conversation as one token "
+        "stream, as Qwen3's does)[/]"
+    )
 
 
 def show_action(action: Action, console: Console) -> None:
