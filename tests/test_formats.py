@@ -451,6 +451,10 @@ def test_a_tool_message_that_is_one_result_stays_whole() -> None:
         "content": '[{"title": "Inception", "year": 2010}]',
         "name": "movie",
     }
+    # a real result that happens to be a list of records with "name" and "content" keys is no result list
+    notes = '[{"name": "notes.txt", "content": "buy milk"}]'
+    record["messages"][2] = {"role": "tool", "content": notes}
+    assert convert_openai(record, "m")["messages"][2] == {"role": "tool", "content": notes, "name": "movie"}
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ EPISODE_METRICS = (
     "extra_calls",
     "steps",
     "truncated",
+    "failed",
     "thinking",
 )
 """Every per-episode metric, in the order tables show them."""

@@ -152,7 +152,8 @@ def split_result_lists(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         before = messages[index - 1] if index else {}
         after = messages[index + 1] if index + 1 < len(messages) else {}
         calls = (before.get("tool_calls") or []) if before.get("role") == "assistant" else []
-        results = _result_list(message, len(calls)) if calls and after.get("role") != "tool" else None
+        names = [(call.get("function") or {}).get("name") for call in calls]
+        results = _result_list(message, names) if calls and after.get("role") != "tool" else None
         if results is None:
             converted.append(message)
             continue
@@ -168,17 +169,22 @@ def split_result_lists(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return converted
 
 
-def _result_list(message: dict[str, Any], calls: int) -> list[dict[str, Any]] | None:
-    """The results of a tool message holding one `{"name", "content"}` result per call as a JSON list, else None."""
+def _result_list(message: dict[str, Any], names: list[Any]) -> list[dict[str, Any]] | None:
+    """The results of a tool message holding one `{"name", "content"}` result per call as a JSON list, each named
+    as its call is, in order; else None (a tool whose real result is a list of named records stays whole)."""
     if message.get("role") != "tool" or set(message) != {"role", "content"}:
         return None
     try:
         results = load_json(message["content"])
     except JSONValueError:
         return None
-    if not isinstance(results, list) or len(results) != calls:
+    if not isinstance(results, list) or len(results) != len(names):
         return None
-    return results if all(_is_result(result) for result in results) else None
+    if not all(
+        _is_result(result) and result.get("name") == name for result, name in zip(results, names, strict=True)
+    ):
+        return None
+    return results
 
 
 def _is_result(value: Any) -> bool:

@@ -82,9 +82,10 @@ def convert_sharegpt(raw: Any, default_id: str) -> dict[str, Any]:
     if isinstance(system, str) and system:
         messages.append({"role": "system", "content": system})
     listed = None if tools else tools_in_text(system if isinstance(system, str) else "")
+    origin = "tools"
     if listed:
         _check_listed(turns, listed)
-        tools = listed
+        tools, origin = listed, "the system prompt's tool list"
     calls: list[dict[str, Any]] = []
     for index, turn in enumerate(turns):
         where = f"conversations[{index}]"
@@ -97,7 +98,7 @@ def convert_sharegpt(raw: Any, default_id: str) -> dict[str, Any]:
         messages.append(message)
     return {
         "id": record_id(raw, default_id),
-        "tools": [tool_schema(tool, f"tools[{index}]") for index, tool in enumerate(tools)],
+        "tools": [tool_schema(tool, f"{origin}[{index}]") for index, tool in enumerate(tools)],
         "messages": messages,
         "meta": extra_fields(raw, ("id", "conversations", "messages", "system", "tools")),
     }
@@ -124,7 +125,22 @@ def tools_in_text(text: str) -> list[dict[str, Any]] | None:
 
 
 def _is_tool_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(_tool_name(tool) is not None for tool in value)
+    """A non-empty list of named objects that each describe a function (`parameters` or `description`), so that
+    a system prompt's list of people or records is not taken for tools.
+
+    >>> _is_tool_list([{"name": "Alice", "role": "lead"}]), _is_tool_list([{"name": "f", "parameters": {}}])
+    (False, True)
+    """
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(_tool_name(tool) is not None and _describes_function(tool) for tool in value)
+    )
+
+
+def _describes_function(tool: dict[str, Any]) -> bool:
+    function = tool.get("function", tool)
+    return isinstance(function, dict) and ("parameters" in function or "description" in function)
 
 
 def _tool_name(tool: Any) -> str | None:
