@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from thinkact.models.tiny import pretrained_base
 from thinkact.rewards.components import score_tool_exact
 from thinkact.rollout.episodes import run_episodes
 from thinkact.rollout.loop import Sampling
+from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout
 from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
 from thinkact.train.losses import group_advantages
@@ -188,9 +190,12 @@ def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids:
     trainer.prompts = [trainer.prompts[i] for i in keep]
     trainer.prompt_ids = [trainer.prompt_ids[i] for i in keep]
     trainer.scores = [None] * len(keep)
+    every_heldout = call_turns(args.heldout)[: args.all_heldout]
     by_id = {p.id: p for p in call_turns(args.heldout)}
     heldout = [by_id[i] for i in heldout_ids]
     policy = trainer.accelerator.unwrap_model(trainer.model)
+    if args.null:
+        shuffle_rewards_in_groups(trainer, config.seed)
     row: dict[str, Any] = {
         "run": args.run,
         "overrides": args.set,
@@ -209,6 +214,10 @@ def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids:
             for name, turns in (("probe", trainer.prompts), ("heldout", heldout)):
                 figures = measure(policy, tokenizer, turns, args.measure_samples)
                 point.update({f"{name}_{key}": value for key, value in figures.items()})
+            # every held-out call turn, unselected: selecting turns greedy gets wrong makes any change of the
+            # weights look like a gain on them (regression to the mean); this set has no such bias
+            greedy = exact_counts(policy, tokenizer, every_heldout, 1, temperature=0.0)
+            point["all_heldout_greedy_exact"] = sum(greedy) / len(every_heldout)
             row["curve"].append(point)
             print(json.dumps(point), flush=True)
         if step == args.steps:
@@ -225,7 +234,28 @@ def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids:
     return row
 
 
+def shuffle_rewards_in_groups(trainer: GRPOTrainer, seed: int) -> None:
+    """The null control (`--null`): each group's rewards are shuffled among its members before the update, so
+    the run moves the weights as much as a real one does, in a direction the reward does not choose."""
+    learn = trainer.learn
+    generator = random.Random(seed)
+
+    def shuffled(rollouts: list[Rollout], step: int = 0) -> dict[str, float]:
+        size = trainer.config.group_size
+        for start in range(0, len(rollouts), size):
+            group = rollouts[start : start + size]
+            rewards = [r.reward for r in group]
+            generator.shuffle(rewards)
+            for rollout, reward in zip(group, rewards, strict=True):
+                rollout.reward = reward
+        return learn(rollouts, step)
+
+    trainer.learn = shuffled  # type: ignore[method-assign]
+
+
 def _span(first: dict[str, float], last: dict[str, float], name: str) -> str:
+    if name not in first or name not in last:
+        return "—"
     return f"{first[name]:.3f} → {last[name]:.3f}"
 
 
@@ -235,13 +265,19 @@ def _mean(values: list[float]) -> float:
 
 def summary(out: Path) -> str:
     """One line per run: start and end of each tracked figure, and the held-out gain per 1,000 sampled tokens."""
-    names = ("probe_greedy_exact", "probe_sampled_exact", "heldout_greedy_exact", "heldout_sampled_exact")
+    names = (
+        "probe_greedy_exact",
+        "probe_sampled_exact",
+        "heldout_greedy_exact",
+        "heldout_sampled_exact",
+        "all_heldout_greedy_exact",
+    )
     header = (
         "| run | "
         + " | ".join(names)
         + " | probe ref logp | reward first 10 → last 10 | cosine | gain/1k tok |"
     )
-    lines = [header, "|" + "---|" * 9]
+    lines = [header, "|" + "---|" * 10]
     for path in sorted(out.glob("*.json")):
         if path.name == "probes.json":
             continue
@@ -281,6 +317,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2 if TOY else 60)
     parser.add_argument("--every", type=int, default=1 if TOY else 10)
     parser.add_argument("--cosine", action="store_true")
+    parser.add_argument(
+        "--null", action="store_true", help="shuffle each group's rewards: the no-signal control"
+    )
+    parser.add_argument(
+        "--all-heldout", type=int, default=4 if TOY else 160, help="unselected held-out call turns measured"
+    )
     parser.add_argument(
         "--any-turns", action="store_true", default=TOY, help="the first call turns, unselected"
     )

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+import thinkact.train.grpo as grpo_module
 from thinkact.errors import UserError
 from thinkact.integrations.trl_settings import trl_arguments, unsupported
 from thinkact.models.load import load_policy
 from thinkact.parse import Action
+from thinkact.rollout.loop import Episode
 from thinkact.rollout.records import Rollout
 from thinkact.train.grpo import GRPORunConfig, GRPOTrainer, run_grpo
 from thinkact.train.schedule import (
@@ -239,3 +241,44 @@ def test_trl_engine_maps_reference_resets_to_a_full_sync() -> None:
         1.0,
         6,
     )
+
+
+def test_the_engine_warms_its_learning_rate_up_step_by_step(tiny_model_dir: Path, data_dir: Path) -> None:
+    """The rate AdamW steps with is the warm-up's: a quarter, a half, then decaying (cosine) from the peak."""
+    trainer = _trainer(tiny_model_dir, data_dir, steps=6, warmup_steps=4, lr_schedule="cosine")
+    used = []
+    for step in range(6):
+        trainer.step(step)
+        used.append(trainer.optimizer.param_groups[0]["lr"])
+    assert used == pytest.approx([2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2, 1e-2 * (1 + math.cos(math.pi / 2)) / 2])
+
+
+def test_loss_on_action_tokens_leaves_the_think_block_out_of_the_mask(
+    tiny_model_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each rollout's stream is scripted (x <think> y y </think> z <|im_end|>, all sampled): with loss_tokens
+    action the think block, its tags included, carries no loss; with all every sampled token does."""
+    trainer = _trainer(tiny_model_dir, data_dir, loss_tokens="action")
+    plain = _trainer(tiny_model_dir, data_dir)
+    tokenizer = trainer.tokenizer
+    open_id, close_id, end_id = (
+        tokenizer.convert_tokens_to_ids(t) for t in ("<think>", "</think>", "<|im_end|>")
+    )
+    x, y, z = tokenizer.encode("a b c", add_special_tokens=False)[:3]
+    real = grpo_module.run_episodes
+
+    def scripted(*args: object, **kwargs: object) -> list[Episode]:
+        episodes = real(*args, **kwargs)  # type: ignore[arg-type]
+        for episode in episodes:
+            episode.stream_ids = [x, open_id, y, y, close_id, z, end_id]
+            episode.loss_mask = [1] * 7
+        return episodes
+
+    monkeypatch.setattr(grpo_module, "run_episodes", scripted)
+    assert [r.loss_mask for r in trainer.rollout(0, [0, 1])] == [[1, 0, 0, 0, 0, 1, 1]] * 4
+    assert [r.loss_mask for r in plain.rollout(0, [0, 1])] == [[1] * 7] * 4
+
+
+def test_warm_up_longer_than_the_run_is_refused() -> None:
+    with pytest.raises(UserError, match=r"grpo\.warmup_steps: 10; give fewer than steps \(10\)"):
+        GRPORunConfig(steps=10, warmup_steps=10)

@@ -263,6 +263,11 @@ class GRPORunConfig:
         check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
         check_choice("grpo.mode", self.mode, [m.value for m in Mode])
         check_choice("grpo.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.warmup_steps >= self.steps:
+            raise UserError(
+                f"grpo.warmup_steps: {self.warmup_steps}; give fewer than steps ({self.steps}), so that the rate "
+                "reaches learning_rate before the run ends"
+            )
         check_choice("grpo.loss_tokens", self.loss_tokens, LOSS_TOKENS)
         if self.mode == Mode.TURN and self.user.kind != "none":
             raise UserError(
