@@ -5,6 +5,7 @@ Left out: the engine itself (`train/grpo.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -399,19 +400,18 @@ def hybrid_weight(
 
 
 def scheduled_rewards(config: GRPORunConfig, step: int) -> RewardConfig:
-    """The turn reward config at `step`, with scheduled weights interpolated linearly over the run.
+    """The turn reward config at `step`, with scheduled weights interpolated linearly over the run; every other
+    field (the preset, the answer metric, the think requirement) as configured.
 
     >>> c = GRPORunConfig(steps=11, weight_schedule={"format": [0.2, 0.0]})
     >>> scheduled_rewards(c, 0).weights["format"], scheduled_rewards(c, 5).weights["format"]
     (0.2, 0.1)
+    >>> scheduled_rewards(GRPORunConfig(rewards=RewardConfig(preset="binary")), 0).preset
+    'binary'
     """
     weights = dict(config.rewards.weights)
     weights.update(_scheduled(config, step, weights))
-    return RewardConfig(
-        weights=weights,
-        require_think=config.rewards.require_think,
-        answer_metric=config.rewards.answer_metric,
-    )
+    return dataclasses.replace(config.rewards, weights=weights)
 
 
 def scheduled_episode_rewards(config: GRPORunConfig, step: int) -> EpisodeRewardConfig:
