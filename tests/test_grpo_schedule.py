@@ -21,6 +21,7 @@ from thinkact.train.schedule import (
     PromptSampling,
     draw_prompts,
     group_means,
+    sampled_tokens,
     sampling_metrics,
     sampling_weights,
     update_scores,
@@ -275,7 +276,10 @@ def test_loss_on_action_tokens_leaves_the_think_block_out_of_the_mask(
         return episodes
 
     monkeypatch.setattr(grpo_module, "run_episodes", scripted)
-    assert [r.loss_mask for r in trainer.rollout(0, [0, 1])] == [[1, 0, 0, 0, 0, 1, 1]] * 4
+    masked = trainer.rollout(0, [0, 1])
+    assert [r.loss_mask for r in masked] == [[1, 0, 0, 0, 0, 1, 1]] * 4
+    # the think block carries no loss but was sampled: the token budget and the metrics count it
+    assert [r.sampled_tokens() for r in masked] == [7] * 4 and sampled_tokens(masked) == 28
     assert [r.loss_mask for r in plain.rollout(0, [0, 1])] == [[1] * 7] * 4
 
 

@@ -32,6 +32,16 @@ class Rollout:
     0 for a free member."""
     sft_mask: list[int] = field(default_factory=list)
     """Empty, or the same length as completion_ids: 1 on forced prefix tokens that carry the SFT (NLL) loss."""
+    sampled: int | None = None
+    """Tokens the policy sampled, whatever the loss mask keeps of them (a truncated completion, think blocks under
+    `loss_tokens: action`); None: the loss mask counts them."""
+
+    def sampled_tokens(self) -> int:
+        """Tokens the policy sampled: `sampled`, else the loss mask, else (masked whole) the completion less its
+        forced prefix."""
+        if self.sampled is not None:
+            return self.sampled
+        return sum(self.loss_mask) or len(self.completion_ids) - self.prefix_tokens
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready view for sample logs and reports."""

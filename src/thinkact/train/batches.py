@@ -87,7 +87,7 @@ def prefix_metrics(rollouts: list[Rollout], group_size: int, members: int) -> di
 
 def _sampled(r: Rollout) -> int:
     """Tokens the policy sampled (the loss mask, or when truncation masked it, the completion less the prefix)."""
-    return sum(r.loss_mask) or len(r.completion_ids) - r.prefix_tokens
+    return r.sampled_tokens()
 
 
 def mean(values: list[float]) -> float:

@@ -257,6 +257,7 @@ class GRPOTrainer:
                     tool_trace=episode.tool_trace,
                     prefix_tokens=forced,
                     sft_mask=[1] * marked + [0] * (len(episode.stream_ids) - marked) if forced else [],
+                    sampled=sum(episode.loss_mask),
                 )
             )
         return rollouts

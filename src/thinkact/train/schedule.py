@@ -113,7 +113,7 @@ def group_means(indices: list[int], rollouts: list[Rollout], group_size: int) ->
 
 def sampled_tokens(rollouts: list[Rollout]) -> int:
     """Tokens the policy sampled in these rollouts (a truncated completion whose loss is masked: its length)."""
-    return sum(sum(r.loss_mask) or len(r.completion_ids) for r in rollouts)
+    return sum(r.sampled_tokens() for r in rollouts)
 
 
 def check_schedule(
