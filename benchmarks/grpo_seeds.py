@@ -26,7 +26,8 @@ from thinkact.eval.runner import EvalConfig, run_eval
 from thinkact.models.tiny import pretrained_base
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 
-METRICS = ("exact_call", "reward", "tool_name", "arg_f1")
+METRICS = ("exact_call", "reward", "tool_name", "action_type")
+"""Per-turn metrics pooled (arg_f1 is micro-averaged over arguments, not a per-turn value)."""
 TOY_GRPO = ["steps=1", "prompts_per_step=2", "group_size=2", "max_new_tokens=8", "micro_batch=4"]
 
 
