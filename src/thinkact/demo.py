@@ -251,9 +251,11 @@ def _grpo_stages(
     stage: Callable[[str], None],
 ) -> dict[str, Path]:
     """GRPO from the start(s) `grpo_from` names: `grpo`, and with both `grpo-outcome` from SFT without thinking."""
-    starts = {"sft-think": [("grpo", "sft-think")], "sft-nothink": [("grpo", "sft-nothink")]}.get(
-        config.grpo_from, [("grpo", "sft-think"), ("grpo-outcome", "sft-nothink")]
-    )
+    starts = {
+        "sft-think": [("grpo", "sft-think")],
+        "sft-nothink": [("grpo", "sft-nothink")],
+        "both": [("grpo", "sft-think"), ("grpo-outcome", "sft-nothink")],
+    }[config.grpo_from]
     grpo_runs: dict[str, Path] = {}
     for name, start in starts:
         stage(f"GRPO from {start}")
@@ -344,7 +346,14 @@ def differences(grpo_from: str = "sft-think") -> list[tuple[str, str, str, str, 
             (f"{outcome} on the reward, test_ood", "sft-nothink", "grpo-outcome", "test_ood", "reward"),
             (f"{outcome} on exact calls, test_id", "sft-nothink", "grpo-outcome", "test_id", "exact_call"),
         ]
-    return rows
+    # from sft-nothink, "its start" on test_ood is the comparison with SFT without thinking: claim it once
+    compared: set[tuple[str, str, str, str]] = set()
+    kept = []
+    for row in rows:
+        if row[1:] not in compared:
+            compared.add(row[1:])
+            kept.append(row)
+    return kept
 
 
 DIFFERENCES = tuple(differences())
