@@ -20,12 +20,11 @@ import copy
 from typing import Any
 
 import torch
-from workspace import parse_toy_args, toy_data, toy_directory
+from workspace import parse_toy_args, toy_probe_inputs
 
 from thinkact.bench.corpus import generate_conversations
 from thinkact.data.conversations import read_conversations
 from thinkact.models.load import load_policy
-from thinkact.models.tiny import pretrained_base
 from thinkact.train.pretrain import CallProbe
 
 Pairs = list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]
@@ -50,9 +49,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=60, help="conversations of --data")
     parser.add_argument("--threads", type=int, default=2)
     args = parse_toy_args(parser, {"corpus": 2, "conversations": 2})
-    if args.toy and not args.models:
-        args.models = [str(pretrained_base())]
-        args.data = str(toy_data(toy_directory())["test_id"])
+    toy_probe_inputs(args)
     if not args.models:
         parser.error("give at least one model directory")
     torch.set_num_threads(args.threads)

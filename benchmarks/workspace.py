@@ -97,6 +97,13 @@ def toy_data(root: Path) -> dict[str, Path]:
     return generate_benchmark(root / "data", seed=0, train=4, valid=1, test_id=2, test_ood=2)
 
 
+def toy_probe_inputs(args: argparse.Namespace) -> None:
+    """A toy probe run given no models: the shipped pretrained base on a few generated test_id turns."""
+    if args.toy and not args.models:
+        args.models = [str(pretrained_base())]
+        args.data = str(toy_data(toy_directory())["test_id"])
+
+
 def toy_results(root: Path, name: str, *, oracle: bool = False) -> Path:
     """A `thinkact eval` results file of the shipped pretrained base (or, with `oracle`, of the reference actions)
     on the toy data's test splits: 6 turns per split, at most 96 new tokens, no bootstrap."""
