@@ -1,12 +1,16 @@
-"""Shared fixtures: a small generated dataset and a very small tiny model, built once per test session."""
+"""Shared fixtures, built once per test session: a small generated dataset, a very small tiny model, and a tiny
+Llama GGUF with its converted model directory (skipped without the gguf package)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from thinkact.bench.synthetic import generate_benchmark
+from thinkact.cli.apps import app
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model
 
 # Smaller than the demo's model so that component tests take seconds; same architecture and code path.
@@ -32,3 +36,23 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny", seed=0, config=TEST_MODEL)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A tiny Llama GGUF (`tests/llama_gguf.py`) and the transformers model whose weights it holds."""
+    pytest.importorskip("gguf")  # the `gguf` extra: without it the GGUF tests skip, the rest run
+    from tests.llama_gguf import CHATML, write_tiny_gguf  # imports gguf
+
+    path = tmp_path_factory.mktemp("gguf") / "tiny-llama.Q8_0.gguf"
+    return path, write_tiny_gguf(path, CHATML)
+
+
+@pytest.fixture(scope="session")
+def llama_model_dir(tiny_gguf: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Llama GGUF converted by `thinkact init-model --from-gguf`: a real, non-Qwen3 architecture and a
+    vocabulary whose action tags are several tokens each."""
+    out = tmp_path_factory.mktemp("converted") / "model"
+    result = CliRunner().invoke(app, ["init-model", "--from-gguf", str(tiny_gguf[0]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
