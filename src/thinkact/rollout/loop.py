@@ -184,7 +184,8 @@ class SamplingPolicy(Policy):
         self._cache: _StreamCache | None = None
 
     def begin(self, episode: Episode) -> None:
-        episode.prompt_ids = encode_prompt(self.tokenizer, episode.messages, episode.tools)
+        if not episode.prompt_ids:  # the turn view encodes its prompts first, to sort them by length
+            episode.prompt_ids = encode_prompt(self.tokenizer, episode.messages, episode.tools)
         # The forced prefix is part of the stream from the start, so every round (and `_StreamCache`) sees it.
         episode.stream_ids += episode.prefix_ids
         episode.loss_mask += [0] * len(episode.prefix_ids)
