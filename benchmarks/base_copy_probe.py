@@ -14,11 +14,11 @@ import argparse
 import torch
 from workspace import parse_toy_args
 
-from thinkact.bench.corpus import generate_conversations
 from thinkact.models.load import load_policy
 from thinkact.models.tiny import pretrained_base
 from thinkact.parse import parse_action
 from thinkact.rollout.generation import generate_with_lengths
+from thinkact.train.corpus import generate_conversations
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from workspace import parse_toy_args, toy_probe_inputs
 
-from thinkact.bench.corpus import generate_conversations
 from thinkact.data.conversations import read_conversations
 from thinkact.models.load import load_policy
+from thinkact.train.corpus import generate_conversations
 from thinkact.train.pretrain import CallProbe
 
 Pairs = list[tuple[list[dict[str, Any]], list[dict[str, Any]]]]

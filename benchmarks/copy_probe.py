@@ -6,7 +6,7 @@ Lisbon?") is checked greedily, given everything before it, as `train/pretrain.Ca
 The first token of a value is a choice (which entity); the later ones are copying proper: a model that copies
 predicts them whatever the word, one that recalls predicts them only for words it has seen. Tool-name tokens are
 counted apart. Sets: 48 held-out invented-tool corpus conversations, the same with their entities respelled
-(`bench.corpus.spelled_name`, as `pretrain.respell` does), and the first 80 conversations of a benchmark file.
+(`data.words.spelled_name`, as `pretrain.respell` does), and the first 80 conversations of a benchmark file.
 
     .venv/bin/python benchmarks/copy_probe.py MODEL_DIR [MODEL_DIR ...] [--data runs/demo/data/test_id.jsonl]
         [--corpus 48] [--conversations 80] [--toy]
@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from workspace import parse_toy_args, toy_probe_inputs
 
-from thinkact.bench.corpus import generate_conversations
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.rename import fresh_entities
 from thinkact.models.chat import render
 from thinkact.models.load import load_policy
+from thinkact.train.corpus import generate_conversations
 
 Pair = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 ROLES = ("copied, first token", "copied, later tokens", "tool name")

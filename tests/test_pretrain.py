@@ -15,22 +15,15 @@ import torch
 from safetensors.torch import load_file
 from tokenizers import pre_tokenizers
 
-from thinkact.bench.corpus import (
-    DOMAINS,
-    TOOL_VERBS,
-    english_words,
-    generate_conversations,
-    generate_documents,
-    invent_name,
-    spelled_name,
-)
 from thinkact.bench.synthetic import entities, generate_split
+from thinkact.data.words import TOOL_VERBS, english_words, invent_name, load_word_lists, spelled_name
 from thinkact.envs.registry import DOMAINS as BENCHMARK_DOMAINS
 from thinkact.envs.registry import tool_specs
 from thinkact.errors import UserError
 from thinkact.models.load import load_policy
 from thinkact.models.tiny import TinyModelConfig, pretrained_base, split_identifiers, train_tokenizer
 from thinkact.rewards.combine import RewardConfig
+from thinkact.train.corpus import DOMAINS, generate_conversations, generate_documents
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.grpo_config import HybridOptions
 from thinkact.train.heldout import HeldOut
@@ -317,6 +310,19 @@ def test_spelled_names_are_new_words_cut_like_real_names() -> None:
 
     syllables = [invent_name(rng) for _ in range(2000)]
     assert shared(names) > 0.7 and shared(syllables) < 0.55  # measured 0.78 and 0.47
+
+
+def test_stored_word_lists_are_the_corpus_and_benchmark_words() -> None:
+    """`data/words.json` holds the corpus's own lower-case words and the other words of the benchmark's entity
+    pools, as the corpus (seed 0) and the pools give them today; `spelled_name` and `data.rename` read it."""
+    text = " ".join(json.dumps(record) for record in generate_conversations(400, 0))
+    words = set(re.findall(r"\b[a-z]{3,}\b", text + " ".join(generate_documents(200, 0))))
+    pools = json.dumps([value for name, value in vars(entities).items() if name.isupper()])
+    benchmark = {word.lower() for word in re.findall(r"[A-Za-z]+", pools)}
+    corpus, others = load_word_lists()
+    fix = "the corpus or the entity pools changed: rewrite src/thinkact/data/words.json from these lists"
+    assert corpus == words, fix
+    assert others == benchmark - words, fix
 
 
 def test_corpus_respells_a_share_of_entities_and_keeps_the_stages_corpora() -> None:

@@ -17,7 +17,7 @@ repeated cities writes them from memory: in the demo only 52 of the 261 capitali
 thinking wrote were right, and 92 were a training value or began like one ("Bosting" for Bogota, "Dub" for
 Dublin; docs/benchmarks.md). Each capitalised word of a copied value becomes an invented one, the same in every
 message, so the value can only come from the conversation (`sft.fresh_entities`). The invented words are
-English-like (`bench.corpus.spelled_name`), not built from the corpus's few syllables: a base that only ever
+English-like (`data.words.spelled_name`), not built from the corpus's few syllables: a base that only ever
 copied syllable names copies syllables, and half of the later tokens of a name spelled otherwise come out wrong
 (docs/benchmarks.md, "Copying words, not syllables"); `pretrain.respell` uses the same function.
 """
@@ -30,8 +30,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from thinkact.bench.corpus import TOOL_VERBS, english_words, invent_name, spelled_name
 from thinkact.data.conversations import Conversation
+from thinkact.data.words import TOOL_VERBS, english_words, invent_name, spelled_name
 
 
 def fresh_tool_name(rng: random.Random, old: str, taken: set[str]) -> str:
@@ -220,10 +220,10 @@ def fresh_entities(
     A copied entity is a string argument of one of the assistant's calls that appears in the conversation's
     other text (the user's words, a system prompt, a tool result) and is no member of a tool's `enum`. Each of
     its capitalised words (`ENTITY_WORD`) becomes an invented one (`invent`: by default
-    `bench.corpus.spelled_name`, English-like, so that the copies learned are of any word) in every
+    `data.words.spelled_name`, English-like, so that the copies learned are of any word) in every
     message's text, every call's arguments and every tool result; a word that also starts a sentence ("Rome"
     in "Rome is sunny") changes there too, which keeps the text consistent. Lower-case words, digits, codes
-    (`C`, `USD`), ordinary words of the corpus (`bench.corpus.english_words`: 'The', 'Smart') and words that
+    (`C`, `USD`), ordinary words of the corpus (`data.words.english_words`: 'The', 'Smart') and words that
     are enum members stay. Tool schemas, names and the conversation's `meta` are not changed.
 
     >>> call = {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Quito"}}}

@@ -1,4 +1,4 @@
-"""Pretraining of the tiny base: next-token training on the generated corpus (`bench/corpus.py`).
+"""Pretraining of the tiny base: next-token training on the generated corpus (`train/corpus/`).
 
 The paper starts from a capable base model; a randomly initialised tiny model is not one. `run_pretrain` makes the
 embedded default the analogue of vanilla Qwen3-1.7B: it renders the corpus through Qwen3's chat template (tools in
@@ -29,7 +29,6 @@ from typing import Any
 import torch
 import transformers
 
-from thinkact.bench.corpus import generate_conversations, generate_documents
 from thinkact.data.conversations import Conversation
 from thinkact.data.rename import fresh_entities
 from thinkact.errors import UserError
@@ -43,6 +42,7 @@ from thinkact.models.tiny import (
     split_identifiers,
     train_tokenizer,
 )
+from thinkact.train.corpus import generate_conversations, generate_documents
 
 
 @dataclass
@@ -334,7 +334,7 @@ def _write_recipe(
     command = [f"thinkact pretrain --out {config.out} --seed {config.seed}"]
     command += [f"--init {config.init}"] if config.init else []
     recipe: dict[str, Any] = {
-        "what": "the tiny base, pretrained by `thinkact pretrain` on the generated corpus of bench/corpus.py",
+        "what": "the tiny base, pretrained by `thinkact pretrain` on the generated corpus of train/corpus/",
         "command": " ".join(command + changed),
         "config": asdict(config),
         "seconds": round(seconds, 1),
