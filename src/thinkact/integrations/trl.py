@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from peft import LoraConfig, PeftModel
+from peft import PeftModel
 from transformers import PrinterCallback, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from trl import GRPOConfig, GRPOTrainer
 from trl.import_utils import is_vllm_available
@@ -37,10 +37,10 @@ from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import ADAPTER_SETTINGS, trl_arguments
 from thinkact.jsonsafe import dump_json
 from thinkact.models.load import load_policy
+from thinkact.models.lora import lora_config
 from thinkact.rollout.generation import stop_token_ids
 from thinkact.train.grpo import StepCallback, open_tracker
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_rewards
-from thinkact.train.sft import LoraOptions
 from thinkact.train.tracking import Tracker
 
 # TRL's metric names → thinkact's (the rest are kept under TRL's names).
@@ -202,21 +202,11 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
         environment_factory=factories,  # type: ignore[arg-type]
+        # With an adapter, TRL's KL reference is the model with the adapter disabled.
         peft_config=lora_config(config.lora) if config.lora.enabled else None,
     )
     trainer.remove_callback(PrinterCallback)  # MetricsCallback reports each step
     return trainer
-
-
-def lora_config(options: LoraOptions) -> LoraConfig:
-    """PEFT's config for thinkact's LoRA options (TRL then uses the adapter-disabled model as KL reference)."""
-    return LoraConfig(
-        r=options.rank,
-        lora_alpha=options.alpha,
-        lora_dropout=options.dropout,
-        target_modules=options.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 def run_trl_grpo(

@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, gather_object
-from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+from peft import PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
@@ -61,6 +61,7 @@ from thinkact.errors import UserError
 from thinkact.files import check_output_dir, replace_dir
 from thinkact.models.chat import encode_prompt, render_completion
 from thinkact.models.load import load_policy
+from thinkact.models.lora import lora_config
 from thinkact.parse import Action
 from thinkact.rewards.combine import Reward, score_action
 from thinkact.rewards.episode import score_episode
@@ -104,7 +105,6 @@ from thinkact.train.schedule import (
     sampling_weights,
     update_scores,
 )
-from thinkact.train.sft import LoraOptions
 from thinkact.train.shared_prompt import completion_logprobs
 from thinkact.train.tracking import Tracker, check_report_to
 
@@ -159,7 +159,7 @@ class GRPOTrainer:
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         if config.lora.enabled:
-            model = get_peft_model(model, _lora_config(config.lora))  # type: ignore[assignment]
+            model = get_peft_model(model, lora_config(config.lora))  # type: ignore[assignment]
         # With LoRA the reference is the base model: the adapter disabled, no copy.
         self.reference = _frozen_copy(model) if config.kl_coef > 0 and not config.lora.enabled else None
         if self.reference is not None:  # prepare() moves the policy to the device, not this copy
@@ -742,16 +742,6 @@ def _grad_norm(grads: list[torch.Tensor | None]) -> float:
 def _adapter_disabled(model: Any) -> Iterator[None]:
     with model.disable_adapter():
         yield
-
-
-def _lora_config(options: LoraOptions) -> LoraConfig:
-    return LoraConfig(
-        r=options.rank,
-        lora_alpha=options.alpha,
-        lora_dropout=options.dropout,
-        target_modules=options.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:

@@ -28,7 +28,6 @@ from typing import Any
 
 from accelerate.utils import is_peft_model
 from datasets import Dataset
-from peft import LoraConfig
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
 from trl import SFTConfig, SFTTrainer
@@ -40,25 +39,12 @@ from thinkact.errors import UserError, check_choice
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
+from thinkact.models.lora import LoraOptions, lora_config
 from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
 from thinkact.train.label_head import label_head
 from thinkact.train.self_distill import SelfDistillOptions, check_options, run_self_distill
 from thinkact.train.tracking import check_report_to, prepare_trainer_reporting
-
-
-@dataclass
-class LoraOptions:
-    enabled: bool = False
-    """Train a LoRA adapter instead of all weights."""
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.0
-    target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    )
-    """Module names the adapter wraps (Qwen3's attention and MLP projections by default)."""
-
 
 SCHEDULERS = {
     "cosine": "cosine",
@@ -325,15 +311,7 @@ def _train(
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    peft_config = None
-    if config.lora.enabled:
-        peft_config = LoraConfig(
-            r=config.lora.rank,
-            lora_alpha=config.lora.alpha,
-            lora_dropout=config.lora.dropout,
-            target_modules=config.lora.target_modules,
-            task_type="CAUSAL_LM",
-        )
+    peft_config = lora_config(config.lora) if config.lora.enabled else None
     interrupt = StopOnInterrupt()
     trainer = SFTTrainer(
         model=model,
