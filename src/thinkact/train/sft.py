@@ -251,15 +251,59 @@ def _train(
     overwrite: bool,
     on_resume: Callable[[int, int], None] | None,
 ) -> Path:
+    """One SFT run: check the run directory, load, write the config, train, then save the final model.
+
+    Left out: the self-distillation rounds (`run_sft` runs this once per round)."""
     out = Path(config.out)
     check_output_dir(out, overwrite=overwrite, resume=resume)
     apply_threads(config.threads)
-    checkpoint = last_trainer_checkpoint(out / "checkpoints") if resume else None
-    if resume:
-        done = None if checkpoint is None else int(checkpoint.name.split("-")[1])
-        steps = config.max_steps if config.max_steps > 0 else None
-        check_resume(out, config, steps, done, "sft", finished=_finished_step(out), steps_field="max_steps")
+    checkpoint = _resume_checkpoint(config, out) if resume else None
     model, tokenizer = load_policy(config.model)
+    dataset = _load_dataset(config, tokenizer)
+    if overwrite:
+        replace_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    interrupt = StopOnInterrupt()
+    trainer = SFTTrainer(
+        model=model,
+        args=_sft_arguments(config, out),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(config.lora) if config.lora.enabled else None,
+        callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt), _ResumedLearningRate()],
+    )
+    trained: Any = trainer.model
+    label_head(trained.get_base_model() if is_peft_model(trained) else trained)
+    if callbacks:  # the caller reports progress; TRL's printer would repeat every log line as a dict
+        trainer.remove_callback(PrinterCallback)
+    if checkpoint is not None and on_resume is not None:
+        on_resume(int(checkpoint.name.split("-")[1]), config.max_steps)
+    with interrupt.installed():
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
+    if interrupt.requested and trainer.state.global_step < trainer.state.max_steps:
+        raise RunInterrupted(
+            f"interrupted after step {trainer.state.global_step} of {trainer.state.max_steps}; the checkpoint is "
+            f"in {out}/checkpoints. Continue with: thinkact sft --out {out} --resume (and the same config)"
+        )
+    return _save_final(trainer, config, tokenizer, out)
+
+
+def _resume_checkpoint(config: SFTRunConfig, out: Path) -> Path | None:
+    """The checkpoint a `resume` continues (None: the run has none yet), once `check_resume` accepts the run.
+
+    Left out: loading it (the Trainer's `resume_from_checkpoint` does)."""
+    checkpoint = last_trainer_checkpoint(out / "checkpoints")
+    done = None if checkpoint is None else int(checkpoint.name.split("-")[1])
+    steps = config.max_steps if config.max_steps > 0 else None
+    check_resume(out, config, steps, done, "sft", finished=_finished_step(out), steps_field="max_steps")
+    return checkpoint
+
+
+def _load_dataset(config: SFTRunConfig, tokenizer: PreTrainedTokenizerBase) -> Dataset:
+    """The run's training sequences (`build_dataset` with the config's settings), warning of turns left out.
+
+    Left out: the model, which the caller loads first."""
     dataset, too_long = build_dataset(
         tokenizer,
         config.data,
@@ -277,11 +321,14 @@ def _train(
             too_long + len(dataset),
             config.max_length,
         )
-    if overwrite:
-        replace_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
-    args = SFTConfig(
+    return dataset
+
+
+def _sft_arguments(config: SFTRunConfig, out: Path) -> SFTConfig:
+    """TRL's `SFTConfig` for the run: thinkact's fields mapped onto the Trainer's, checkpoints under `out`.
+
+    Left out: LoRA (the Trainer takes it as `peft_config`) and callbacks."""
+    return SFTConfig(
         output_dir=str(out / "checkpoints"),
         max_steps=config.max_steps,
         num_train_epochs=config.epochs,
@@ -311,29 +358,13 @@ def _train(
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    peft_config = lora_config(config.lora) if config.lora.enabled else None
-    interrupt = StopOnInterrupt()
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt), _ResumedLearningRate()],
-    )
-    trained: Any = trainer.model
-    label_head(trained.get_base_model() if is_peft_model(trained) else trained)
-    if callbacks:  # the caller reports progress; TRL's printer would repeat every log line as a dict
-        trainer.remove_callback(PrinterCallback)
-    if checkpoint is not None and on_resume is not None:
-        on_resume(int(checkpoint.name.split("-")[1]), config.max_steps)
-    with interrupt.installed():
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
-    if interrupt.requested and trainer.state.global_step < trainer.state.max_steps:
-        raise RunInterrupted(
-            f"interrupted after step {trainer.state.global_step} of {trainer.state.max_steps}; the checkpoint is "
-            f"in {out}/checkpoints. Continue with: thinkact sft --out {out} --resume (and the same config)"
-        )
+
+
+def _save_final(
+    trainer: SFTTrainer, config: SFTRunConfig, tokenizer: PreTrainedTokenizerBase, out: Path
+) -> Path:
+    """Write the trained model (a LoRA adapter merged in) to `out/model`, then the Trainer state that marks the run
+    finished; returns the model's directory. Left out: checkpoints, which the Trainer writes."""
     final: Any = trainer.model
     if config.lora.enabled:
         final = final.merge_and_unload()  # fold the adapter in, so the result loads like any model
@@ -390,7 +421,10 @@ class _ResumedLearningRate(TrainerCallback):
         rates = [base * rate(scheduler.last_epoch) for base, rate in schedules]
         for group, rate in zip(kwargs["optimizer"].param_groups, rates, strict=True):
             group["lr"] = rate
-        scheduler._last_lr = rates  # what the Trainer logs as this step's learning_rate
+        # What the Trainer logs as this step's learning_rate is `get_last_lr()`, which reads this private field;
+        # torch has no public setter, and `scheduler.step()`, the only public way to refresh it, advances the
+        # schedule a step.
+        scheduler._last_lr = rates
 
 
 def _has_accelerator() -> bool:
