@@ -23,6 +23,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 from workspace import TOY_MODEL, parse_toy_args
 
 from thinkact.bench.synthetic import generate_benchmark
+from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.models.load import load_tokenizer
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model
 from thinkact.train.sft import build_dataset
@@ -108,7 +109,11 @@ def main() -> None:
     tokenizer_config = TOY_MODEL if args.toy else TinyModelConfig()
     work = Path(tempfile.mkdtemp(prefix="thinkact-shapes-"))
     generate_benchmark(work / "data", seed=0, train=args.train, valid=0, test_id=args.test, test_ood=0)
-    tokenizer = load_tokenizer(build_tiny_model(work / "tokenizer", config=tokenizer_config))
+    tokenizer = load_tokenizer(
+        build_tiny_model(
+            work / "tokenizer", texts=tokenizer_text(tokenizer_config, 0), config=tokenizer_config
+        )
+    )
     train, _ = build_dataset(tokenizer, work / "data" / "train.jsonl", think=True, max_length=1536)
     test, _ = build_dataset(tokenizer, work / "data" / "test_id.jsonl", think=True, max_length=1536)
     runs: dict[str, Run] = {}

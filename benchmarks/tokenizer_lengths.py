@@ -21,15 +21,10 @@ from transformers import PreTrainedTokenizerFast
 from workspace import TOY_MODEL, parse_toy_args
 
 from thinkact.bench.synthetic import generate_benchmark
+from thinkact.bench.synthetic.rendered import bundled_corpus
 from thinkact.data.conversations import read_conversations, turn_examples
 from thinkact.models.chat import encode_turn
-from thinkact.models.tiny import (
-    SPECIAL_TOKENS,
-    TinyModelConfig,
-    bundled_corpus,
-    qwen3_chat_template,
-    train_tokenizer,
-)
+from thinkact.models.tiny import SPECIAL_TOKENS, TinyModelConfig, qwen3_chat_template, train_tokenizer
 
 
 def other_tokenizer(corpus: list[str], vocab_size: int, gpt2: bool) -> PreTrainedTokenizerFast:

@@ -33,6 +33,7 @@ import transformers
 import trl
 
 from thinkact.bench.synthetic import generate_benchmark
+from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.eval.runner import EvalConfig, run_eval
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model, pretrained_base
 
@@ -65,7 +66,8 @@ class Workspace:
 def build_workspace(root: Path, *, conversations: int = 40, toy: bool = False) -> Workspace:
     """The default tiny model and a small bundled-benchmark training split under `root` (with `toy`, the
     tests' smaller model and 4 conversations)."""
-    model_dir = build_tiny_model(root / "model", seed=0, config=TOY_MODEL if toy else None)
+    config = TOY_MODEL if toy else None
+    model_dir = build_tiny_model(root / "model", texts=tokenizer_text(config, 0), seed=0, config=config)
     train = 4 if toy else conversations
     generate_benchmark(root / "data", seed=0, train=train, valid=0, test_id=1, test_ood=1)
     return Workspace(model_dir=model_dir, data=root / "data" / "train.jsonl")

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from thinkact.bench.synthetic import generate_benchmark
+from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.cli.apps import app
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model
 
@@ -35,7 +36,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny", seed=0, config=TEST_MODEL)
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    return build_tiny_model(out, texts=tokenizer_text(TEST_MODEL, seed=0), seed=0, config=TEST_MODEL)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from tokenizers import pre_tokenizers
 
 from thinkact.bench.synthetic import entities, generate_split
+from thinkact.bench.synthetic.rendered import pretrain_vocabulary
 from thinkact.data.words import TOOL_VERBS, english_words, invent_name, load_word_lists, spelled_name
 from thinkact.envs.registry import DOMAINS as BENCHMARK_DOMAINS
 from thinkact.envs.registry import tool_specs
@@ -38,6 +39,11 @@ from thinkact.train.pretrain import (
 
 SMALL = TinyModelConfig(vocab_size=600, hidden_size=32, intermediate_size=64, num_layers=1, num_heads=2,
                         num_kv_heads=1, head_dim=16)  # fmt: skip
+
+
+def pretrain(config: PretrainConfig) -> Path:
+    """`run_pretrain` with the benchmark text its tokenizer learns from, as `thinkact pretrain` gives it."""
+    return run_pretrain(config, pretrain_vocabulary(config))
 
 
 def _words(text: str) -> list[str]:
@@ -238,8 +244,8 @@ def test_pretraining_is_deterministic_and_lowers_the_loss(tmp_path: Path) -> Non
                               model=SMALL, steps=12, batch_size=4, sequence_length=128, warmup_steps=2,
                               learning_rate=1e-2, threads=1, log_steps=4)  # fmt: skip
 
-    first = run_pretrain(config(tmp_path / "a"))
-    second = run_pretrain(config(tmp_path / "b"))
+    first = pretrain(config(tmp_path / "a"))
+    second = pretrain(config(tmp_path / "b"))
     assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
     assert (first / "tokenizer.json").read_bytes() == (second / "tokenizer.json").read_bytes()
     recipe = json.loads((first / "recipe.json").read_text())
@@ -253,12 +259,12 @@ def test_pretraining_is_deterministic_and_lowers_the_loss(tmp_path: Path) -> Non
 
 
 def test_a_second_stage_continues_from_the_first_and_keeps_its_recipe(tmp_path: Path) -> None:
-    first = run_pretrain(PretrainConfig(out=str(tmp_path / "a"), conversations=60, documents=10,
-                                        tokenizer_benchmark_conversations=10, model=SMALL, steps=2, batch_size=2,
-                                        sequence_length=64, warmup_steps=1, log_steps=2))  # fmt: skip
-    second = run_pretrain(PretrainConfig(out=str(tmp_path / "b"), init=str(first), conversations=60,
-                                         documents=10, invented=0.5, steps=2, batch_size=2, sequence_length=64,
-                                         warmup_steps=1, log_steps=2))  # fmt: skip
+    first = pretrain(PretrainConfig(out=str(tmp_path / "a"), conversations=60, documents=10,
+                                    tokenizer_benchmark_conversations=10, model=SMALL, steps=2, batch_size=2,
+                                    sequence_length=64, warmup_steps=1, log_steps=2))  # fmt: skip
+    second = pretrain(PretrainConfig(out=str(tmp_path / "b"), init=str(first), conversations=60,
+                                     documents=10, invented=0.5, steps=2, batch_size=2, sequence_length=64,
+                                     warmup_steps=1, log_steps=2))  # fmt: skip
     assert (first / "tokenizer.json").read_bytes() == (second / "tokenizer.json").read_bytes()
     assert (first / "model.safetensors").read_bytes() != (second / "model.safetensors").read_bytes()
     recipe = json.loads((second / "recipe.json").read_text())

@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from transformers import TrainerCallback
 
+from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.config import save_config
 from thinkact.errors import UserError, check_choice
 from thinkact.eval.compare import CompareConfig, run_compare
@@ -276,7 +277,8 @@ def _base_model(config: DemoConfig, out: Path) -> Path:
     if config.base == "pretrained":
         return copy_pretrained_base(out)
     if config.base == "random":
-        return build_tiny_model(out, seed=config.seed, config=config.model)
+        texts = tokenizer_text(config.model, config.seed)
+        return build_tiny_model(out, texts=texts, seed=config.seed, config=config.model)
     if not Path(config.base).is_dir():
         raise UserError(f"demo.base: {config.base!r} is not pretrained, random or a model directory")
     return Path(config.base)

@@ -125,6 +125,7 @@ def init_model(
     """Build a small local Qwen3-architecture model and its tokenizer (offline, seconds), copy the shipped
     pretrained tiny base (--pretrained), or convert a real pretrained model from a GGUF file (--from-gguf,
     --smollm2)."""
+    from thinkact.bench.synthetic.rendered import tokenizer_text
     from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 
     _quiet_libraries()
@@ -156,7 +157,7 @@ def init_model(
         raise UserError(f"init-model: --tokenizer {tokenizer!r}; choose tiny or qwen3")
     model_config = load_config(TinyModelConfig, config, set_)
     _claim_output(out, overwrite)
-    path = build_tiny_model(out, seed=seed, config=model_config)
+    path = build_tiny_model(out, texts=tokenizer_text(model_config, seed), seed=seed, config=model_config)
     Console().print(f"tiny model written to {path}")
 
 
@@ -235,6 +236,7 @@ def pretrain(
     `THIRD_STAGE`, rebuilds the base itself, bit for bit on the same software and thread count: compare
     `weights_sha256` in the recipe.json files (docs/design-notes.md gives the three commands).
     """
+    from thinkact.bench.synthetic.rendered import pretrain_vocabulary
     from thinkact.train.pretrain import PretrainConfig, run_pretrain
 
     _quiet_libraries()
@@ -244,7 +246,7 @@ def pretrain(
     _claim_output(run_config.out, overwrite)
     console = Console()
     with training_progress(console, "pretrain", run_config.steps) as report:
-        path = run_pretrain(run_config, on_log=report)
+        path = run_pretrain(run_config, pretrain_vocabulary(run_config), on_log=report)
     console.print(f"pretrained model written to {path}")
 
 

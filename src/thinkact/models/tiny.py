@@ -1,8 +1,9 @@
 """The embedded default policy: a byte-level BPE tokenizer and a small Qwen3-architecture model, built offline.
 
-`build_tiny_model` trains the tokenizer on text rendered from the bundled benchmark (conversations through
-Qwen3's own chat template, so the merges cover JSON schemas, tool calls and think blocks), declares Qwen3's special
-tokens, and initialises a seeded Qwen3 causal LM of a few million parameters. Both are saved with
+`build_tiny_model` trains the tokenizer on the text its caller gives, usually the bundled benchmark rendered
+through Qwen3's own chat template (`bench.synthetic.rendered`, so the merges cover JSON schemas, tool calls and
+think blocks), declares Qwen3's special tokens, and initialises a seeded Qwen3 causal LM of a few million
+parameters. Both are saved with
 `save_pretrained`, so `AutoTokenizer`/`AutoModelForCausalLM.from_pretrained(DIR)` load them and every code path
 is the one Qwen3-1.7B takes. This model knows nothing until it is trained; `train/pretrain.py` pretrains it
 into the shipped base (`pretrained_base`), which the demo starts from.
@@ -193,37 +194,20 @@ def copy_pretrained_base(out_dir: str | Path) -> Path:
 def build_tiny_model(
     out_dir: str | Path,
     *,
+    texts: Iterable[str],
     seed: int = 0,
     config: TinyModelConfig | None = None,
-    texts: Iterable[str] | None = None,
 ) -> Path:
-    """Train the tokenizer, build the model and save both to `out_dir`; returns the directory."""
+    """Train the tokenizer on `texts`, build the model and save both to `out_dir`; returns the directory.
+
+    The usual text is the bundled benchmark rendered through the chat template
+    (`bench.synthetic.rendered.tokenizer_text(config, seed)`), which the caller passes: the benchmark is a later
+    stage than models."""
     config = config or TinyModelConfig()
-    corpus = list(texts) if texts is not None else bundled_corpus(config.corpus_conversations, seed)
-    tokenizer = train_tokenizer(corpus, config.vocab_size, config.max_token_chars)
+    tokenizer = train_tokenizer(list(texts), config.vocab_size, config.max_token_chars)
     model = build_model(tokenizer, config, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(out)
     model.save_pretrained(out)
     return out
-
-
-def bundled_corpus(
-    conversations: int, seed: int, splits: tuple[str, ...] = ("train", "test_id", "test_ood")
-) -> list[str]:
-    """Text for the tokenizer: bundled-benchmark conversations rendered with Qwen3's chat template (test splits
-    get a tenth as many)."""
-    from thinkact.bench.synthetic import generate_split  # the benchmark is only needed when no text is given
-    from thinkact.models.chat import render
-
-    # A merge-free byte-level tokenizer, just to render the template through transformers' own renderer.
-    renderer = train_tokenizer(["bootstrap"], vocab_size=len(SPECIAL_TOKENS) + 256)
-    texts = []
-    for split in splits:
-        count = conversations if split == "train" else max(conversations // 10, 1)
-        for conversation in generate_split(split, count, seed):
-            texts.append(
-                render(renderer, conversation.messages, conversation.tools, add_generation_prompt=False)
-            )
-    return texts

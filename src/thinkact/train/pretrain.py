@@ -38,7 +38,6 @@ from thinkact.models.tiny import (
     SPECIAL_TOKENS,
     TinyModelConfig,
     build_model,
-    bundled_corpus,
     split_identifiers,
     train_tokenizer,
 )
@@ -183,9 +182,15 @@ def learning_rate_at(step: int, config: PretrainConfig) -> float:
 
 
 def run_pretrain(
-    config: PretrainConfig, on_log: Callable[[int, dict[str, float]], None] | None = None
+    config: PretrainConfig,
+    vocabulary: list[str],
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> Path:
-    """Build the corpus and tokenizer, pretrain the tiny model, and save it to `config.out`."""
+    """Build the corpus and tokenizer, pretrain the tiny model, and save it to `config.out`.
+
+    `vocabulary` is the benchmark text the tokenizer learns from besides the corpus, which the caller renders
+    (`bench.synthetic.rendered.pretrain_vocabulary(config)`: the benchmark is a later stage than training); it is
+    empty when `config.init` gives the model and tokenizer."""
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     out = Path(config.out)
@@ -196,10 +201,7 @@ def run_pretrain(
         model, tokenizer = load_policy(config.init)
         torch.manual_seed(config.seed)
     else:
-        vocabulary_text = texts + bundled_corpus(
-            config.tokenizer_benchmark_conversations, config.seed, ("train",)
-        )
-        tokenizer = train_tokenizer(vocabulary_text, config.model.vocab_size, config.model.max_token_chars)
+        tokenizer = train_tokenizer(texts + vocabulary, config.model.vocab_size, config.model.max_token_chars)
         model = build_model(tokenizer, config.model, config.seed)
     if config.split_identifiers:
         split_identifiers(tokenizer)
