@@ -5,12 +5,15 @@ Three measurements on the same prompts, sampling settings and seed, so each gene
 2. `sample`: thinkact's batched generation (`rollout.generation.sample`: seeding, padding, cutting at the stop);
 3. `rollout`: the engine's full rollout (`GRPOTrainer.rollout`: sample, decode, parse, score every reward).
 Tokens are completion tokens up to and including the first stop token. Rounds alternate the three, and the table
-reports medians and the ratio of each to `generate`. With `--schema-tokens N` the prompts are weather turns whose
-tools are padded with renamed copies until their schemas render to about N tokens (as `scaling.py` does), the
-workload of agents with long tool lists. Usage:
+reports medians, tokens/s and the ratio of each to `generate`, with where the time went: the model's prefill and
+decode forwards and the rest (`throughput.py` times them), and a second table of the bytes each decode step read
+per token against the memory bandwidth measured in the same process. With `--schema-tokens N` the prompts are
+weather turns whose tools are padded with renamed copies until their schemas render to about N tokens (as
+`scaling.py` does), the workload of agents with long tool lists. `--model DIR` runs any causal-LM directory
+thinkact loads instead of the tiny model. Usage:
 
     .venv/bin/python benchmarks/rollout_throughput.py [--prompts 8] [--group 4] [--new-tokens 64] [--rounds 3]
-        [--schema-tokens 0] [--toy]
+        [--schema-tokens 0] [--model DIR] [--threads 1] [--bandwidth-mib 256] [--toy]
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import throughput
 import torch
-from scaling import write_variant
-from workspace import build_workspace, machine, median, parse_toy_args, print_table, write_results
+from workspace import median, parse_toy_args
 
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import derive_seed, sample, stop_token_ids
@@ -60,108 +65,104 @@ def bare_generate(trainer: GRPOTrainer, prompts: list[list[int]], config: GRPORu
     return tokens
 
 
-def timed(run: Callable[[], int]) -> tuple[float, int]:
-    started = time.perf_counter()
-    tokens = run()
-    return time.perf_counter() - started, tokens
+def sampled_tokens(trainer: GRPOTrainer, prompts: list[list[int]], config: GRPORunConfig) -> int:
+    """thinkact's batched generation of the same batch; the completion tokens it kept."""
+    groups = sample(
+        trainer.accelerator.unwrap_model(trainer.model),
+        trainer.tokenizer,
+        prompts,
+        num_samples=config.group_size,
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        batch_size=config.micro_batch * 2,
+        seed=config.seed * 7919,
+        step=0,
+    )
+    return sum(len(c.completion_ids) for group in groups for c in group)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    throughput.add_run_arguments(parser, prompts=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    toy = {"prompts": 1, "group": 2, "new_tokens": 4, "rounds": 1, "bandwidth_mib": 8}
+    return parse_toy_args(parser, toy)
+
+
+@dataclass
+class Timing:
+    """One timed call: its seconds, the completion tokens it kept and its generation forwards."""
+
+    seconds: float
+    tokens: int
+    forwards: throughput.ForwardTimes
+
+
+def measure(
+    runs: dict[str, Callable[[], int]], rounds: int, log: throughput.ForwardLog
+) -> dict[str, list[Timing]]:
+    """Each run once to warm up, then `rounds` rounds that alternate them; every timed call of each run."""
+    for run in runs.values():
+        run()
+    log.take()
+    timings: dict[str, list[Timing]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            tokens = run()
+            timings[name].append(Timing(time.perf_counter() - started, tokens, log.take()))
+    return timings
+
+
+def phase_rows(timings: dict[str, list[Timing]]) -> list[dict[str, Any]]:
+    """Per path: median seconds, tokens/s, ratio to `generate`, and the medians of its prefill and decode
+    forwards and of the rest (sampling, cutting, decoding text, parsing, rewards)."""
+    rows: list[dict[str, Any]] = []
+    for name, calls in timings.items():
+        seconds = median([c.seconds for c in calls])
+        tokens = calls[-1].tokens
+        rows.append(
+            {
+                "path": name,
+                "tokens": tokens,
+                "median_s": seconds,
+                "tokens_per_s": tokens / seconds,
+                "prefill_s": median([c.forwards.prefill_s for c in calls]),
+                "decode_s": median([c.forwards.decode_s for c in calls]),
+                "other_s": median([c.seconds - c.forwards.prefill_s - c.forwards.decode_s for c in calls]),
+            }
+        )
+    for row in rows:
+        row["vs_generate"] = row["tokens_per_s"] / rows[0]["tokens_per_s"]
+    return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=8)
-    parser.add_argument("--group", type=int, default=4)
-    parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--schema-tokens",
-        type=int,
-        default=0,
-        help="pad the tools to about this many tokens (0: as they are)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
-    )
-    args = parse_toy_args(parser, {"prompts": 1, "group": 2, "new_tokens": 4, "rounds": 1})
-    torch.set_num_threads(args.threads)
-    before = machine()
+    args = parse_args()
+    record = throughput.start_record(args)
     with tempfile.TemporaryDirectory() as root:
-        workspace = build_workspace(Path(root), toy=args.toy)
-        data = workspace.data
-        schema = 0
-        if args.schema_tokens:
-            data = Path(root) / "schemas.jsonl"
-            _, tokenizer = load_policy(workspace.model_dir)
-            schema = write_variant(workspace.data, data, tokenizer, args.schema_tokens, args.prompts)
-        config = GRPORunConfig(
-            model=str(workspace.model_dir),
-            data=str(data),
-            max_prompt_tokens=100_000,
-            prompts_per_step=args.prompts,
-            group_size=args.group,
-            max_new_tokens=args.new_tokens,
-            micro_batch=args.prompts * args.group,  # one generation batch for all three
-        )
-        model, tokenizer = load_policy(workspace.model_dir)
+        config, record["schema_tokens"] = throughput.grpo_setup(Path(root), args)
+        model, tokenizer = load_policy(config.model)
         trainer = GRPOTrainer(config, model, tokenizer)
-        trainer.load_data(data)
+        trainer.load_data(config.data)
         indices = list(range(args.prompts))
         prompts = [trainer.prompt_ids[i] for i in indices]
-        prompt_tokens = round(sum(len(p) for p in prompts) / len(prompts))
         runs: dict[str, Callable[[], int]] = {
             "generate": lambda: bare_generate(trainer, prompts, config),
-            "sample": lambda: sum(
-                len(c.completion_ids)
-                for group in sample(
-                    trainer.accelerator.unwrap_model(trainer.model),
-                    tokenizer,
-                    prompts,
-                    num_samples=config.group_size,
-                    max_new_tokens=config.max_new_tokens,
-                    temperature=config.temperature,
-                    top_p=config.top_p,
-                    batch_size=config.micro_batch * 2,
-                    seed=config.seed * 7919,
-                    step=0,
-                )
-                for c in group
-            ),
+            "sample": lambda: sampled_tokens(trainer, prompts, config),
             "rollout": lambda: sum(len(r.completion_ids) for r in trainer.rollout(0, indices)),
         }
-        for run in runs.values():  # warm-up
-            run()
-        seconds: dict[str, list[float]] = {name: [] for name in runs}
-        tokens: dict[str, int] = {}
-        for _ in range(args.rounds):
-            for name, run in runs.items():
-                elapsed, count = timed(run)
-                seconds[name].append(elapsed)
-                tokens[name] = count
-    limit = tokens["generate"] / median(seconds["generate"])
-    rows = [
-        {
-            "path": name,
-            "tokens": tokens[name],
-            "median_s": median(seconds[name]),
-            "tokens_per_s": tokens[name] / median(seconds[name]),
-            "vs_generate": tokens[name] / median(seconds[name]) / limit,
-        }
-        for name in runs
-    ]
-    title = (
-        f"rollout throughput: {args.prompts} prompts x {args.group} samples x <= {args.new_tokens} new tokens, "
-        f"schema tokens {schema or 'as bundled'}, prompt tokens {prompt_tokens}, "
-        f"median of {args.rounds} alternating rounds"
-    )
-    print_table(title, rows)
-    record = {
-        "machine": before,
-        "load_after": machine()["load_average"],
-        "args": vars(args),
-        "schema_tokens": schema,
-        "prompt_tokens": prompt_tokens,
-        "rows": rows,
-    }
-    print(f"\nwritten to {write_results('rollout_throughput', record, toy=args.toy)}")
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        record["bandwidth"] = throughput.memory_bandwidth(args.bandwidth_mib, policy.device)
+        with throughput.timed_forwards(policy) as log:
+            timings = measure(runs, args.rounds, log)
+    record["prompt_tokens"] = round(sum(len(p) for p in prompts) / len(prompts))
+    record["rows"] = phase_rows(timings)
+    spans = {name: [call.forwards for call in calls] for name, calls in timings.items()}
+    detail = f"prompt tokens {record['prompt_tokens']}, median of {args.rounds} alternating rounds"
+    title = throughput.batch_title("rollout throughput", args, record, detail)
+    throughput.finish("rollout_throughput", title, record, spans, policy)
 
 
 if __name__ == "__main__":

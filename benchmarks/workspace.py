@@ -33,7 +33,6 @@ import transformers
 import trl
 
 from thinkact.bench.synthetic import generate_benchmark
-from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.eval.runner import EvalConfig, run_eval
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model, pretrained_base
 
@@ -63,11 +62,15 @@ class Workspace:
     data: Path
 
 
-def build_workspace(root: Path, *, conversations: int = 40, toy: bool = False) -> Workspace:
-    """The default tiny model and a small bundled-benchmark training split under `root` (with `toy`, the
-    tests' smaller model and 4 conversations)."""
-    config = TOY_MODEL if toy else None
-    model_dir = build_tiny_model(root / "model", texts=tokenizer_text(config, 0), seed=0, config=config)
+def build_workspace(
+    root: Path, *, conversations: int = 40, toy: bool = False, model: str | None = None
+) -> Workspace:
+    """The default tiny model (or the `model` directory given) and a small bundled-benchmark training split under
+    `root` (with `toy`, the tests' smaller model and 4 conversations)."""
+    if model is not None:
+        model_dir = Path(model)
+    else:
+        model_dir = build_tiny_model(root / "model", seed=0, config=TOY_MODEL if toy else None)
     train = 4 if toy else conversations
     generate_benchmark(root / "data", seed=0, train=train, valid=0, test_id=1, test_ood=1)
     return Workspace(model_dir=model_dir, data=root / "data" / "train.jsonl")

@@ -20,6 +20,7 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SKIPPED = 77  # benchmarks/workspace.py's SKIPPED: the toy run's data (../shared) is absent
 SLOW = {"seed_repeats.py"}  # two toy demos in subprocesses, about 40 s of CPU
+MODEL_SCRIPTS = ("rollout_throughput.py", "grpo_step.py")  # those that take `--model`
 TOY_MARKS = ("parse_toy_args(", "THINKACT_BENCH_TOY", '"--toy"')
 
 
@@ -42,10 +43,10 @@ def missing_toy_mode(script: Path) -> str | None:
     )
 
 
-def run_toy(script: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Runs `script` at toy size in this process; its exit status."""
+def run_toy(script: Path, tmp: Path, monkeypatch: pytest.MonkeyPatch, options: tuple[str, ...] = ()) -> int:
+    """Runs `script` at toy size in this process, with `options` on its command line; its exit status."""
     own_flag = '"--toy"' in script.read_text(encoding="utf-8")
-    monkeypatch.setattr(sys, "argv", [str(script), *(["--toy"] if own_flag else [])])
+    monkeypatch.setattr(sys, "argv", [str(script), *(["--toy"] if own_flag else []), *options])
     monkeypatch.setenv("THINKACT_BENCH_TOY", "1")
     monkeypatch.setenv("TMPDIR", str(tmp))  # for the subprocesses a script starts
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
@@ -92,6 +93,38 @@ def test_every_script_runs_at_toy_size(
         if line.startswith("written to "):
             assert Path(line.removeprefix("written to ")).is_relative_to(tmp_path), line
     assert results_files() == results_before, "a toy run wrote into benchmarks/results"
+
+
+@pytest.mark.parametrize("script", MODEL_SCRIPTS)
+def test_a_throughput_script_takes_a_model_directory(
+    script: str,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    status = run_toy(BENCHMARKS / script, tmp_path, monkeypatch, ("--model", str(tiny_model_dir)))
+    out, err = capfd.readouterr()
+    assert status == 0, f"{script} --model at toy size exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
+    assert f" of {tiny_model_dir}:" in out
+    for column in ("tokens_per_s", "prefill_s", "decode_s", "bytes_per_token", "of_bandwidth"):
+        assert column in out, column
+
+
+@pytest.mark.parametrize("script", MODEL_SCRIPTS)
+def test_a_throughput_script_runs_another_architecture(
+    script: str,
+    llama_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The tiny Llama converted from GGUF (its own head size, KV heads and tokenizer): the decode cost comes from
+    its config."""
+    status = run_toy(BENCHMARKS / script, tmp_path, monkeypatch, ("--model", str(llama_model_dir)))
+    out, err = capfd.readouterr()
+    assert status == 0, f"{script} on a Llama exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
+    assert f" of {llama_model_dir}:" in out and "bytes_per_token" in out
 
 
 def test_a_script_without_a_toy_mode_is_told_what_to_add(tmp_path: Path) -> None:
