@@ -33,6 +33,7 @@ import transformers
 import trl
 
 from thinkact.bench.synthetic import generate_benchmark
+from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.eval.runner import EvalConfig, run_eval
 from thinkact.models.tiny import TinyModelConfig, build_tiny_model, pretrained_base
 
@@ -70,7 +71,8 @@ def build_workspace(
     if model is not None:
         model_dir = Path(model)
     else:
-        model_dir = build_tiny_model(root / "model", seed=0, config=TOY_MODEL if toy else None)
+        config = TOY_MODEL if toy else None
+        model_dir = build_tiny_model(root / "model", texts=tokenizer_text(config, 0), seed=0, config=config)
     train = 4 if toy else conversations
     generate_benchmark(root / "data", seed=0, train=train, valid=0, test_id=1, test_ood=1)
     return Workspace(model_dir=model_dir, data=root / "data" / "train.jsonl")
