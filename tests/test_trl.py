@@ -23,13 +23,14 @@ from thinkact.envs.base import Environment
 from thinkact.envs.episodes import reference_calls, tool_messages
 from thinkact.envs.registry import get_domain, make_environment
 from thinkact.errors import UserError
+from thinkact.integrations import trl_rewards
 from thinkact.integrations.trl_data import dataset_rows
 from thinkact.integrations.trl_envs import environment_class
 from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import split_engine_settings, trl_arguments
 from thinkact.models.chat import encode_prompt, encode_turn, render
 from thinkact.models.load import load_policy
-from thinkact.parse import ToolCall
+from thinkact.parse import Action, ToolCall, action_from_message
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rollout.generation import stop_token_ids
 from thinkact.train.batches import layout
@@ -162,6 +163,32 @@ def test_reward_function_is_thinkacts_reward_of_the_first_action(
     )
     assert scores[0] == scores[2] == 1.0 > scores[1]
     assert logged["reward/tool_exact"] == pytest.approx(2 / 3)
+
+
+def test_reward_function_parses_each_reference_once(
+    tiny_model_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, tokenizer = load_policy(tiny_model_dir)
+    turns = turn_examples(read_conversations(data_dir / "train.jsonl"))[:2]
+    parses: list[object] = []
+
+    def counted(message: dict[str, object]) -> Action:
+        parses.append(message)
+        return action_from_message(message)
+
+    monkeypatch.setattr(trl_rewards, "action_from_message", counted)
+    reward = make_reward_function(tokenizer, lambda step: RewardConfig(), stop_token_ids(model, tokenizer))
+    columns = {
+        "reference": [json.dumps(turn.reference) for turn in turns for _ in range(3)],
+        "tools": [json.dumps(turn.tools) for turn in turns for _ in range(3)],
+        "answer_metric": [""] * 6,
+    }
+    completion = list(tokenizer("<think>x</think>No.<|im_end|>", add_special_tokens=False)["input_ids"])
+    first = reward(completion_ids=[completion] * 6, **columns)
+    second = reward(completion_ids=[completion] * 6, **columns)  # a later step sees the same rows again
+    assert (
+        len(parses) == len(set(zip(columns["reference"], columns["tools"], strict=True))) and first == second
+    )
 
 
 def test_domain_environment_exposes_the_tools_and_runs_them() -> None:

@@ -9,8 +9,9 @@ each component through TRL's `log_metric` as `reward/<component>`, as thinkact's
 The function decodes the completion's token ids itself (special tokens kept, so `<think>` and `<tool_call>`
 survive whatever TRL's own decoding strips) and cuts them after the first end-of-turn token: in TRL's tool loop
 a completion also holds tool results and the policy's next action, and the row's reference describes the first
-action. Every `sample_steps` steps it appends the step's first group to `samples.jsonl`. Left out: rewards
-computed from an environment's final state.
+action. A row's reference action and tool schemas arrive as JSON columns on every call; each distinct pair is
+parsed once, on first sight, and kept for the run. Every `sample_steps` steps it appends the step's first group to
+`samples.jsonl`. Left out: rewards computed from an environment's final state.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from transformers import PreTrainedTokenizerBase, TrainerState
 
 from thinkact.jsonsafe import dump_json
-from thinkact.parse import action_from_message, parse_action
+from thinkact.parse import Action, action_from_message, parse_action
 from thinkact.rewards.combine import Reward, RewardConfig, score_action
 from thinkact.rollout.generation import decode
 
@@ -59,6 +60,15 @@ def make_reward_function(
     `rewards_at(step)` is the reward config at thinkact's step `step` (0-based; weights may be scheduled): TRL
     takes `passes` optimiser steps per generation, so its global step divided by `passes` is thinkact's step.
     """
+    references: dict[tuple[str, str], tuple[Action, list[dict[str, Any]]]] = {}
+
+    def parsed(reference: str, tools: str) -> tuple[Action, list[dict[str, Any]]]:
+        """A row's reference action and tool schemas, parsed the first time the pair is seen (the dataset's
+        columns do not change during a run; the scorers only read them)."""
+        key = (reference, tools)
+        if key not in references:
+            references[key] = (action_from_message(json.loads(reference)), json.loads(tools))
+        return references[key]
 
     def thinkact(
         *,
@@ -75,13 +85,7 @@ def make_reward_function(
         config = rewards_at(step)
         texts = [decode(tokenizer, first_action(ids, stops)) for ids in completion_ids]
         scored = [
-            score_action(
-                parse_action(text),
-                action_from_message(json.loads(ref)),
-                json.loads(specs),
-                config,
-                answer_metric=metric or None,
-            )
+            score_action(parse_action(text), *parsed(ref, specs), config, answer_metric=metric or None)
             for text, ref, specs, metric in zip(texts, reference, tools, answer_metric, strict=True)
         ]
         if log_metric is not None:
