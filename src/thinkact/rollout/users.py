@@ -166,7 +166,7 @@ def user_client(config: UserConfig) -> Any:
     """The OpenAI client for kind=model (None otherwise), made once per run."""
     if config.kind != "model":
         return None
-    from thinkact.eval.endpoint import EndpointConfig, make_client
+    from thinkact.rollout.endpoint import EndpointConfig, make_client
 
     endpoint = EndpointConfig(url=config.url, model=config.model, api_key_env=config.api_key_env)
     endpoint.timeout = config.timeout

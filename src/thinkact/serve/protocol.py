@@ -7,7 +7,7 @@ turns a completion into the response message with `parse_action`, the parser eva
 `reasoning_content` is the thinking, `tool_calls` carry their arguments as JSON strings, `content` the answer.
 A completion that does not follow the action format (or that calls a tool under `tool_choice: "none"`) comes
 back whole as `content`, so nothing the model wrote is lost and a client parsing it sees exactly that text.
-`completion_text` is the inverse a client applies to a response (the endpoint evaluation does).
+`rollout.endpoint.completion_text` is the inverse a client applies to a response (the endpoint evaluation does).
 
 Left out: `n > 1`, `stop` sequences, log-probabilities, `response_format` and forced tool choices (these are
 refused with a 400 naming the field rather than ignored).
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from thinkact.parse import Action, ToolCall, parse_action, render_action
+from thinkact.parse import ToolCall, parse_action
 
 _ROLES = ("system", "user", "assistant", "tool")
 _TRAILING_SPECIALS = ("<|im_end|>", "<|endoftext|>")
@@ -261,6 +261,13 @@ def message_from_text(text: str, tool_choice: str = "auto") -> dict[str, Any]:
     ('Paris.', None, {'name': 'w', 'arguments': '{"c": 1}'})
     >>> message_from_text("<tool_call>{broken")["content"]
     '<tool_call>{broken'
+
+    A client reads the completion back with `rollout.endpoint.completion_text`, up to what the parser keeps:
+
+    >>> from thinkact.rollout.endpoint import completion_text
+    >>> text = '<think>t</think><tool_call>{"name": "w", "arguments": {"c": 1}}</tool_call>'
+    >>> parse_action(completion_text(message_from_text(text))) == parse_action(text)
+    True
     """
     text = strip_end(text)
     action = parse_action(text)
@@ -314,39 +321,3 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 def new_id() -> str:
     return f"chatcmpl-{secrets.token_hex(12)}"
-
-
-def completion_text(message: dict[str, Any]) -> str:
-    """The completion a response message stands for, in the action format `parse_action` reads.
-
-    The inverse of `message_from_text` up to what the parser keeps (whitespace around blocks), and what any
-    OpenAI-compatible server's tool-call and reasoning fields mean:
-
-    >>> text = '<think>t</think><tool_call>{"name": "w", "arguments": {"c": 1}}</tool_call>'
-    >>> parse_action(completion_text(message_from_text(text))) == parse_action(text)
-    True
-    """
-    calls = []
-    for entry in message.get("tool_calls") or []:
-        function = entry.get("function") or {}
-        arguments = function.get("arguments") or "{}"
-        try:
-            parsed = json.loads(arguments) if isinstance(arguments, str) else arguments
-        except json.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            # Arguments a server passed through unparsed are the model's text: score them as written.
-            calls.append(
-                f'<tool_call>{{"name": {json.dumps(function.get("name"))}, "arguments": {arguments}}}</tool_call>'
-            )
-            continue
-        calls.append(
-            render_action(Action(tool_calls=[ToolCall(str(function.get("name")), parsed)]), with_think=False)
-        )
-    think = message.get("reasoning_content")
-    if think is None:
-        think = message.get("reasoning")  # some servers (newer vLLM) name the field so
-    head = render_action(
-        Action(think=think, content=message.get("content") or ""), with_think=think is not None
-    )
-    return "\n".join([head, *calls]) if head else "\n".join(calls)
