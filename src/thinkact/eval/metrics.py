@@ -1,157 +1,48 @@
-"""Per-turn evaluation metrics and their aggregation (DESIGN.md, "Metrics").
+"""The evaluation's per-turn metrics (DESIGN.md, "Metrics") with their bootstrap intervals.
 
-`score_turn` turns one prediction into named values; a metric that does not apply to the turn (exact-call
-accuracy on an answer turn, answer score on a call turn) is absent, so every rate is over the turns it concerns
-and carries its own sample count:
-
-- `action_type`: predicted call-vs-answer equals the reference's (all turns)
-- `tool_name`: the multiset of called names equals the reference's (call turns)
-- `exact_call`: calls equal the reference's as a multiset of (name, normalised arguments) (call turns)
-- `arg_precision`/`arg_recall`/`arg_f1` inputs: argument values matched within name-matched calls (call turns)
-- `answer`: the answer score of `rewards.components.score_answer` (answer turns)
-- `no_call`: no call made where the reference answers (answer turns)
-- `format`: the reward's format component, one definition (`rewards.components.score_format`): the completion
-  parsed without problems, was not cut at `max_new_tokens`, and (with `rewards.require_think`, the default)
-  opens with a non-empty think block (all turns)
-- `thinking`: a non-empty think block (all turns)
-- `think_words`: words in the think block (turns that think: their mean is the mean thinking length)
-- `correct`: the turn is right as a whole: on call turns the exact calls, on answer turns no call and an answer
-  score of at least `ANSWER_THRESHOLD` (0.5) (all turns; the accuracy of the thinking analysis)
-- `completion_tokens`, `reward` (the combined training reward): all turns
-Aggregates carry a 95% percentile-bootstrap interval (`eval/bootstrap.py`). Left out: episode metrics
-(`eval/episodes.py`) and breakdowns (`eval/breakdown.py`).
+The metrics themselves, one turn's record and their means are defined once in `rewards/turn_metrics.py`, where
+the held-out evaluation during training scores with them too; their names are importable from here as well.
+`aggregate_turns` adds to each mean its 95% percentile-bootstrap interval (`eval/bootstrap.py`). Left out: episode
+metrics (`eval/episodes.py`) and breakdowns (`eval/breakdown.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from thinkact.eval.bootstrap import RESAMPLES, SEED, bootstrap_f1, bootstrap_mean
-from thinkact.parse import Action
-from thinkact.rewards import components as c
-from thinkact.rewards.combine import Reward, RewardConfig, score_action
-
-ANSWER_THRESHOLD = 0.5
-"""An answer counts as correct (in `correct` and in episode success) when its answer score is at least this."""
-
-RATE_METRICS = (
-    "correct",
-    "action_type",
-    "tool_name",
-    "exact_call",
-    "arg_f1",
-    "answer",
-    "no_call",
-    "format",
-    "thinking",
-    "reward",
+from thinkact.rewards.turn_metrics import (
+    ANSWER_THRESHOLD,
+    ARG_COUNTS,
+    RATE_METRICS,
+    TURN_METRICS,
+    Metric,
+    argument_counts,
+    collect_argument_counts,
+    compute_micro_f1,
+    mean_turns,
+    score_turn,
+    score_turn_and_reward,
 )
-TURN_METRICS = (*RATE_METRICS, "think_words", "completion_tokens")
-"""Every per-turn metric, in the order tables show them."""
-ARG_COUNTS = ("arg_correct", "arg_predicted", "arg_expected")
-"""Per-turn argument counts that aggregate into `arg_f1` (not metrics of their own)."""
 
-
-@dataclass
-class Metric:
-    value: float
-    n: int
-    ci_low: float | None = None
-    ci_high: float | None = None
-    """The 95% bootstrap interval (None when not computed)."""
-
-    def to_json(self) -> dict[str, float | int | None]:
-        return {"value": self.value, "n": self.n, "ci_low": self.ci_low, "ci_high": self.ci_high}
-
-
-def score_turn(
-    action: Action,
-    reference: Action,
-    tools: list[dict[str, Any]],
-    *,
-    completion_tokens: int,
-    rewards: RewardConfig,
-    answer_metric: str | None = None,
-) -> dict[str, float]:
-    """Named metric values for one turn (only those that apply)."""
-    values, _ = score_turn_and_reward(
-        action,
-        reference,
-        tools,
-        completion_tokens=completion_tokens,
-        rewards=rewards,
-        answer_metric=answer_metric,
-    )
-    return values
-
-
-def score_turn_and_reward(
-    action: Action,
-    reference: Action,
-    tools: list[dict[str, Any]],
-    *,
-    completion_tokens: int,
-    rewards: RewardConfig,
-    answer_metric: str | None = None,
-    truncated: bool = False,
-) -> tuple[dict[str, float], Reward]:
-    """`score_turn`'s values, and the training reward with its components (for reports)."""
-    reward = score_action(action, reference, tools, rewards, answer_metric=answer_metric, truncated=truncated)
-    think = (action.think or "").strip()
-    values: dict[str, float] = {
-        "action_type": float(action.is_call == reference.is_call),
-        "format": c.score_format(
-            action, reference, tools, require_think=rewards.require_think, truncated=truncated
-        ),
-        "thinking": float(bool(think)),
-        "completion_tokens": float(completion_tokens),
-        "reward": reward.total,
-    }
-    if think:
-        values["think_words"] = float(len(think.split()))
-    if reference.is_call:
-        values["tool_name"] = float(
-            sorted(call.name for call in action.tool_calls)
-            == sorted(call.name for call in reference.tool_calls)
-        )
-        values["exact_call"] = c.score_tool_exact(action, reference, tools)
-        correct, predicted, expected = argument_counts(action, reference, tools)
-        values["arg_correct"], values["arg_predicted"], values["arg_expected"] = correct, predicted, expected
-        values["correct"] = values["exact_call"]
-    else:
-        values["no_call"] = c.score_no_call(action, reference, tools)
-        values["answer"] = c.score_answer(
-            action, reference, tools, metric=answer_metric or rewards.answer_metric
-        )
-        values["correct"] = float(values["no_call"] == 1.0 and values["answer"] >= ANSWER_THRESHOLD)
-    return values, reward
-
-
-def argument_counts(
-    action: Action, reference: Action, tools: list[dict[str, Any]]
-) -> tuple[float, float, float]:
-    """(correct, predicted, expected) argument counts; correct counts values equal within name-matched calls."""
-    properties = c.properties_by_tool(tools)
-    correct = 0
-    for predicted_call, expected_call, _ in c.match_calls(action.tool_calls, reference.tool_calls, tools):
-        schema = properties.get(expected_call.name, {})
-        correct += sum(
-            1
-            for key, value in expected_call.arguments.items()
-            if key in predicted_call.arguments
-            and c.values_equal(predicted_call.arguments[key], value, schema.get(key))
-        )
-    predicted = sum(len(call.arguments) for call in action.tool_calls)
-    expected = sum(len(call.arguments) for call in reference.tool_calls)
-    return float(correct), float(predicted), float(expected)
+__all__ = [
+    "ANSWER_THRESHOLD",
+    "ARG_COUNTS",
+    "RATE_METRICS",
+    "TURN_METRICS",
+    "Metric",
+    "aggregate_turns",
+    "argument_counts",
+    "collect_argument_counts",
+    "compute_micro_f1",
+    "score_turn",
+    "score_turn_and_reward",
+]
 
 
 def aggregate_turns(
     turns: list[dict[str, float]], *, resamples: int = RESAMPLES, seed: int = SEED
 ) -> dict[str, Metric]:
-    """Mean of each metric over the turns it applies to, with its bootstrap interval (none when `resamples`
-    is 0); argument F1 is micro-averaged over arguments.
+    """Mean of each metric over the turns it applies to (`mean_turns`), with its bootstrap interval (none when
+    `resamples` is 0); argument F1 is micro-averaged over arguments.
 
     >>> m = aggregate_turns([{"format": 1.0, "arg_correct": 1.0, "arg_predicted": 2.0, "arg_expected": 1.0},
     ...                      {"format": 0.0, "arg_correct": 1.0, "arg_predicted": 1.0, "arg_expected": 2.0}])
@@ -160,43 +51,15 @@ def aggregate_turns(
     >>> m["format"].ci_low, m["format"].ci_high
     (0.0, 1.0)
     """
-    names = sorted({name for turn in turns for name in turn} - set(ARG_COUNTS))
-    metrics = {}
-    for name in names:
-        values = [turn[name] for turn in turns if name in turn]
-        metrics[name] = Metric(sum(values) / len(values), len(values))
-        if resamples:
-            interval = bootstrap_mean(values, resamples=resamples, seed=seed)
-            metrics[name].ci_low, metrics[name].ci_high = interval.low, interval.high
+    metrics = mean_turns(turns)
+    if not resamples:
+        return metrics
     counts = collect_argument_counts(turns)
-    if counts:
-        metrics["arg_f1"] = Metric(compute_micro_f1(counts), len(counts))
-        if resamples:
+    for name, metric in metrics.items():
+        if name == "arg_f1" and counts:  # micro-averaged over arguments, so resampled as counts
             interval = bootstrap_f1(counts, resamples=resamples, seed=seed)
-            metrics["arg_f1"].ci_low, metrics["arg_f1"].ci_high = interval.low, interval.high
+        else:
+            values = [turn[name] for turn in turns if name in turn]
+            interval = bootstrap_mean(values, resamples=resamples, seed=seed)
+        metric.ci_low, metric.ci_high = interval.low, interval.high
     return metrics
-
-
-def collect_argument_counts(turns: list[dict[str, float]]) -> list[tuple[float, float, float]]:
-    """(correct, predicted, expected) argument counts of the call turns among `turns`."""
-    return [
-        (turn["arg_correct"], turn["arg_predicted"], turn["arg_expected"])
-        for turn in turns
-        if "arg_correct" in turn
-    ]
-
-
-def compute_micro_f1(counts: list[tuple[float, float, float]]) -> float:
-    """F1 of argument values summed over turns; precision 1 when nothing was predicted nor expected.
-
-    >>> compute_micro_f1([(1.0, 2.0, 1.0), (1.0, 1.0, 2.0)])
-    0.6666666666666666
-    >>> compute_micro_f1([(0.0, 0.0, 0.0)]), compute_micro_f1([(0.0, 0.0, 1.0)])
-    (1.0, 0.0)
-    """
-    correct = sum(row[0] for row in counts)
-    predicted = sum(row[1] for row in counts)
-    expected = sum(row[2] for row in counts)
-    precision = correct / predicted if predicted else float(expected == 0)
-    recall = correct / expected if expected else 1.0
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -1,7 +1,8 @@
 """The evaluation runner: a model (or the oracle) on each data file, in the turn view, the episode view or both.
 
-Turn view: every scored assistant turn is predicted from its reference history (greedy, batched, left-padded,
-with the KV cache), parsed and scored with `eval/metrics.py`. Turns whose reference message has
+Turn view: every scored assistant turn is predicted from its reference history (greedy, as a one-step episode of
+the loop, `rollout/turns.py`), parsed and scored with `rewards/turn_metrics.py` (as the held-out evaluation during
+training scores), and aggregated with intervals by `eval/metrics.py`. Turns whose reference message has
 `"score": false` are skipped, and a conversation's `meta.answer_metric` overrides the answer metric. Episode view:
 whole conversations played with tools executed (`eval/episodes.py`). `oracle` replays the reference actions
 instead of a model: a self-check of the harness that must score 1.0 in both views (on references without
@@ -28,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from thinkact.data.conversations import Conversation, read_conversations
-from thinkact.data.prompts import Prompt, turn_prompts
+from thinkact.data.prompts import Prompt
+from thinkact.envs.prompts import turn_prompts
 from thinkact.envs.registry import bind_tools, resolve_tools
 from thinkact.errors import UserError, check_choice
 from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
@@ -43,13 +45,16 @@ from thinkact.eval.episodes import (
     score_episode,
 )
 from thinkact.eval.episodes import EpisodePolicy as EpisodeFunction
-from thinkact.eval.metrics import aggregate_turns, score_turn_and_reward
+from thinkact.eval.metrics import aggregate_turns
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json
-from thinkact.parse import parse_action, render_action
+from thinkact.parse import render_action
 from thinkact.rewards.combine import RewardConfig
+from thinkact.rewards.turn_metrics import score_record as score_record  # importable from here too
+from thinkact.rewards.turn_metrics import score_turns
 from thinkact.rollout.loop import MessagePolicy, Policy, Sampling, SamplingPolicy
+from thinkact.rollout.turns import run_turns
 from thinkact.rollout.users import UserConfig
 
 VIEWS = ("turn", "episode", "both")
@@ -241,16 +246,8 @@ def _evaluate_turns(
     config: EvalConfig, split: Split, predict: Predictor, progress: ProgressCallback | None
 ) -> dict[str, Any]:
     predictions = predict(split.turns, split.name, progress)
-    records = [
-        score_record(
-            turn,
-            text,
-            tokens,
-            config.rewards,
-            truncated=not config.oracle and tokens >= config.max_new_tokens,
-        )
-        for turn, (text, tokens) in zip(split.turns, predictions, strict=True)
-    ]
+    limit = None if config.oracle else config.max_new_tokens  # the oracle replays references: nothing is cut
+    records = score_turns(split.turns, predictions, config.rewards, max_new_tokens=limit)
     values = [record["metrics"] for record in records]
     metrics = aggregate_turns(values, resamples=config.resamples, seed=config.seed)
     return {
@@ -290,31 +287,22 @@ def _predictors(config: EvalConfig) -> tuple[Predictor, Policy]:
     if config.endpoint.url:
         return _endpoint_predictors(config)
     from thinkact.models.load import load_policy
-    from thinkact.rollout.generation import generate_with_lengths
 
     model, tokenizer = load_policy(config.model)
+    # Greedy, as one-step episodes of the loop (`rollout/turns.py`), like the held-out evaluation during training.
+    sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=0.0, batch_size=config.batch_size)
 
     def predict(turns: list[Prompt], split: str, progress: ProgressCallback | None) -> list[tuple[str, int]]:
         outputs: list[tuple[str, int]] = []
         step = max(config.batch_size * 4, 1)
         for start in range(0, len(turns), step):
-            chunk = turns[start : start + step]
-            outputs.extend(
-                generate_with_lengths(
-                    model,
-                    tokenizer,
-                    [turn.messages for turn in chunk],
-                    [turn.tools for turn in chunk],
-                    max_new_tokens=config.max_new_tokens,
-                    batch_size=config.batch_size,
-                )
-            )
+            steps = run_turns(model, tokenizer, turns[start : start + step], sampling)
+            outputs.extend((one.text, one.tokens) for (one,) in steps)
             if progress is not None:
                 progress(split, len(outputs), len(turns))
         return outputs
 
     # Episodes run as one token stream each, greedily, exactly as GRPO's episodes do.
-    sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=0.0, batch_size=config.batch_size)
     return predict, SamplingPolicy(model, tokenizer, sampling)
 
 
@@ -341,34 +329,3 @@ def _oracle_predictions(
 ) -> list[tuple[str, int]]:
     texts = [render_action(turn.action) for turn in turns]
     return [(text, len(text.split())) for text in texts]
-
-
-def score_record(
-    turn: Prompt, text: str, tokens: int, rewards: RewardConfig, *, truncated: bool = False
-) -> dict[str, Any]:
-    """One turn's record in the results document: its prediction, its metrics and its reward components.
-
-    `truncated`: the completion used all of `max_new_tokens` (format 0, as in the reward).
-    """
-    action = parse_action(text)
-    values, reward = score_turn_and_reward(
-        action,
-        turn.action,
-        turn.tools,
-        completion_tokens=tokens,
-        rewards=rewards,
-        answer_metric=turn.answer_metric,
-        truncated=truncated,
-    )
-    return {
-        "id": turn.id,
-        "conversation_id": turn.conversation_id,
-        "turn_index": turn.turn_index,
-        "domain": turn.meta.get("domain", ""),
-        "phenomena": turn.meta.get("phenomena", []),
-        "reference": turn.reference,
-        "completion": text,
-        "problems": action.problems + (["cut at max_new_tokens"] if truncated else []),
-        "metrics": values,
-        "components": reward.components,
-    }

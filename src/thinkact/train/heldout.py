@@ -3,8 +3,10 @@
 The training reward says how the policy does on the prompts it is trained on, sampled at temperature; what a user
 wants to watch is how it does on turns it never trains on, the way `thinkact eval` will score it. `HeldOut` takes
 the first `limit` scored turns of a file (in file order, so every evaluation sees the same turns), predicts each
-greedily with the current weights, and scores them with the evaluation's own metrics (`eval/metrics.py`). The
-mean of each metric comes back prefixed `heldout_` (`heldout_exact_call`, `heldout_reward`, ...), ready for
+greedily with the current weights through the turn view `thinkact eval` uses (`rollout/turns.py`), and scores
+them with the evaluation's own function (`rewards/turn_metrics.score_turns`: a completion that used all of
+`max_new_tokens` is cut, format 0), so the numbers are what `thinkact eval` reports for the same model and turns.
+The mean of each metric comes back prefixed `heldout_` (`heldout_exact_call`, `heldout_reward`, ...), ready for
 metrics.jsonl, TensorBoard and the progress bar. Left out: intervals (a few dozen turns; the final evaluation
 has them) and the episode view.
 """
@@ -16,12 +18,13 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.data.conversations import read_conversations
-from thinkact.data.prompts import Prompt, turn_prompts
+from thinkact.data.prompts import Prompt
+from thinkact.envs.prompts import turn_prompts
 from thinkact.errors import UserError
-from thinkact.eval.metrics import aggregate_turns
-from thinkact.eval.runner import score_record
 from thinkact.rewards.combine import RewardConfig
-from thinkact.rollout.generation import generate_with_lengths
+from thinkact.rewards.turn_metrics import mean_turns, score_turns
+from thinkact.rollout.loop import Sampling
+from thinkact.rollout.turns import run_turns
 
 SHOWN = ("reward", "exact_call", "tool_name", "arg_f1", "action_type", "answer", "format")
 """The metrics logged; the rest of the evaluation's metrics are in `thinkact eval`'s results."""
@@ -47,17 +50,9 @@ class HeldOut:
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> dict[str, float]:
         """`heldout_<metric>` means over the turns, greedy, with the model's current weights."""
-        predictions = generate_with_lengths(
-            model,
-            tokenizer,
-            [turn.messages for turn in self.turns],
-            [turn.tools for turn in self.turns],
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
-        )
-        records = [
-            score_record(turn, text, tokens, self.rewards)
-            for turn, (text, tokens) in zip(self.turns, predictions, strict=True)
-        ]
-        metrics = aggregate_turns([record["metrics"] for record in records], resamples=0)
+        sampling = Sampling(max_new_tokens=self.max_new_tokens, temperature=0.0, batch_size=self.batch_size)
+        steps = run_turns(model, tokenizer, self.turns, sampling)
+        predictions = [(one.text, one.tokens) for (one,) in steps]
+        records = score_turns(self.turns, predictions, self.rewards, max_new_tokens=self.max_new_tokens)
+        metrics = mean_turns([record["metrics"] for record in records])
         return {f"heldout_{name}": metrics[name].value for name in SHOWN if name in metrics}
