@@ -17,7 +17,8 @@ from thinkact.models.chat import render_prompt
 from thinkact.models.load import load_policy
 from thinkact.parse import parse_action
 from thinkact.rewards.combine import RewardConfig
-from thinkact.rollout.generation import generate_completions
+from thinkact.rollout.loop import Sampling
+from thinkact.rollout.turns import chat_prompt, run_turns
 from thinkact.train.grpo import GRPORunConfig, make_optimizer, run_grpo
 from thinkact.train.grpo_config import learning_rate_at
 from thinkact.train.losses import group_advantages, policy_loss
@@ -52,10 +53,8 @@ def _preference(model_dir: Path) -> float:
 
 def _yes_rate(model_dir: Path) -> float:
     model, tokenizer = load_policy(model_dir)
-    texts = generate_completions(
-        model, tokenizer, [PROMPT] * 48, [[]] * 48, max_new_tokens=16, temperature=1.0, seed=7
-    )
-    return sum(parse_action(text).content == "yes" for text in texts) / len(texts)
+    (steps,) = run_turns(model, tokenizer, [chat_prompt(PROMPT, [])], Sampling(16, 1.0, seed=7), samples=48)
+    return sum(parse_action(step.text).content == "yes" for step in steps) / len(steps)
 
 
 @pytest.mark.slow

@@ -8,12 +8,15 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thinkact.data.conversations import read_conversations, turn_examples
+from thinkact.envs.prompts import turn_prompts
 from thinkact.errors import UserError
 from thinkact.models.chat import encode_turn, render_completion, render_prompt
 from thinkact.models.load import load_policy
 from thinkact.models.tiny import SPECIAL_TOKENS, qwen3_chat_template
 from thinkact.parse import parse_action
-from thinkact.rollout.generation import generate_with_lengths, sample, stop_token_ids
+from thinkact.rollout.generation import sample, stop_token_ids
+from thinkact.rollout.loop import Sampling
+from thinkact.rollout.turns import run_turns
 
 
 def test_loads_with_auto_classes_and_special_tokens_are_single_ids(tiny_model_dir: Path) -> None:
@@ -60,10 +63,11 @@ def test_turn_completion_is_the_reference_action(tiny_model_dir: Path, data_dir:
 
 def test_generation_is_batched_and_deterministic_when_greedy(tiny_model_dir: Path, data_dir: Path) -> None:
     model, tokenizer = load_policy(tiny_model_dir)
-    turns = turn_examples(read_conversations(data_dir / "test_id.jsonl"))[:5]
-    prompts, tools = [t.messages for t in turns], [t.tools for t in turns]
-    first = generate_with_lengths(model, tokenizer, prompts, tools, max_new_tokens=12, batch_size=2)
-    second = generate_with_lengths(model, tokenizer, prompts, tools, max_new_tokens=12, batch_size=5)
+    turns = turn_prompts(read_conversations(data_dir / "test_id.jsonl"))[:5]
+    first, second = (
+        [(one.text, one.tokens) for (one,) in run_turns(model, tokenizer, turns, greedy)]
+        for greedy in (Sampling(12, 0.0, batch_size=2), Sampling(12, 0.0, batch_size=5))
+    )
     assert first == second
     assert all(0 < length <= 12 for _, length in first)
 

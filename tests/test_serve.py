@@ -33,7 +33,9 @@ from thinkact.eval.endpoint import EndpointConfig, endpoint_generator  # noqa: E
 from thinkact.models.chat import render_prompt  # noqa: E402
 from thinkact.models.load import load_policy  # noqa: E402
 from thinkact.parse import parse_action  # noqa: E402
-from thinkact.rollout.generation import Completion, generate_completions  # noqa: E402
+from thinkact.rollout.generation import Completion  # noqa: E402
+from thinkact.rollout.loop import Sampling  # noqa: E402
+from thinkact.rollout.turns import chat_prompt, run_turns  # noqa: E402
 from thinkact.serve import MAX_BODY_BYTES, ServeConfig, load_served_model, read_api_key  # noqa: E402
 from thinkact.serve.app import ServedModel, create_app  # noqa: E402
 from thinkact.serve.engine import BatchEngine  # noqa: E402
@@ -128,8 +130,8 @@ def test_plain_request_answers_what_local_generation_writes(real_server: Any, po
         model="tiny", messages=[USER], max_tokens=12, temperature=0
     )
     model, tokenizer = policy
-    local = generate_completions(model, tokenizer, [[USER]], [[]], max_new_tokens=12)[0]
-    expected = message_from_text(local)
+    ((local,),) = run_turns(model, tokenizer, [chat_prompt([USER], [])], Sampling(12, 0.0))
+    expected = message_from_text(local.text)
     message = response.choices[0].message
     assert message.role == "assistant"
     assert message.content == expected["content"]

@@ -2,8 +2,9 @@
 
 `sample` takes tokenised prompts and returns, per prompt, `num_samples` completions as token ids cut after the
 first end-of-turn token (which is kept: the policy sampled it, so it carries loss) and flagged when they hit
-`max_new_tokens` without ending. `generate_completions` is the text-in, text-out convenience for evaluation.
-Greedy decoding (temperature 0) is deterministic.
+`max_new_tokens` without ending; `decode` gives a completion's text with special tokens kept for the parser.
+Greedy decoding (temperature 0) is deterministic. Text-in, text-out turns go through the episode loop
+(`rollout/turns.py`).
 
 Each distinct prompt of a batch is prefilled once and its KV cache repeated to its samples (`start_streams`), so
 a group pays for its prompt once; sampling then draws from the same generator in the same order as a plain
@@ -23,8 +24,6 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
-
-from thinkact.models.chat import encode_prompt
 
 
 @dataclass
@@ -319,68 +318,6 @@ def _cut(prompt: list[int], row: list[int], stops: list[int], pad: int, max_new_
     while row and row[-1] == pad:
         row = row[:-1]
     return Completion(prompt, row, truncated=len(row) >= max_new_tokens)
-
-
-def generate_completions(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: list[list[dict[str, Any]]],
-    tools: list[list[dict[str, Any]]],
-    *,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    batch_size: int = 16,
-    seed: int = 0,
-) -> list[str]:
-    """One completion text per chat prompt (greedy by default), special tokens kept for the parser."""
-    outputs = generate_with_lengths(
-        model,
-        tokenizer,
-        prompts,
-        tools,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    return [text for text, _ in outputs]
-
-
-def generate_with_lengths(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: list[list[dict[str, Any]]],
-    tools: list[list[dict[str, Any]]],
-    *,
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    batch_size: int = 16,
-    seed: int = 0,
-) -> list[tuple[str, int]]:
-    """(completion text, completion tokens) per chat prompt, in order."""
-    encoded = [
-        encode_prompt(tokenizer, messages, specs) for messages, specs in zip(prompts, tools, strict=True)
-    ]
-    # Sort by length so that batches pad little; results go back in the callers' order.
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    sampled = sample(
-        model,
-        tokenizer,
-        [encoded[i] for i in order],
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    outputs: list[tuple[str, int]] = [("", 0)] * len(encoded)
-    for position, index in enumerate(order):
-        ids = sampled[position][0].completion_ids
-        outputs[index] = (decode(tokenizer, ids), len(ids))
-    return outputs
 
 
 def decode(tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:

@@ -1,11 +1,11 @@
 """`thinkact bfcl eval`: answer BFCL questions with a model, then score the answers as BFCL does.
 
-Each question becomes a chat prompt: its messages as BFCL gives them, and its function docs as JSON Schema
-tools (`data/readers/bfcl.bfcl_tool`: BFCL types renamed, BFCL's Python note appended to each description),
-rendered by the model's own chat template, which is how BFCL prompts function-calling ("FC") models such as
-Qwen3. Completions are generated greedily, written as a results file (`{"id", "completion"}` per line), and
-scored by `score.py` (thinkact's tolerant parser reads the calls). The run directory gets `results.jsonl`,
-`verdicts.jsonl` and `summary.json`.
+Each question becomes a chat prompt: its messages as BFCL gives them, and its function docs as JSON Schema tools
+(`data/readers/bfcl.bfcl_tool`: BFCL types renamed, BFCL's Python note appended to each description), rendered by
+the model's own chat template, which is how BFCL prompts function-calling ("FC") models such as Qwen3. Completions
+are generated greedily (the turn view, `rollout/turns.py`), written as a results file (`{"id", "completion"}` per
+line), and scored by `score.py` (thinkact's tolerant parser reads the calls). The run directory gets
+`results.jsonl`, `verdicts.jsonl` and `summary.json`.
 
 Left out: BFCL's prompt-style ("prompting") mode, in which the tools go into a system prompt and the model
 answers in Python syntax; multi-turn categories.
@@ -65,20 +65,14 @@ def run_bfcl_eval(
 ) -> ScoreReport:
     """Generate an answer to every selected question with the model at `model_dir`, and score them."""
     from thinkact.models.load import load_policy  # torch and transformers load only when a model runs
-    from thinkact.rollout.generation import generate_completions
+    from thinkact.rollout.loop import Sampling
+    from thinkact.rollout.turns import chat_prompt, run_turns
 
     questions = select_questions(data_dir, categories, limit)
-    prompts = [bfcl_prompt(question) for question in questions]
+    prompts = [chat_prompt(*bfcl_prompt(question), id=question.id) for question in questions]
     model, tokenizer = load_policy(model_dir)
-    completions = generate_completions(
-        model,
-        tokenizer,
-        [messages for messages, _ in prompts],
-        [tools for _, tools in prompts],
-        max_new_tokens=max_new_tokens,
-        temperature=0.0,
-        batch_size=batch_size,
-    )
+    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size)
+    completions = [one.text for (one,) in run_turns(model, tokenizer, prompts, sampling)]
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.jsonl"
     with atomic_write(results_path) as handle:
