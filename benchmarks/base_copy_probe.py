@@ -17,7 +17,8 @@ from workspace import parse_toy_args
 from thinkact.models.load import load_policy
 from thinkact.models.tiny import pretrained_base
 from thinkact.parse import parse_action
-from thinkact.rollout.generation import generate_with_lengths
+from thinkact.rollout.loop import Sampling
+from thinkact.rollout.turns import chat_prompt, run_turns
 from thinkact.train.corpus import generate_conversations
 
 
@@ -40,10 +41,13 @@ def main() -> None:
                     {c["function"]["name"]: c["function"]["arguments"] for c in message["tool_calls"]}
                 )
                 break
-    outputs = generate_with_lengths(model, tokenizer, prompts, tools, max_new_tokens=96, batch_size=32)
+    greedy = Sampling(max_new_tokens=96, temperature=0.0, batch_size=32)
+    outputs = run_turns(
+        model, tokenizer, [chat_prompt(p, t) for p, t in zip(prompts, tools, strict=True)], greedy
+    )
     names = exact = copied = strings = 0
-    for prompt, reference, (text, _) in zip(prompts, references, outputs, strict=True):
-        action = parse_action(text)
+    for prompt, reference, (step,) in zip(prompts, references, outputs, strict=True):
+        action = parse_action(step.text)
         user = " ".join(m["content"] for m in prompt if m["role"] == "user")
         predicted = {call.name: call.arguments for call in action.tool_calls}
         names += sorted(predicted) == sorted(reference)

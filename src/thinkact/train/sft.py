@@ -109,7 +109,7 @@ class SFTRunConfig:
     """wandb: log offline under the run directory (`wandb sync` uploads later); false uploads as it runs."""
     self_distill: SelfDistillOptions = field(default_factory=SelfDistillOptions)
     """Self-distilled reasoning (STaR): rounds of sampling thinking from the policy, keeping the samples whose
-    action is right, and SFT on them (train/self_distill.py)."""
+    action is right, and SFT on them (train/self_distill/)."""
 
     def __post_init__(self) -> None:
         check_report_to(self.report_to, "sft.report_to")
@@ -232,7 +232,7 @@ def run_sft(
     An existing run directory is refused unless `resume` (continue its last checkpoint with the same config,
     through the Trainer's `resume_from_checkpoint`) or `overwrite`; nothing is written before the model and data
     have loaded. The first Ctrl-C finishes the step, checkpoints and raises `RunInterrupted`. With
-    `self_distill.enabled`, the rounds of `train/self_distill.py` run instead, each round's SFT through this same
+    `self_distill.enabled`, the rounds of `train/self_distill/` run instead, each round's SFT through this same
     trainer; `say` hears their progress lines.
     """
     if config.self_distill.enabled:
