@@ -36,7 +36,8 @@ from workspace import toy_data, toy_directory
 
 from thinkact.config import load_config
 from thinkact.data.conversations import read_conversations
-from thinkact.data.prompts import Prompt, turn_prompts
+from thinkact.data.prompts import Prompt
+from thinkact.envs.prompts import turn_prompts
 from thinkact.envs.registry import bind_tools
 from thinkact.models.chat import encode_turn
 from thinkact.models.load import load_policy

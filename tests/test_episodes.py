@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from thinkact.data.conversations import Conversation, read_conversations
-from thinkact.data.prompts import episode_prompts as episode_starts
+from thinkact.envs.prompts import episode_prompts as episode_starts
 from thinkact.models.chat import render
 from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, render_action

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from thinkact.cli import commands  # noqa: F401  (registers the commands)
 from thinkact.cli.apps import app as typer_app
 from thinkact.data.conversations import read_conversations
-from thinkact.data.prompts import all_episode_prompts
+from thinkact.envs.prompts import all_episode_prompts
 from thinkact.envs.registry import bind_tools
 from thinkact.errors import UserError
 from thinkact.integrations.trl_settings import trl_arguments, unsupported

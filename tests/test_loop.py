@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from thinkact.data.conversations import Conversation, read_conversations, write_conversations
-from thinkact.data.prompts import episode_prompts, turn_prompts
+from thinkact.envs.prompts import episode_prompts, turn_prompts
 from thinkact.errors import UserError
 from thinkact.eval.episodes import oracle_policy, score_episode
 from thinkact.eval.episodes import run_episodes as run_eval_episodes

@@ -14,7 +14,7 @@ import pytest
 
 from thinkact.bench.synthetic import generate_benchmark
 from thinkact.data.conversations import Conversation, read_conversations
-from thinkact.data.prompts import episode_prompts
+from thinkact.envs.prompts import episode_prompts
 from thinkact.eval.episodes import score_episode
 from thinkact.models.chat import encode_prompt, render
 from thinkact.models.load import load_tokenizer

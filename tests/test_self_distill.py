@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from thinkact.cli.apps import app
 from thinkact.config import load_config
 from thinkact.data.conversations import normalise_record, read_conversations
-from thinkact.data.prompts import Prompt, turn_prompts
+from thinkact.data.prompts import Prompt
+from thinkact.envs.prompts import turn_prompts
 from thinkact.errors import RunInterrupted, UserError
 from thinkact.models.load import load_policy
 from thinkact.parse import parse_action

@@ -12,18 +12,18 @@ caller's default (`answer_metric`). Two kinds come from one conversation:
   message to its end: the reference is then the whole conversation's calls, final answer and final state, and
   `feeds` holds the later user messages a simulated user may draw on (`rollout/users.py`).
 
-Left out: tokenising (the policy's chat template does that when an episode begins, `rollout/loop.py`).
+This module holds the type; the builders (`turn_prompts`, `episode_prompts`) live in `envs/prompts.py`, because
+a prompt's states come from replaying the reference's calls in the conversation's environment. Left out:
+tokenising (the policy's chat template does that when an episode begins, `rollout/loop.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinkact.data.conversations import Conversation, TurnExample, split_turns
-from thinkact.envs import make_environment, reference_calls, tool_messages
-from thinkact.parse import Action, ToolCall, action_from_message
+from thinkact.data.conversations import Conversation, TurnExample
+from thinkact.parse import Action, ToolCall
 
 
 @dataclass
@@ -48,112 +48,3 @@ class Prompt(TurnExample):
     """Whole-conversation prompts: the reference's later user messages, one block per user turn."""
     asked: list[bool] = field(default_factory=list)
     """Per block of `feeds`: whether it answers a question the reference assistant asked (missing information)."""
-
-
-def turn_prompts(
-    conversations: Iterable[Conversation], *, answer_metric: str = "f1", states: bool = False
-) -> list[Prompt]:
-    """One prompt per scored assistant message (`"score": false` messages left out).
-
-    With `states`, each prompt's `start_state` is the state the history's reference calls leave (the
-    conversation's `meta.domain` must name its environment).
-    """
-    prompts = []
-    for conversation in conversations:
-        metric = _answer_metric(conversation, answer_metric)
-        env = make_environment(conversation.meta, time_limit_s=None) if states else None
-        for turn in split_turns(conversation):
-            start_state = {} if env is None else env.snapshot()
-            if env is not None:
-                tool_messages(env, reference_calls(turn.reference))
-            if turn.reference.get("score") is False:
-                continue
-            prompts.append(
-                Prompt(
-                    **vars(turn),
-                    action=action_from_message(turn.reference),
-                    answer_metric=metric,
-                    conversation=conversation,
-                    start_state=start_state,
-                )
-            )
-    return prompts
-
-
-def episode_prompts(
-    conversation: Conversation, *, whole: bool = False, answer_metric: str = "f1"
-) -> list[Prompt]:
-    """One prompt per assistant turn that follows a user message (its reference segment runs to the next user
-    message), or with `whole` one prompt for the conversation from its first assistant message to its end."""
-    env = make_environment(conversation.meta, time_limit_s=None)  # reference calls are trusted
-    metric = _answer_metric(conversation, answer_metric)
-    messages = conversation.messages
-    prompts: list[Prompt] = []
-    pending: Prompt | None = None
-    for index, message in enumerate(messages):
-        role = message["role"]
-        if role == "user" and pending is not None and not whole:
-            pending.final_state = env.snapshot()
-            prompts.append(pending)
-            pending = None
-        if role == "user" and pending is not None and whole:
-            previous = messages[index - 1]
-            if previous["role"] == "user":
-                pending.feeds[-1].append(message)
-            else:
-                pending.feeds.append([message])
-                pending.asked.append(_is_question(previous))
-        if role != "assistant":
-            continue
-        if pending is None and (whole or (index > 0 and messages[index - 1]["role"] == "user")):
-            pending = Prompt(
-                id=f"{conversation.id}#{index}",
-                conversation_id=conversation.id,
-                turn_index=index,
-                messages=messages[:index],
-                tools=conversation.tools,
-                reference=message,
-                meta=conversation.meta,
-                action=action_from_message(message),
-                answer_metric=metric,
-                conversation=conversation,
-                start_state=env.snapshot(),
-            )
-        calls = reference_calls(message)
-        tool_messages(env, calls)
-        if pending is not None:
-            pending.reference_calls.extend(calls)
-            if not calls:
-                pending.reference_answer = action_from_message(message)
-            elif whole:
-                pending.reference_answer = None  # the conversation goes on after its answers
-    if pending is not None:
-        pending.final_state = env.snapshot()
-        prompts.append(pending)
-    if whole and prompts and isinstance(conversation.meta.get("final_state"), dict):
-        prompts[0].final_state = dict(conversation.meta["final_state"])
-    return prompts
-
-
-def all_episode_prompts(
-    conversations: Iterable[Conversation], *, whole: bool = False, answer_metric: str = "f1"
-) -> list[Prompt]:
-    return [
-        prompt
-        for conversation in conversations
-        for prompt in episode_prompts(conversation, whole=whole, answer_metric=answer_metric)
-    ]
-
-
-def _is_question(message: dict[str, Any]) -> bool:
-    """Whether an assistant message asks the user something (an answer, without calls, with a question mark)."""
-    return (
-        message["role"] == "assistant"
-        and not message.get("tool_calls")
-        and "?" in (message.get("content") or "")
-    )
-
-
-def _answer_metric(conversation: Conversation, default: str) -> str:
-    """The one place `meta.answer_metric` overrides the configured metric."""
-    return str(conversation.meta.get("answer_metric") or default)

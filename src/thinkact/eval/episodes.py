@@ -31,8 +31,9 @@ from collections.abc import Callable
 from typing import Any
 
 from thinkact.data.conversations import Conversation
-from thinkact.data.prompts import Prompt, episode_prompts
+from thinkact.data.prompts import Prompt
 from thinkact.envs import diff_states, make_environment, replay_reference
+from thinkact.envs.prompts import episode_prompts
 from thinkact.eval.metrics import ANSWER_THRESHOLD
 from thinkact.parse import action_from_message, render_action
 from thinkact.rewards import components as c

@@ -21,7 +21,8 @@ from typing import Any
 from transformers import PreTrainedTokenizerBase
 
 from thinkact.data.conversations import read_conversations
-from thinkact.data.prompts import Prompt, turn_prompts
+from thinkact.data.prompts import Prompt
+from thinkact.envs.prompts import turn_prompts
 from thinkact.errors import UserError
 from thinkact.models.chat import encode_prompt, render_prompt
 

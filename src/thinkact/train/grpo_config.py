@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from thinkact.data.conversations import Conversation
-from thinkact.data.prompts import Prompt, all_episode_prompts, turn_prompts
+from thinkact.data.prompts import Prompt
+from thinkact.envs.prompts import all_episode_prompts, turn_prompts
 from thinkact.errors import UserError, check_choice
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.episode import EpisodeRewardConfig
