@@ -21,6 +21,8 @@ from thinkact.bench.synthetic import generate_split
 
 Q = gguf.GGMLQuantizationType
 HIDDEN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, FFN = 64, 2, 4, 2, 16, 128
+CONTEXT = 2048
+"""Room for a prompt with tools and a few turns: this vocabulary spends many tokens on each."""
 CHATML = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # SmolLM2's template in spirit: ChatML, no tools; the converter replaces it with Qwen3's.
 CHATML_TEMPLATE = (
@@ -98,7 +100,7 @@ def write_tiny_gguf(path: Path, special_tokens: list[str]) -> LlamaForCausalLM:
     ]
     config = LlamaConfig(
         vocab_size=len(vocab), hidden_size=HIDDEN, intermediate_size=FFN, num_hidden_layers=LAYERS,
-        num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, head_dim=HEAD_DIM, max_position_embeddings=256,
+        num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, head_dim=HEAD_DIM, max_position_embeddings=CONTEXT,
         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
     )  # fmt: skip
     torch.manual_seed(0)
@@ -106,7 +108,7 @@ def write_tiny_gguf(path: Path, special_tokens: list[str]) -> LlamaForCausalLM:
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("tiny-llama")
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
-    writer.add_context_length(256)
+    writer.add_context_length(CONTEXT)
     writer.add_embedding_length(HIDDEN)
     writer.add_block_count(LAYERS)
     writer.add_feed_forward_length(FFN)

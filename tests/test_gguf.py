@@ -4,7 +4,7 @@ The file (`tests/llama_gguf.py`, written once per session by the `tiny_gguf` fix
 Llama and a byte-level BPE trained on benchmark text, with ChatML special tokens and a ChatML template, most tensors
 F32 and one each F16, Q8_0 and Q4_1. The converted model must compute what the file holds, its tokenizer must
 carry a chat-rendered tool conversation there and back, and SFT (full and LoRA) and an evaluation turn must run on
-it. Bad files are refused by name, leaving nothing.
+it. Bad files are refused by name, leaving nothing. The later commands on the same model: `tests/test_llama_path.py`.
 """
 
 from __future__ import annotations
