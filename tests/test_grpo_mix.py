@@ -245,7 +245,7 @@ def test_hybrid_loss_and_gradient_are_the_weighted_sum(
     mixed = _grads(trainer)
 
     trainer.optimizer.zero_grad()
-    logp = trainer._forward_logprobs(trainer.model, batch)
+    logp = trainer.update.forward_logprobs(trainer.model, batch)
     grpo = policy_loss(logp, logp.detach(), batch["advantages_B"], batch["mask_BC"]).loss
     grpo.backward()
     grpo_grads = _grads(trainer)
@@ -282,7 +282,7 @@ def test_prefix_sft_loss_is_the_nll_of_the_prefix_tokens(tiny_model_dir: Path, d
     trainer.optimizer.zero_grad()
     loss, _, _, mix = trainer.accumulate(batch, None, None)
     with torch.no_grad():
-        logp = trainer._forward_logprobs(trainer.model, batch)
+        logp = trainer.update.forward_logprobs(trainer.model, batch)
         pg = policy_loss(logp, logp, batch["advantages_B"], batch["mask_BC"]).loss
         marked = batch["sft_mask_BC"]
         nll = -(logp * marked).sum() / marked.sum()

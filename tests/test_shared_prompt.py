@@ -78,11 +78,14 @@ def _check_step(shared: GRPOTrainer, alone: GRPOTrainer) -> None:
     rollouts = _rollouts(prompts, 4, len(shared.tokenizer))
     batch = layout(rollouts, shared.tokenizer.pad_token_id)
     torch.testing.assert_close(
-        shared._logprobs(batch, shared.model), alone._logprobs(batch, alone.model), atol=1e-5, rtol=0
+        shared.update.logprobs(batch, shared.model),
+        alone.update.logprobs(batch, alone.model),
+        atol=1e-5,
+        rtol=0,
     )
-    reference = shared._reference_logprobs(batch)
+    reference = shared.update.reference_logprobs(batch)
     assert reference is not None
-    torch.testing.assert_close(reference, alone._reference_logprobs(batch), atol=1e-5, rtol=0)
+    torch.testing.assert_close(reference, alone.update.reference_logprobs(batch), atol=1e-5, rtol=0)
     ours, theirs = _gradients(shared, rollouts), _gradients(alone, rollouts)
     assert ours.keys() == theirs.keys() and ours
     assert any(float(g.abs().max()) > 1e-3 for g in theirs.values())  # a real gradient, not zeros
@@ -115,9 +118,15 @@ def test_one_row_per_prompt_and_one_token_completions(tiny_model_dir: Path, data
     rollouts[0].completion_ids, rollouts[0].loss_mask = rollouts[0].completion_ids[:1], [1]
     batch = layout(rollouts, shared.tokenizer.pad_token_id)
     torch.testing.assert_close(
-        shared._logprobs(batch, shared.model), alone._logprobs(batch, alone.model), atol=1e-5, rtol=0
+        shared.update.logprobs(batch, shared.model),
+        alone.update.logprobs(batch, alone.model),
+        atol=1e-5,
+        rtol=0,
     )
     single = layout(rollouts[:1], shared.tokenizer.pad_token_id)  # the whole completion is one token
     torch.testing.assert_close(
-        shared._logprobs(single, shared.model), alone._logprobs(single, alone.model), atol=1e-5, rtol=0
+        shared.update.logprobs(single, shared.model),
+        alone.update.logprobs(single, alone.model),
+        atol=1e-5,
+        rtol=0,
     )

@@ -148,9 +148,9 @@ def test_grpo_update_moves_the_policy_towards_the_better_completion(
         rollouts = trainer.rollout(len(rollouts[0].completion_ids) + 1, [0])
     rollouts[0].reward, rollouts[1].reward = 1.0, 0.0
     batch = _layout(rollouts, tokenizer.pad_token_id)
-    before = trainer._logprobs(batch, trainer.model)
+    before = trainer.update.logprobs(batch, trainer.model)
     trainer.learn(rollouts)
-    after = trainer._logprobs(batch, trainer.model)
+    after = trainer.update.logprobs(batch, trainer.model)
     good = (after[0] - before[0])[batch["mask_BC"][0] > 0].sum()
     bad = (after[1] - before[1])[batch["mask_BC"][1] > 0].sum()
     assert good > 0 > bad
@@ -233,15 +233,15 @@ def test_grpo_with_lora_keeps_the_base_as_reference(
     rollouts = trainer.rollout(0, [0])
     rollouts[0].reward, rollouts[1].reward = 1.0, 0.0
     batch = _layout(rollouts, tokenizer.pad_token_id)
-    reference_before = trainer._reference_logprobs(batch)
+    reference_before = trainer.update.reference_logprobs(batch)
     trainer.learn(rollouts)
     trainer.learn(rollouts)
     assert reference_before is not None
-    reference_after = trainer._reference_logprobs(batch)
+    reference_after = trainer.update.reference_logprobs(batch)
     assert reference_after is not None and torch.equal(
         reference_before, reference_after
     )  # the base never moves
-    policy_after = trainer._logprobs(batch, trainer.model)
+    policy_after = trainer.update.logprobs(batch, trainer.model)
     assert not torch.equal(policy_after, reference_after)  # the adapter did
     saved = trainer.save(tmp_path / "merged")
     assert (saved / "model.safetensors").is_file() and not (saved / "adapter_config.json").exists()

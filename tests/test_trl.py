@@ -358,7 +358,7 @@ def test_trl_loss_equals_thinkacts_on_the_same_batch(
     rollouts[1].loss_mask = [1] * (len(rollouts[1].loss_mask) - 2) + [0, 0]  # a masked tail counts nowhere
     batch = layout(rollouts, tokenizer.pad_token_id)
     with torch.no_grad():
-        logp_BT = ours._forward_logprobs(ours.model, batch)
+        logp_BT = ours.update.forward_logprobs(ours.model, batch)
     steps_BT = torch.linspace(-0.5, 0.5, logp_BT.numel()).view_as(logp_BT)
     old_BT, ref_BT = logp_BT + steps_BT, logp_BT - 0.3 * steps_BT.flip(1)  # ratios on both sides of the clip
     advantages_B = torch.tensor([1.0, -0.5, 0.25, -0.75])
