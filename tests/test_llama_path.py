@@ -36,11 +36,14 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from thinkact.chat import ChatConfig, show_action, start_messages  # noqa: E402
 from thinkact.cli.apps import app  # noqa: E402
+from thinkact.data.conversations import read_conversations, turn_examples  # noqa: E402
 from thinkact.envs.registry import make_environment  # noqa: E402
-from thinkact.models.chat import render_prompt  # noqa: E402
+from thinkact.integrations.trl_rewards import make_reward_function  # noqa: E402
+from thinkact.models.chat import encode_turn, render_prompt  # noqa: E402
 from thinkact.models.load import load_policy  # noqa: E402
 from thinkact.models.tiny import qwen3_chat_template  # noqa: E402
-from thinkact.parse import parse_action  # noqa: E402
+from thinkact.parse import action_from_message, parse_action  # noqa: E402
+from thinkact.rewards.combine import RewardConfig, score_action  # noqa: E402
 from thinkact.serve import ServeConfig, load_served_model  # noqa: E402
 from thinkact.serve.app import create_app  # noqa: E402
 from thinkact.serve.protocol import message_from_text  # noqa: E402
@@ -156,6 +159,29 @@ def test_trl_engine_step_moves_the_weights(sft_dir: Path, data_dir: Path, tmp_pa
     if lora:
         assert {name.split(".")[-2] for name in changed} <= PROJECTIONS
     assert_loadable(run / "model")
+
+
+def test_trl_reward_scores_a_cut_completion_as_thinkacts_engine_does(
+    llama_model_dir: Path, data_dir: Path
+) -> None:
+    model, tokenizer = load_policy(llama_model_dir)
+    stops = list(model.generation_config.eos_token_id)
+    reward = make_reward_function(tokenizer, lambda step: RewardConfig(), stops)
+    turns = turn_examples(read_conversations(data_dir / "train.jsonl"))
+    turn = next(t for t in turns if t.reference.get("tool_calls"))
+    _, ids = encode_turn(tokenizer, turn)
+    columns = {"reference": [json.dumps(turn.reference)] * 2, "tools": [json.dumps(turn.tools)] * 2}
+    whole, cut = reward(completion_ids=[ids, ids[:-1]], answer_metric=["", ""], **columns)
+    # Without its end-of-turn token the completion was cut at the length limit: the action parses, format is 0.
+    text = tokenizer.decode(ids[:-1], skip_special_tokens=False)
+    action, reference = parse_action(text), action_from_message(turn.reference)
+    assert action.tool_calls == reference.tool_calls and action.problems == []
+    assert (
+        whole
+        == 1.0
+        > cut
+        == score_action(action, reference, turn.tools, RewardConfig(), truncated=True).total
+    )
 
 
 def test_recipes_train_and_report(sft_dir: Path, data_dir: Path, tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ each component through TRL's `log_metric` as `reward/<component>`, as thinkact's
 The function decodes the completion's token ids itself (special tokens kept, so `<think>` and `<tool_call>`
 survive whatever TRL's own decoding strips) and cuts them after the first end-of-turn token: in TRL's tool loop
 a completion also holds tool results and the policy's next action, and the row's reference describes the first
-action. A row's reference action and tool schemas arrive as JSON columns on every call; each distinct pair is
-parsed once, on first sight, and kept for the run. Every `sample_steps` steps it appends the step's first group to
+action; a completion without one was cut at the length limit and scores 0 on format, as on thinkact's engine. A
+row's reference action and tool schemas arrive as JSON columns on every call; each distinct pair is parsed once,
+on first sight, and kept for the run. Every `sample_steps` steps it appends the step's first group to
 `samples.jsonl`. Left out: rewards computed from an environment's final state.
 """
 
@@ -83,10 +84,22 @@ def make_reward_function(
     ) -> list[float | None]:
         step = trainer_state.global_step // passes if trainer_state is not None else 0
         config = rewards_at(step)
-        texts = [decode(tokenizer, first_action(ids, stops)) for ids in completion_ids]
+        actions = [first_action(ids, stops) for ids in completion_ids]
+        texts = [decode(tokenizer, ids) for ids in actions]
+        # No end-of-turn token: TRL cut the completion at its length limit, so format scores 0 (as on thinkact's
+        # engine) however the text parses.
+        cut = [not ids or ids[-1] not in stops for ids in actions]
         scored = [
-            score_action(parse_action(text), *parsed(ref, specs), config, answer_metric=metric or None)
-            for text, ref, specs, metric in zip(texts, reference, tools, answer_metric, strict=True)
+            score_action(
+                parse_action(text),
+                *parsed(ref, specs),
+                config,
+                answer_metric=metric or None,
+                truncated=truncated,
+            )
+            for text, truncated, ref, specs, metric in zip(
+                texts, cut, reference, tools, answer_metric, strict=True
+            )
         ]
         if log_metric is not None:
             for name, value in component_means(scored).items():
