@@ -38,6 +38,7 @@ from thinkact.chat import ChatConfig, show_action, start_messages  # noqa: E402
 from thinkact.cli.apps import app  # noqa: E402
 from thinkact.data.conversations import read_conversations, turn_examples  # noqa: E402
 from thinkact.envs.registry import make_environment  # noqa: E402
+from thinkact.errors import UserError  # noqa: E402
 from thinkact.integrations.trl_rewards import make_reward_function  # noqa: E402
 from thinkact.models.chat import encode_turn, render_prompt  # noqa: E402
 from thinkact.models.load import load_policy  # noqa: E402
@@ -140,6 +141,18 @@ def test_grpo_step_moves_the_weights_and_leaves_a_loadable_model(
     else:
         assert "model.embed_tokens.weight" in changed and "model.norm.weight" in changed
     assert_loadable(run / "model")
+
+
+def test_action_only_loss_is_refused_where_the_think_tags_are_several_tokens(
+    sft_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    arguments = ["grpo", "--model", str(sft_dir), "--data", str(data_dir / "train.jsonl")]
+    arguments += ["--out", str(tmp_path / "grpo"), "--steps", "1", *sets({**GRPO, "loss_tokens": "action"})]
+    result = CliRunner().invoke(app, arguments)
+    assert isinstance(result.exception, UserError), result.output
+    assert "grpo.loss_tokens: action needs <think> as one token" in str(result.exception)
+    assert "loss_tokens: all" in str(result.exception)
+    assert not (tmp_path / "grpo" / "model").exists()
 
 
 @pytest.mark.parametrize("lora", [False, True])
