@@ -118,7 +118,7 @@ def test_compare_refuses_results_from_other_data(
     with pytest.raises(UserError, match=r"another test_id file .* sha256 differs"):
         run_compare(CompareConfig(inputs=[stored["strong"], shorter], out=str(tmp_path / "c"), html=False))
     with pytest.raises(UserError, match="give at least two"):
-        CompareConfig(inputs=[stored["strong"]])
+        run_compare(CompareConfig(inputs=[stored["strong"]], out=str(tmp_path / "c")))
     with pytest.raises(UserError, match="several inputs are named 'strong'"):
         run_compare(CompareConfig(inputs=[stored["strong"], stored["strong"]], out=str(tmp_path / "c")))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -65,16 +67,56 @@ def test_nested_override_keeps_the_parents_defaults() -> None:
     from thinkact.demo import DemoConfig
 
     default = DemoConfig()
-    assert (
-        default.grpo.eval_steps != GRPORunConfig().eval_steps and default.model.hidden_size == 128
-    )  # the demo's own values
+    assert default.grpo.eval_steps != GRPORunConfig().eval_steps  # the demo's own value
     demo = load_config(DemoConfig, None, ["grpo.learning_rate=1e-4", "model.num_layers=2"])
     assert demo.grpo.learning_rate == 1e-4 and demo.model.num_layers == 2
     # the other fields keep the demo's defaults, not GRPORunConfig's or TinyModelConfig's class defaults
     assert demo.grpo.eval_steps == default.grpo.eval_steps
-    assert demo.model.hidden_size == 128
+    assert demo.model.hidden_size == default.model.hidden_size
     # a mapping inside is replaced as given
     weights = load_config(
         GRPORunConfig, None, ["rewards.weights={answer: 1.0, tool_exact: 1.0}"]
     ).rewards.weights
     assert weights == {"answer": 1.0, "tool_exact": 1.0}
+
+
+@dataclass
+class Inner:
+    RENAMED: ClassVar[dict[str, str]] = {"turns": "max_turns"}
+    max_turns: int = 4
+    kept: int = 1
+
+
+@dataclass
+class Outer:
+    RENAMED: ClassVar[dict[str, str]] = {"inner_turns": "inner.max_turns", "size": "width"}
+    width: int = 1
+    inner: Inner = field(default_factory=lambda: Inner(kept=2))
+
+
+def test_a_renamed_field_is_read_under_its_old_name_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text("size: 3\ninner_turns: 5\n")
+    assert load_config(Outer, path) == Outer(width=3, inner=Inner(max_turns=5, kept=2))
+    said = capsys.readouterr().err
+    assert "old.yaml: size is renamed width; write width" in said
+    assert "inner_turns is renamed inner.max_turns; write inner.max_turns" in said
+    # inside a nested config (laid over the parent's default, which keeps its other values), and from --set
+    assert load_config(Outer, None, ["inner.turns=6"]).inner == Inner(max_turns=6, kept=2)
+    assert "inner.turns is renamed inner.max_turns" in capsys.readouterr().err
+    # the new names say nothing
+    assert load_config(Outer, None, ["width=2", "inner.max_turns=1"]) == Outer(2, Inner(1, 2))
+    assert capsys.readouterr().err == ""
+
+
+def test_an_old_and_a_new_name_together_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "both.yaml"
+    path.write_text("size: 3\nwidth: 4\n")
+    with pytest.raises(UserError, match=r"both\.yaml: both size and width are given; .* keep width alone"):
+        load_config(Outer, path)
+    with pytest.raises(UserError, match=r"both inner_turns and inner\.max_turns are given"):
+        load_config(Outer, None, ["inner_turns=1", "inner.max_turns=2"])
+    with pytest.raises(UserError, match=r"both inner\.turns and inner\.max_turns are given"):
+        load_config(Outer, None, ["inner.turns=1", "inner.max_turns=2"])

@@ -10,10 +10,13 @@ import yaml
 from rich.console import Console
 
 from tests.conftest import TEST_MODEL
-from thinkact.demo import DemoConfig, describe_base, render_preamble, run_demo
+from thinkact.config import load_config
+from thinkact.demo import DemoConfig, DemoPlan, describe_base, plan_demo, render_preamble, run_demo
 from thinkact.errors import UserError
+from thinkact.eval.compare import CompareConfig
 from thinkact.models.tiny import copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig
+from thinkact.train.sft import SFTRunConfig
 
 
 @pytest.mark.slow
@@ -24,15 +27,12 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
         train_conversations=12,
         test_conversations=3,
         valid_conversations=2,
-        sft_steps=2,
         think_sft_steps=2,
         grpo_from="both",
-        sft_batch_size=2,
-        sft_rename_tools=0.5,
-        sft_fresh_entities=0.5,
-        sft_rename_arguments=0.5,
-        eval_max_new_tokens=8,
-        eval_view="both",
+        sft=SFTRunConfig(
+            max_steps=2, batch_size=2, rename_tools=0.5, fresh_entities=0.5, rename_arguments=0.5
+        ),
+        eval=CompareConfig(max_new_tokens=8, view="both"),
         base="random",
         model=TEST_MODEL,
         grpo=GRPORunConfig(
@@ -101,20 +101,95 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "message"),
+    ("override", "message"),
     [
-        ("think_sft_from", "grpo", "demo.think_sft_from: 'grpo'; choose one of sft-nothink, base"),
-        ("think_sft_steps", 0, ">= 1"),
-        ("grpo_from", "base", "demo.grpo_from: 'base'; choose one of sft-think, sft-nothink, both"),
-        ("sft_rename_tools", 1.5, r"demo\.sft_rename_tools: must be a share"),
-        ("sft_fresh_entities", -0.1, r"demo\.sft_fresh_entities: must be a share"),
-        ("sft_rename_arguments", 1.1, r"demo\.sft_rename_arguments: must be a share"),
-        ("valid_conversations", 0, r"demo\.valid_conversations: GRPO is watched on valid"),
+        ("think_sft_from=grpo", "demo.think_sft_from: 'grpo'; choose one of sft-nothink, base"),
+        ("think_sft_steps=0", ">= 1"),
+        ("sft.max_steps=-1 sft.lr_scheduler=cosine", ">= 1"),
+        ("grpo_from=base", "demo.grpo_from: 'base'; choose one of sft-think, sft-nothink, both"),
+        ("sft.rename_tools=1.5", r"sft\.rename_tools: 1\.5 is not a share"),
+        ("sft_fresh_entities=-0.1", r"sft\.fresh_entities: -0\.1 is not a share"),
+        ("valid_conversations=0", r"demo\.valid_conversations: GRPO is watched on valid"),
+        ("grpo.seed=3", r"demo\.grpo\.seed: set by the demo"),
+        ("sft.think=false", r"demo\.sft\.think: set by the demo"),
+        ("eval.inputs=[a,b]", r"demo\.eval\.inputs: set by the demo"),
+        ("sft_steps=3 sft.max_steps=2", "both sft_steps and sft.max_steps are given"),
     ],
 )
-def test_bad_demo_settings_are_user_errors(field: str, value: object, message: str) -> None:
+def test_bad_demo_settings_are_user_errors(override: str, message: str) -> None:
     with pytest.raises(UserError, match=message):
-        DemoConfig(**{field: value})
+        load_config(DemoConfig, None, override.split())
+
+
+PATHS = {name: Path("d") / f"{name}.jsonl" for name in ("train", "valid", "test_id", "test_ood")}
+
+
+def plan(*overrides: str, path: str | None = None) -> DemoPlan:
+    return plan_demo(load_config(DemoConfig, path, ["out=o", *overrides]), PATHS, Path("b"))
+
+
+def test_overrides_reach_the_stages_that_use_them() -> None:
+    stages = plan(
+        "sft.learning_rate=0.002",
+        "think_sft_steps=3",
+        "train_seed=5",
+        "grpo.kl_coef=0.01",
+        "eval.batch_size=4",
+    )
+    (_, nothink), (think_title, think) = stages.sft
+    assert nothink.learning_rate == think.learning_rate == 0.002  # one `sft` for both SFT stages
+    assert (nothink.think, think.think) == (False, True)
+    assert think.max_steps == 3 and nothink.max_steps == DemoConfig().sft.max_steps
+    # think-SFT continues from the no-thinking model; GRPO from think-SFT, watched on valid
+    assert (nothink.model, think.model) == ("b", str(Path("o/sft-nothink/model")))
+    assert think_title == "SFT with thinking, from sft-nothink"
+    ((title, grpo),) = stages.grpo
+    assert (
+        grpo.kl_coef == 0.01
+        and grpo.model == str(Path("o/sft-think/model"))
+        and title == "GRPO from sft-think"
+    )
+    assert grpo.eval_data == str(PATHS["valid"]) and grpo.data == nothink.data == str(PATHS["train"])
+    assert nothink.seed == think.seed == grpo.seed == 5  # train_seed seeds every training stage
+    assert stages.compare.batch_size == 4 and stages.compare.names == [
+        "base",
+        "sft-nothink",
+        "sft-think",
+        "grpo",
+    ]
+    assert stages.compare.no_think == ["sft-nothink"]
+
+
+def test_grpo_from_names_the_runs_and_their_starts() -> None:
+    both = plan("grpo_from=both", "think_sft_from=base")
+    assert [config.model for _, config in both.sft] == ["b", "b"]
+    assert [(Path(c.out).name, Path(c.model).parent.name) for _, c in both.grpo] == [
+        ("grpo", "sft-think"),
+        ("grpo-outcome", "sft-nothink"),
+    ]
+    outcome_only = plan("grpo_from=sft-nothink", "grpo.eval_steps=0")
+    assert [Path(c.out).name for _, c in outcome_only.sft] == ["sft-nothink"]  # no think-SFT
+    assert outcome_only.grpo[0][1].eval_data == ""  # not watched
+    assert outcome_only.compare.names == ["base", "sft-nothink", "grpo"]
+
+
+def test_the_old_flat_names_are_read_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    old = plan(
+        "sft_steps=7", "sft_batch_size=2", "sft_lr_scheduler=cosine", "eval_view=both", "report_samples=5"
+    )
+    said = capsys.readouterr().err
+    assert "sft_steps is renamed sft.max_steps; write sft.max_steps" in said
+    assert "report_samples is renamed eval.samples" in said
+    new = plan(
+        "sft.max_steps=7", "sft.batch_size=2", "sft.lr_scheduler=cosine", "eval.view=both", "eval.samples=5"
+    )
+    assert old == new and capsys.readouterr().err == ""
+
+
+def test_the_shipped_config_runs_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+    assert plan(path=str(shipped)) == plan()
+    assert capsys.readouterr().err == ""  # written in the current spelling
 
 
 def test_the_report_names_the_shipped_base_and_how_to_rebuild_it(tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ parsed as YAML, so `rewards.weights.format=0.2` and `lora.enabled=true` work). A
 wrong type, a number that is not finite (`.nan`, `.inf`), YAML that cannot be read (deep nesting, an integer
 past Python's digit limit, bytes that are not UTF-8) stops with a `UserError` that names the file and the dotted
 field and lists the valid fields.
+
+A renamed field stays readable under its old name for one release: the class declares
+`RENAMED: ClassVar[dict[str, str]] = {"old_name": "new.name"}` (the new name may point into a nested config), and
+`build` moves the old key to the new one with a message on stderr naming the new spelling; giving both is an error.
 `save_config` writes the resolved config into a run directory. Left out: config inheritance and interpolation.
 """
 
@@ -13,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import reprlib
+import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,6 +71,7 @@ def build(cls: type[T], raw: dict[str, Any], *, source: str = "config", prefix: 
     """Construct the dataclass `cls` from a mapping, checking every key and type."""
     if not isinstance(raw, dict):
         raise UserError(f"{source}: {prefix.rstrip('.') or 'config'}: expected a mapping")
+    raw = rename_fields(cls, raw, source=source, prefix=prefix)
     fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(raw) - set(fields))
@@ -74,7 +81,12 @@ def build(cls: type[T], raw: dict[str, Any], *, source: str = "config", prefix: 
             f"{', '.join(sorted(fields))}"
         )
     values = {
-        name: _convert(hints[name], _over_default(fields[name], value), source, f"{prefix}{name}")
+        name: _convert(
+            hints[name],
+            _over_default(fields[name], value, source, f"{prefix}{name}."),
+            source,
+            f"{prefix}{name}",
+        )
         for name, value in raw.items()
     }
     try:
@@ -83,7 +95,60 @@ def build(cls: type[T], raw: dict[str, Any], *, source: str = "config", prefix: 
         raise UserError(f"{source}: {prefix.rstrip('.') or 'config'}: {error}") from None
 
 
-def _over_default(field: dataclasses.Field[Any], value: Any) -> Any:
+def renamed_fields(cls: type[Any]) -> Mapping[str, str]:
+    """The old names `cls` still reads, each with the (dotted) name that replaced it: its `RENAMED` mapping."""
+    renamed: Mapping[str, str] = getattr(cls, "RENAMED", {})
+    return renamed
+
+
+def rename_fields(
+    cls: type[Any], raw: dict[str, Any], *, source: str = "config", prefix: str = ""
+) -> dict[str, Any]:
+    """`raw` with each old field name of `cls` moved to its new name, saying so on stderr; a `UserError` when a
+    mapping gives both. The mappings it changes are copied, so `raw` is left as it was.
+
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass
+    ... class Inner:
+    ...     steps: int = 1
+    >>> @dataclass
+    ... class Outer:
+    ...     RENAMED: typing.ClassVar[dict[str, str]] = {"inner_steps": "inner.steps"}
+    ...     inner: Inner = field(default_factory=Inner)
+    >>> rename_fields(Outer, {"inner_steps": 3}, source="demo.yaml")  # says on stderr: inner_steps is renamed
+    {'inner': {'steps': 3}}
+    """
+    renamed = renamed_fields(cls)
+    old_names = [name for name in raw if name in renamed]
+    if not old_names:
+        return raw
+    raw = dict(raw)
+    for old in old_names:
+        new = renamed[old]
+        *groups, last = new.split(".")
+        node = raw
+        for group in groups:
+            child = node.get(group, {})
+            if not isinstance(child, dict):
+                raise UserError(f"{source}: {prefix}{group}: expected a mapping, got {reprlib.repr(child)}")
+            child = dict(child)  # a copy: the caller's mapping stays as it was
+            node[group] = child
+            node = child
+        if last in node:
+            raise UserError(
+                f"{source}: both {prefix}{old} and {prefix}{new} are given; {prefix}{old} is the old name of "
+                f"{prefix}{new}: keep {prefix}{new} alone"
+            )
+        node[last] = raw.pop(old)
+        print(
+            f"{source}: {prefix}{old} is renamed {prefix}{new}; write {prefix}{new} (the old name is read for one "
+            "more release)",
+            file=sys.stderr,
+        )
+    return raw
+
+
+def _over_default(field: dataclasses.Field[Any], value: Any, source: str, prefix: str) -> Any:
     """A partial mapping for a nested config, laid over that field's own default (not the class defaults).
 
     A parent may default a nested config to non-default values (the demo's GRPO settings); overriding one of them
@@ -91,17 +156,20 @@ def _over_default(field: dataclasses.Field[Any], value: Any) -> Any:
     """
     if not isinstance(value, dict) or field.default_factory is dataclasses.MISSING:
         return value
-    return _lay_over(field.default_factory(), value)
+    return _lay_over(field.default_factory(), value, source, prefix)
 
 
-def _lay_over(default: Any, value: Any) -> Any:
+def _lay_over(default: Any, value: Any, source: str, prefix: str) -> Any:
     if not (dataclasses.is_dataclass(default) and not isinstance(default, type) and isinstance(value, dict)):
         return value
+    value = rename_fields(
+        type(default), value, source=source, prefix=prefix
+    )  # old names, before the defaults
     merged = {}
     for item in dataclasses.fields(default):
         current = getattr(default, item.name)
         if item.name in value:
-            merged[item.name] = _lay_over(current, value[item.name])
+            merged[item.name] = _lay_over(current, value[item.name], source, f"{prefix}{item.name}.")
         elif dataclasses.is_dataclass(current) and not isinstance(current, type):
             merged[item.name] = dataclasses.asdict(current)
         else:

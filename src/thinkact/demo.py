@@ -9,6 +9,9 @@ and `test_ood` (`thinkact compare`: turn and episode views, paired-bootstrap dif
 without requiring a think block) → a comparison table printed and written to `report.md`, `results.json`,
 `comparison.json` and `report.html` (plots, the GRPO run's reward and KL, sample conversations). Sizes are small
 so that it runs in minutes on two CPU cores; the numbers are what was measured.
+
+The config is a tree of the stages' own configs (`sft`, `grpo`, `eval`: any field of `thinkact sft`, `grpo` or
+`compare`); `plan_demo` fills in each stage's model, data, directory and seed, and nothing else.
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Console
 from transformers import TrainerCallback
@@ -33,13 +35,42 @@ from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json
 from thinkact.models.tiny import BASE_SHAPE, TinyModelConfig, build_tiny_model, copy_pretrained_base
 from thinkact.train.grpo import GRPORunConfig, run_grpo
-from thinkact.train.sft import SCHEDULERS, SFTRunConfig, run_sft
+from thinkact.train.sft import SFTRunConfig, run_sft
 
-GRPO_STARTS = ("sft-think", "sft-nothink", "both")
+GRPO_RUNS = {
+    "sft-think": (("grpo", "sft-think"),),
+    "sft-nothink": (("grpo", "sft-nothink"),),
+    "both": (("grpo", "sft-think"), ("grpo-outcome", "sft-nothink")),
+}
+"""Where GRPO starts, by `grpo_from`: each run's name and the SFT stage it starts from."""
+GRPO_STARTS = tuple(GRPO_RUNS)
+
+SET_BY_DEMO = {
+    "sft": ("model", "data", "out", "think", "seed"),
+    "grpo": ("model", "data", "out", "seed"),
+    "eval": ("inputs", "names", "data", "out", "no_think"),
+}
+"""Fields of the stage configs the demo fills in for each stage (its models, data, directories and seeds)."""
 
 
 @dataclass
 class DemoConfig:
+    RENAMED: ClassVar[dict[str, str]] = {
+        "sft_steps": "sft.max_steps",
+        "sft_batch_size": "sft.batch_size",
+        "sft_learning_rate": "sft.learning_rate",
+        "sft_lr_scheduler": "sft.lr_scheduler",
+        "sft_rename_tools": "sft.rename_tools",
+        "sft_fresh_entities": "sft.fresh_entities",
+        "sft_rename_arguments": "sft.rename_arguments",
+        "eval_max_new_tokens": "eval.max_new_tokens",
+        "eval_batch_size": "eval.batch_size",
+        "eval_limit": "eval.limit",
+        "eval_view": "eval.view",
+        "report_samples": "eval.samples",
+    }
+    """The flat names of earlier releases, read for one more release (with a message naming the new one)."""
+
     out: str = "runs/demo"
     seed: int = 0
     """Seeds the generated data and, unless `train_seed` is set, every training stage."""
@@ -55,9 +86,6 @@ class DemoConfig:
     base: str = "pretrained"
     """pretrained (the shipped tiny base), random (a freshly initialised tiny model of `model`'s shape), or a
     model directory."""
-    sft_steps: int = 400
-    """Steps of SFT without thinking. 400 doubles its time against 200, and is what makes the models call right:
-    exact calls on test_id 0.031 at 200 steps, 0.150 at 400, 0.244 at 600 (docs/benchmarks.md)."""
     think_sft_from: str = "sft-nothink"
     """Where think-SFT starts: sft-nothink (continue from the no-thinking model: the paper's order, SFT then
     thinking on top, and the calls it learned are kept) or base (a separate line from the base, ReFT-style)."""
@@ -67,38 +95,24 @@ class DemoConfig:
     annotated trace is used; the think-SFT stage is skipped) or both (think-SFT runs, and a second GRPO run,
     `grpo-outcome`, starts from SFT without thinking; both are evaluated and claimed side by side)."""
     think_sft_steps: int = 400
-    """Steps of think-SFT. From sft-nothink, 400 steps take exact calls on test_id from 0.17 to 0.29 (150 steps:
-    0.16), where 400 more steps without thinking reach 0.23: at equal compute the thinking line writes more exact
-    calls (docs/benchmarks.md, "Think-SFT for 400 steps"). From base give it as many as sft_steps."""
-    sft_batch_size: int = 8
-    sft_learning_rate: float = 1e-3
-    """Peak SFT learning rate; the pretrained base takes a third of what a randomly initialised model needed."""
-    sft_lr_scheduler: str = "wsd"
-    """The SFT stages' schedule (`sft.lr_scheduler`). wsd (stable at the peak, a cosine decay over the last fifth)
-    scores a higher reward than cosine at the same steps: +0.028 on both test splits for SFT without thinking,
-    and think-SFT from it writes more exact calls on test_ood (docs/benchmarks.md)."""
-    sft_rename_tools: float = 0.0
-    """Share of the SFT stages' training conversations with fresh tool names (`sft.rename_tools`). With
-    `sft_fresh_entities` at 0.5 and 800 no-thinking steps it is the first setting under which the held-out
-    contacts domain gets right tool names (20 of 98 call turns; docs/benchmarks.md, "Copying words, not
-    syllables"); at the default 400 steps it costs calls, so it is off."""
-    sft_fresh_entities: float = 0.0
-    """Share of the SFT stages' training conversations with fresh entities (`sft.fresh_entities`)."""
-    sft_rename_arguments: float = 0.0
-    """Share of the SFT stages' training conversations with fresh parameter names (`sft.rename_arguments`)."""
-    eval_max_new_tokens: int = 128
-    eval_batch_size: int = 128
-    """Turns generated together. On a CPU a decoding step costs about the same for 64 rows as for 128, so the
-    larger batch takes fewer steps (same greedy completions; docs/benchmarks.md)."""
-    eval_limit: int = 0
-    """At most this many turns (and conversations, episode view) per split (0: all)."""
-    eval_view: str = "turn"
-    """turn, episode or both: the turn view predicts each reference turn; the episode view plays whole
-    conversations with tools executed."""
-    report_samples: int = 40
-    """Sample conversations per split in report.html."""
+    """Steps of think-SFT (its other settings are `sft`'s). From sft-nothink, 400 steps take exact calls on
+    test_id from 0.17 to 0.29 (150 steps: 0.16), where 400 more steps without thinking reach 0.23: at equal
+    compute the thinking line writes more exact calls (docs/benchmarks.md, "Think-SFT for 400 steps"). From base
+    give it as many as sft.max_steps."""
     model: TinyModelConfig = field(default_factory=lambda: replace(BASE_SHAPE))
     """The shape of the tiny model when `base: random` (the shipped pretrained base has this shape too)."""
+    sft: SFTRunConfig = field(
+        default_factory=lambda: SFTRunConfig(
+            max_steps=400, batch_size=8, learning_rate=1e-3, lr_scheduler="wsd"
+        )
+    )
+    """Settings of both SFT stages (`max_steps` is SFT without thinking's; think-SFT runs `think_sft_steps`); model,
+    data, out, think and seed are filled in by the demo. 400 steps double the time of 200, and are what makes the
+    models call right: exact calls on test_id 0.031 at 200 steps, 0.150 at 400, 0.244 at 600. The peak learning
+    rate is a third of what a randomly initialised model needed. wsd (stable at the peak, a cosine decay over the
+    last fifth) scores +0.028 reward over cosine on both test splits for SFT without thinking. rename_tools with
+    fresh_entities at 0.5 and 800 steps is the first setting under which the held-out contacts domain gets right
+    tool names; at 400 steps it costs calls, so it is off (docs/benchmarks.md, "Copying words, not syllables")."""
     grpo: GRPORunConfig = field(
         default_factory=lambda: GRPORunConfig(
             steps=20,
@@ -111,19 +125,24 @@ class DemoConfig:
             eval_limit=48,
         )
     )
-    """GRPO settings; model, data and out are filled in by the demo. 20 steps: 30 wrote the same exact calls on
-    both test splits (.356 / .060, seed 0), and the held-out turns rose no further after step 20 on either
+    """GRPO settings; model, data, out and seed are filled in by the demo. 20 steps: 30 wrote the same exact calls
+    on both test splits (.356 / .060, seed 0), and the held-out turns rose no further after step 20 on either
     machine measured, so the last 10 steps cost about 40 s for nothing (docs/benchmarks.md, "A third machine")."""
+    eval: CompareConfig = field(default_factory=lambda: CompareConfig(max_new_tokens=128, batch_size=128))
+    """The evaluation (`thinkact compare`'s settings); inputs, names, data, out and no_think are filled in by the
+    demo. A batch of 128 turns: on a CPU a decoding step costs about the same for 64 rows as for 128, so the larger
+    batch takes fewer steps (same greedy completions; docs/benchmarks.md)."""
 
     def __post_init__(self) -> None:
         check_choice("demo.think_sft_from", self.think_sft_from, ("sft-nothink", "base"))
         check_choice("demo.grpo_from", self.grpo_from, GRPO_STARTS)
-        check_choice("demo.sft_lr_scheduler", self.sft_lr_scheduler, tuple(SCHEDULERS))
-        if self.sft_steps < 1 or self.think_sft_steps < 1:
-            raise UserError("demo.sft_steps and demo.think_sft_steps: must be >= 1")
-        for name in ("sft_rename_tools", "sft_fresh_entities", "sft_rename_arguments"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"demo.{name}: must be a share between 0 and 1")
+        if self.sft.max_steps < 1 or self.think_sft_steps < 1:
+            raise UserError("demo.sft.max_steps and demo.think_sft_steps: must be >= 1")
+        for stage, names in SET_BY_DEMO.items():
+            given = getattr(self, stage)
+            for name in names:
+                if getattr(given, name) != getattr(type(given)(), name):
+                    raise UserError(f"demo.{stage}.{name}: set by the demo for each stage; leave it out")
         if self.grpo.eval_steps and not self.grpo.eval_data and self.valid_conversations < 1:
             raise UserError(
                 "demo.valid_conversations: GRPO is watched on valid (grpo.eval_steps); give it >= 1 conversation,"
@@ -132,9 +151,62 @@ class DemoConfig:
 
 
 @dataclass
-class Stage:
-    name: str
-    model_dir: str
+class DemoPlan:
+    """The demo's training and evaluation stages as the configs they run with, in order: (title, config)."""
+
+    sft: list[tuple[str, SFTRunConfig]]
+    grpo: list[tuple[str, GRPORunConfig]]
+    compare: CompareConfig
+
+
+def plan_demo(config: DemoConfig, paths: dict[str, Path], base: Path) -> DemoPlan:
+    """Every stage's config, from the demo's config, the generated data `paths` and the `base` model: SFT without
+    thinking, then think-SFT (unless GRPO starts from SFT without thinking alone), GRPO from the start(s)
+    `grpo_from` names, and the comparison of them all."""
+    out = Path(config.out)
+    seed = config.seed if config.train_seed is None else config.train_seed
+    models = {"base": base}
+    sft: list[tuple[str, SFTRunConfig]] = []
+    for name, think in (("sft-nothink", False), ("sft-think", True)):
+        if think and config.grpo_from == "sft-nothink":
+            continue
+        origin = config.think_sft_from if think else "base"
+        steps = config.think_sft_steps if think else config.sft.max_steps
+        sft_stage = replace(
+            config.sft,
+            model=str(models[origin]),
+            data=str(paths["train"]),
+            out=str(out / name),
+            think=think,
+            max_steps=steps,
+            seed=seed,
+        )
+        sft.append((f"SFT {'with' if think else 'without'} thinking, from {origin}", sft_stage))
+        models[name] = out / name / "model"
+    grpo: list[tuple[str, GRPORunConfig]] = []
+    watched = (
+        config.grpo.eval_steps and not config.grpo.eval_data
+    )  # watched on valid; nothing is chosen by it
+    for name, start in GRPO_RUNS[config.grpo_from]:
+        stage = replace(
+            config.grpo,
+            model=str(models[start]),
+            data=str(paths["train"]),
+            out=str(out / name),
+            seed=seed,
+            eval_data=str(paths["valid"]) if watched else config.grpo.eval_data,
+        )
+        grpo.append((f"GRPO from {start}", stage))
+        models[name] = out / name / "model"
+    compare = replace(
+        config.eval,
+        inputs=[str(model) for model in models.values()],
+        names=list(models),
+        data=[str(paths["test_id"]), str(paths["test_ood"])],
+        out=str(out),
+        no_think=["sft-nothink"],  # scored as what it is: an action without a think block is well formed
+    )
+    return DemoPlan(sft, grpo, compare)
 
 
 def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, Any]:
@@ -162,32 +234,19 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         test_ood=config.test_conversations,
     )
     console.print({name: str(path) for name, path in paths.items()})
-
     stage("base model")
     base = _base_model(config, out / "base")
     console.print(f"base model: {base}")
-
-    train_seed = config.seed if config.train_seed is None else config.train_seed
-    sft_runs = _sft_stages(config, paths, base, train_seed, console, stage)
-    grpo_runs = _grpo_stages(config, paths, sft_runs, train_seed, console, stage)
-
+    plan = plan_demo(config, paths, base)
+    for title, sft in plan.sft:
+        stage(title)
+        run_sft(sft, callbacks=[_SFTProgress(console, sft.max_steps)])
+    for title, grpo in plan.grpo:
+        stage(title)
+        run_grpo(grpo, on_step=_grpo_progress(console, grpo.steps))
     stage("evaluation")
-    models = [Stage("base", str(base))]
-    models += [Stage(name, str(path)) for name, path in {**sft_runs, **grpo_runs}.items()]
-    compare_config = CompareConfig(
-        inputs=[entry.model_dir for entry in models],
-        names=[entry.name for entry in models],
-        data=[str(paths["test_id"]), str(paths["test_ood"])],
-        out=str(out),
-        view=config.eval_view,
-        max_new_tokens=config.eval_max_new_tokens,
-        limit=config.eval_limit,
-        batch_size=config.eval_batch_size,
-        samples=config.report_samples,
-        no_think=["sft-nothink"],  # scored as what it is: an action without a think block is well formed
-    )
     comparison = run_compare(
-        compare_config,
+        plan.compare,
         progress=_eval_progress(console),
         check_claims=functools.partial(check_claims, grpo_from=config.grpo_from),
     )
@@ -197,6 +256,12 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     summary["base"] = describe_base(base)
     summary["claims"] = comparison["claims"]
     summary["heldout_during_grpo"] = select_heldout(comparison["training"].get("grpo", []))
+    _write_summary(summary, comparison, out, console)
+    return summary
+
+
+def _write_summary(summary: dict[str, Any], comparison: dict[str, Any], out: Path, console: Console) -> None:
+    """results.json, the demo's preamble on report.md, and the table and the claims on the console."""
     atomic_write_text(out / "results.json", dump_json(summary, indent=1))
     report = out / "report.md"
     atomic_write_text(report, render_preamble(summary) + report.read_text(encoding="utf-8"))
@@ -205,72 +270,6 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         console.print(f"  {'[green]holds' if claim['holds'] else '[red]does not hold'}[/]: {claim['claim']}")
     written = ", ".join(str(out / name) for name in ("report.md", "report.html", "results.json"))
     console.print(f"wrote {written} in {summary['seconds']:.0f} s")
-    return summary
-
-
-def _sft_stages(
-    config: DemoConfig,
-    paths: dict[str, Path],
-    base: Path,
-    train_seed: int,
-    console: Console,
-    stage: Callable[[str], None],
-) -> dict[str, Path]:
-    """SFT without thinking, then think-SFT (unless GRPO starts from SFT without thinking alone)."""
-    sft_runs: dict[str, Path] = {}
-    stages = [("sft-nothink", False, config.sft_steps)]
-    if config.grpo_from != "sft-nothink":
-        stages.append(("sft-think", True, config.think_sft_steps))
-    for name, think, steps in stages:
-        origin = config.think_sft_from if think else "base"
-        start = sft_runs["sft-nothink"] if origin == "sft-nothink" else base
-        stage(f"SFT {'with' if think else 'without'} thinking, from {origin}")
-        sft_config = SFTRunConfig(
-            model=str(start),
-            data=str(paths["train"]),
-            out=str(Path(config.out) / name),
-            think=think,
-            max_steps=steps,
-            batch_size=config.sft_batch_size,
-            learning_rate=config.sft_learning_rate,
-            lr_scheduler=config.sft_lr_scheduler,
-            rename_tools=config.sft_rename_tools,
-            fresh_entities=config.sft_fresh_entities,
-            rename_arguments=config.sft_rename_arguments,
-            seed=train_seed,
-        )
-        sft_runs[name] = run_sft(sft_config, callbacks=[_SFTProgress(console, steps)])
-    return sft_runs
-
-
-def _grpo_stages(
-    config: DemoConfig,
-    paths: dict[str, Path],
-    sft_runs: dict[str, Path],
-    train_seed: int,
-    console: Console,
-    stage: Callable[[str], None],
-) -> dict[str, Path]:
-    """GRPO from the start(s) `grpo_from` names: `grpo`, and with both `grpo-outcome` from SFT without thinking."""
-    starts = {
-        "sft-think": [("grpo", "sft-think")],
-        "sft-nothink": [("grpo", "sft-nothink")],
-        "both": [("grpo", "sft-think"), ("grpo-outcome", "sft-nothink")],
-    }[config.grpo_from]
-    grpo_runs: dict[str, Path] = {}
-    for name, start in starts:
-        stage(f"GRPO from {start}")
-        grpo_config = replace(
-            config.grpo,
-            model=str(sft_runs[start]),
-            data=str(paths["train"]),
-            out=str(Path(config.out) / name),
-            seed=train_seed,
-        )
-        if grpo_config.eval_steps and not grpo_config.eval_data:  # watched on valid; nothing is chosen by it
-            grpo_config.eval_data = str(paths["valid"])
-        grpo_runs[name] = run_grpo(grpo_config, on_step=_grpo_progress(console, grpo_config.steps))
-    return grpo_runs
 
 
 def _base_model(config: DemoConfig, out: Path) -> Path:

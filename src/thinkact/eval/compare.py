@@ -86,8 +86,6 @@ class CompareConfig:
                 "give one served model name per endpoint, in the same order"
             )
         total = len(self.inputs) + len(self.endpoints)
-        if total < 2:
-            raise UserError("compare: give at least two runs, models, results files or endpoints to compare")
         if self.names and len(self.names) != total:
             raise UserError(
                 f"compare: {len(self.names)} --name for {total} inputs and endpoints; give one name per model"
@@ -140,7 +138,10 @@ def run_compare(
 
 
 def resolve_sources(config: CompareConfig) -> list[Source]:
-    """What each input is, and the name it goes by."""
+    """What each input is, and the name it goes by (at least two models: the config alone may name none, as the
+    demo's and the recipes' evaluation settings do)."""
+    if len(config.inputs) + len(config.endpoints) < 2:
+        raise UserError("compare: give at least two runs, models, results files or endpoints to compare")
     sources = []
     served = [
         Source(name, url, model=name, endpoint=url)
