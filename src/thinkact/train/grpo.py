@@ -30,6 +30,11 @@ those the policy did badly on recently (running scores gathered from every proce
 `reference_reset_steps: N` makes the KL reference the current policy every N steps (and clears AdamW's moments
 with `reset_optimizer`), the reset reference saved beside the checkpoint; `max_generated_tokens` ends the run after
 the step where the tokens sampled by all processes reach it (`generated_tokens` in the metrics).
+
+The code reads in the algorithm's order: `run_grpo` drives `GRPOTrainer.step` and decides logging, held-out
+evaluation and checkpoints; the trainer composes `grpo_rollouts.py` (which prompts, the scored rollouts, reference
+turns), `grpo_update.py` (advantages, losses, backward, optimiser step, reference log-probs) and `grpo_state.py`
+(running scores, token count, reference resets, checkpoints and the final model).
 """
 
 from __future__ import annotations
@@ -128,6 +133,7 @@ class GRPOTrainer:
 
     @property
     def accelerator(self) -> Accelerator:
+        """The run's accelerator (its processes, device and collectives)."""
         return self.update.accelerator
 
     @property
@@ -137,6 +143,7 @@ class GRPOTrainer:
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
+        """AdamW over the trainable parameters, as prepared by the accelerator."""
         return self.update.optimizer  # type: ignore[no-any-return]
 
     @property
@@ -297,29 +304,22 @@ def run_grpo(
     last = done  # the last step taken, which the final checkpoint and model/ hold
     with StopOnInterrupt().installed() as interrupt:
         for step in range(done, config.steps):
-            metrics, rollouts = trainer.step(step)
+            metrics, rollouts = trainer.step(step)  # draw prompts, roll out, score, learn
             last = step + 1
-            if heldout is not None and (step + 1) % config.eval_steps == 0:
+            if heldout is not None and last % config.eval_steps == 0:
                 metrics.update(heldout.evaluate(trainer.accelerator.unwrap_model(trainer.model), tokenizer))
             if log is not None:
-                log.write(step + 1, metrics, [r.summary() for r in rollouts[: config.group_size]])
-                warn_all_truncated(
-                    step + 1, metrics["truncated"], config.mask_truncated, config.max_new_tokens
-                )
-                if on_step is not None:
-                    on_step(step + 1, metrics)
+                _report(log, last, metrics, rollouts, config, on_step)
             if trainer.budget_spent():  # the same on every process: the count is summed over them
                 break
-            stopping = trainer.stop_requested(interrupt) and step + 1 < config.steps
-            if stopping or (
-                config.save_steps and (step + 1) % config.save_steps == 0 and step + 1 < config.steps
-            ):
-                trainer.checkpoint(out, step + 1)
+            stopping = trainer.stop_requested(interrupt) and last < config.steps
+            if stopping or (config.save_steps and last % config.save_steps == 0 and last < config.steps):
+                trainer.checkpoint(out, last)
             if stopping:
                 if log is not None:
                     log.close()
                 raise RunInterrupted(
-                    f"interrupted after step {step + 1} of {config.steps}; the checkpoint is in {out}/checkpoints. "
+                    f"interrupted after step {last} of {config.steps}; the checkpoint is in {out}/checkpoints. "
                     f"Continue with: thinkact grpo --out {out} --resume (and the same config)"
                 )
     if log is not None:
@@ -327,6 +327,21 @@ def run_grpo(
     final = _finish(trainer, out, done, last)
     trainer.accelerator.end_training()  # destroys the process group under `accelerate launch`; a no-op alone
     return final
+
+
+def _report(
+    log: RunLog,
+    done: int,
+    metrics: dict[str, float],
+    rollouts: list[Rollout],
+    config: GRPORunConfig,
+    on_step: StepCallback | None,
+) -> None:
+    """Log step `done`'s metrics and its first group's rollouts, warn if every completion was cut, tell `on_step`."""
+    log.write(done, metrics, [r.summary() for r in rollouts[: config.group_size]])
+    warn_all_truncated(done, metrics["truncated"], config.mask_truncated, config.max_new_tokens)
+    if on_step is not None:
+        on_step(done, metrics)
 
 
 def _start_run(

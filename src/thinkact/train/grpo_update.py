@@ -114,20 +114,22 @@ class PolicyUpdate:
         if config.drop_equal_groups:
             keep_B = varied_groups(rewards_B, config.group_size).repeat_interleave(config.group_size)
         kept_everywhere = int(self.accelerator.reduce(torch.tensor(int(keep_B.sum())), reduction="sum"))
-        steps: list[Losses] = []
+        losses: list[float] = []
+        kls: list[float] = []
+        clips: list[float] = []
+        mixes: list[dict[str, float]] = []
         if kept_everywhere:  # every process steps together, or none does
             batch = self._kept_batch(rollouts, advantages_B, keep_B)
             old_logp_BT = self.logprobs(batch, self.model) if config.passes > 1 else None
             ref_logp_BT = self.reference_logprobs(batch)
             for _ in range(config.passes):
-                steps.append(self._optimise(batch, old_logp_BT, ref_logp_BT, step, sft_batch))
+                loss, kl, clip, mix = self._optimise(batch, old_logp_BT, ref_logp_BT, step, sft_batch)
+                losses.append(loss)
+                kls.append(kl)
+                clips.append(clip)
+                mixes.append(mix)
         metrics = step_metrics(rollouts, keep_B, config)
-        metrics.update(
-            loss=mean([s[0] for s in steps]),
-            kl=mean([s[1] for s in steps]),
-            clip_fraction=mean([s[2] for s in steps]),
-        )
-        mixes = [s[3] for s in steps]
+        metrics.update(loss=mean(losses), kl=mean(kls), clip_fraction=mean(clips))
         for name in sorted({name for mix in mixes for name in mix}):
             metrics[name] = mean([mix[name] for mix in mixes if name in mix])
         if config.hybrid.enabled and not mixes:  # no group kept anywhere: no step, and no gradient to weigh
