@@ -36,7 +36,7 @@ smollm2: $(STAMP)
 
 # After a config field changes: the fields each command's --help lists (tests/test_help.py checks them).
 config-fields: $(STAMP)
-	$(BIN)/python -c "from thinkact.cli.help import write_config_fields; print('wrote', write_config_fields())"
+	$(BIN)/python -c "from thinkact.cli.commands import write_config_fields; print('wrote', write_config_fields())"
 
 clean:
 	rm -rf $(VENV) runs

@@ -11,7 +11,7 @@ from thinkact.bench.bfcl.checker import supported_categories
 from thinkact.bench.bfcl.evaluate import run_bfcl_eval
 from thinkact.bench.bfcl.score import format_report, read_results, score_results, write_verdicts
 from thinkact.cli.apps import bfcl_app
-from thinkact.cli.main_commands import OverwriteOption
+from thinkact.cli.options import OverwriteOption
 from thinkact.files import check_output_dir, check_output_file
 
 DataDirOption = Annotated[

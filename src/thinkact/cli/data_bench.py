@@ -13,7 +13,7 @@ from thinkact.bench.synthetic import DEFAULT_SIZES, generate_benchmark
 from thinkact.bench.synthetic.stats import compute_stats, render_stats
 from thinkact.cli.apps import data_app
 from thinkact.cli.help import help_with_config
-from thinkact.cli.main_commands import OverwriteOption
+from thinkact.cli.options import OverwriteOption
 from thinkact.data.conversations import read_conversations
 from thinkact.files import check_output_dir, replace_dir
 

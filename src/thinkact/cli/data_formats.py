@@ -9,7 +9,7 @@ import typer
 
 from thinkact.cli.apps import data_app
 from thinkact.cli.help import help_with_config
-from thinkact.cli.main_commands import OverwriteOption
+from thinkact.cli.options import OverwriteOption
 from thinkact.data.readers import READERS
 from thinkact.data.readers.convert import rejects_path, run_convert
 from thinkact.data.validate import validate_file

@@ -18,14 +18,14 @@ from rich.table import Table
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
-from thinkact.cli.main_commands import (
+from thinkact.cli.options import (
     ConfigOption,
     McpOption,
     OverwriteOption,
     SetOption,
     ToolsOption,
-    _overrides,
-    _quiet_libraries,
+    overrides,
+    quiet_libraries,
 )
 from thinkact.config import load_config
 from thinkact.errors import UserError
@@ -81,7 +81,7 @@ def evaluate(
     from thinkact.envs.registry import use_environments
     from thinkact.eval.runner import EvalConfig, run_eval
 
-    _quiet_libraries()
+    quiet_libraries()
     flags: dict[str, object] = {
         "model": model,
         "data": data,
@@ -95,7 +95,7 @@ def evaluate(
         "endpoint.model": served_model,
         "endpoint.api_key_env": api_key_env,
     }
-    eval_config = load_config(EvalConfig, config, _overrides(flags, set_))
+    eval_config = load_config(EvalConfig, config, overrides(flags, set_))
     if eval_config.out:
         check_output_file(eval_config.out, overwrite=overwrite)
     console = Console()
@@ -197,7 +197,7 @@ def compare(
     from thinkact.eval.compare import CompareConfig, run_compare
     from thinkact.eval.tables import build_summary_table
 
-    _quiet_libraries()
+    quiet_libraries()
     flags: dict[str, object] = {
         "inputs": inputs,
         "data": data,
@@ -212,7 +212,7 @@ def compare(
         "served_models": served_model,
         "endpoint.api_key_env": api_key_env,
     }
-    compare_config = load_config(CompareConfig, config, _overrides(flags, set_))
+    compare_config = load_config(CompareConfig, config, overrides(flags, set_))
     if (Path(compare_config.out) / "comparison.json").exists() and not overwrite:
         raise UserError(
             f"--out {compare_config.out}: already holds a comparison; pass --overwrite to replace its report "
@@ -248,11 +248,11 @@ def chat(
     from thinkact.chat import ChatConfig, load_chat_policy, run_chat
     from thinkact.envs.registry import use_environments
 
-    _quiet_libraries()
+    quiet_libraries()
     if domain and (tools or mcp):
         raise UserError("chat: --domain and --tools/--mcp each name the agent's tools; give one of them")
     flags: dict[str, object] = {"model": model, "domain": domain, "temperature": temperature, "today": today}
-    chat_config = load_config(ChatConfig, config, _overrides(flags, set_))
+    chat_config = load_config(ChatConfig, config, overrides(flags, set_))
     if not chat_config.model:
         raise UserError("chat: give --model DIR (a model saved with save_pretrained, e.g. runs/grpo/model)")
     with use_environments(tools or [], mcp or []):

@@ -88,15 +88,6 @@ def stored_config_fields() -> dict[str, dict[str, Any]]:
     return stored
 
 
-def write_config_fields() -> Path:
-    """Rewrite `config_fields.json` from the config classes (after a config field changes)."""
-    from thinkact.cli import commands  # noqa: F401  (registers every command and its config class)
-    from thinkact.files import atomic_write_text
-
-    atomic_write_text(FIELDS_FILE, json.dumps(live_config_fields(), indent=1, ensure_ascii=False) + "\n")
-    return FIELDS_FILE
-
-
 def list_fields(cls: type[Any], prefix: str = "") -> list[tuple[str, Any, str]]:
     """(dotted name, default, first sentence of its docstring) for every field, nested configs flattened."""
     docs = _field_docs(cls)

@@ -6,76 +6,32 @@ overrides, checks the result, and calls one `run_…` function.
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
+from thinkact.cli.options import (
+    ConfigOption,
+    McpOption,
+    OverwriteOption,
+    ResumeOption,
+    SetOption,
+    StepReport,
+    ToolsOption,
+    claim_output,
+    overrides,
+    quiet_libraries,
+    resumed_config,
+    say_resuming,
+    training_progress,
+)
 from thinkact.config import load_config
 from thinkact.errors import UserError
 from thinkact.files import check_output_dir, replace_dir
-
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="YAML config file (see configs/).")]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set", help="Override a config field, FIELD=VALUE (repeatable; the fields are listed below)."
-    ),
-]
-OverwriteOption = Annotated[
-    bool, typer.Option("--overwrite", help="Replace the existing output instead of refusing to touch it.")
-]
-ToolsOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--tools",
-        metavar="FILE.py|MODULE",
-        help="Your tools: a Python file or module of typed functions with docstrings (repeatable; see "
-        "docs/tools.md). Used by every conversation whose meta names no environment.",
-    ),
-]
-McpOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--mcp",
-        metavar="COMMAND|URL",
-        help='An MCP server as the environment: "COMMAND ARGS" (stdio) or its streamable-HTTP URL '
-        "(repeatable); started with the run and stopped at its end.",
-    ),
-]
-ResumeOption = Annotated[
-    bool,
-    typer.Option(
-        help="Continue the run in --out from its last checkpoint (same config; same data order, seeds)."
-    ),
-]
-
-
-def _overrides(flags: Mapping[str, object], sets: list[str] | None) -> list[str]:
-    """Flags given on the command line as `field=value` overrides, before any --set."""
-    given = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-    return given + list(sets or [])
-
-
-def _quiet_libraries() -> None:
-    """Keep the terminal for thinkact's own progress: no library progress bars, deprecation notes or info logs."""
-    import warnings
-
-    import datasets
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers|trl|accelerate|peft")
 
 
 @app.command("init-model", cls=help_with_config("init-model", "thinkact.models.tiny:TinyModelConfig"))
@@ -128,7 +84,7 @@ def init_model(
     from thinkact.bench.synthetic.rendered import tokenizer_text
     from thinkact.models.tiny import TinyModelConfig, build_tiny_model, copy_pretrained_base
 
-    _quiet_libraries()
+    quiet_libraries()
     if from_gguf or smollm2 or wheel:
         given = [name for name, used in (("--pretrained", pretrained), ("--config", config), ("--set", set_),
                  ("--tokenizer", tokenizer != "tiny")) if used]  # fmt: skip
@@ -137,7 +93,7 @@ def init_model(
     if pretrained:
         if config or set_:
             raise UserError("init-model --pretrained copies the shipped base as it is; drop --config/--set")
-        _claim_output(out, overwrite)
+        claim_output(out, overwrite)
         path = copy_pretrained_base(out)
         Console().print(f"pretrained tiny base copied to {path} (recipe: {path / 'recipe.json'})")
         return
@@ -149,14 +105,14 @@ def init_model(
                  "num_layers", "num_heads", "num_kv_heads", "head_dim")]  # fmt: skip
         # The small sizes stand in for the defaults; a config file gives its own.
         model_config = load_config(TinyModelConfig, config, ([] if config else sizes) + list(set_ or []))
-        _claim_output(out, overwrite)
+        claim_output(out, overwrite)
         path = build_qwen3_model(out, seed=seed, config=model_config)
         Console().print(f"Qwen3-tokenizer model written to {path}")
         return
     if tokenizer != "tiny":
         raise UserError(f"init-model: --tokenizer {tokenizer!r}; choose tiny or qwen3")
     model_config = load_config(TinyModelConfig, config, set_)
-    _claim_output(out, overwrite)
+    claim_output(out, overwrite)
     path = build_tiny_model(out, texts=tokenizer_text(model_config, seed), seed=seed, config=model_config)
     Console().print(f"tiny model written to {path}")
 
@@ -205,13 +161,6 @@ def _init_from_gguf(
         )
 
 
-def _claim_output(out: Path | str, overwrite: bool) -> None:
-    """Refuse an existing output unless --overwrite, which clears it."""
-    check_output_dir(out, overwrite=overwrite)
-    if overwrite:
-        replace_dir(out)
-
-
 @app.command("pretrain", cls=help_with_config("pretrain", "thinkact.train.pretrain:PretrainConfig"))
 def pretrain(
     out: Annotated[str | None, typer.Option(help="Directory for the pretrained model.")] = None,
@@ -239,11 +188,11 @@ def pretrain(
     from thinkact.bench.synthetic.rendered import pretrain_vocabulary
     from thinkact.train.pretrain import PretrainConfig, run_pretrain
 
-    _quiet_libraries()
+    quiet_libraries()
     run_config = load_config(
-        PretrainConfig, config, _overrides({"out": out, "seed": seed, "steps": steps, "init": init}, set_)
+        PretrainConfig, config, overrides({"out": out, "seed": seed, "steps": steps, "init": init}, set_)
     )
-    _claim_output(run_config.out, overwrite)
+    claim_output(run_config.out, overwrite)
     console = Console()
     with training_progress(console, "pretrain", run_config.steps) as report:
         path = run_pretrain(run_config, pretrain_vocabulary(run_config), on_log=report)
@@ -272,9 +221,9 @@ def sft(
     """
     from thinkact.train.sft import SFTRunConfig, run_sft
 
-    _quiet_libraries()
+    quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "think": think, "max_steps": steps}
-    run_config = load_config(SFTRunConfig, _resumed_config(config, out, resume), _overrides(flags, set_))
+    run_config = load_config(SFTRunConfig, resumed_config(config, out, resume), overrides(flags, set_))
     console = Console()
     with training_progress(
         console, "SFT", run_config.max_steps if run_config.max_steps > 0 else None
@@ -284,24 +233,10 @@ def sft(
             callbacks=[report_losses(report)],
             resume=resume,
             overwrite=overwrite,
-            on_resume=_say_resuming(console),
+            on_resume=say_resuming(console),
             say=lambda line: console.print(line, highlight=False),
         )
     console.print(f"model written to {path}")
-
-
-def _resumed_config(config: Path | None, out: str | None, resume: bool) -> Path | None:
-    """With --resume and no --config, the run directory's own config.yaml (so `--out DIR --resume` is enough)."""
-    if resume and config is None and out is not None and (Path(out) / "config.yaml").is_file():
-        return Path(out) / "config.yaml"
-    return config
-
-
-def _say_resuming(console: Console) -> Callable[[int, int], None]:
-    def say(done: int, steps: int) -> None:
-        console.print(f"resuming from step {done} of {steps if steps > 0 else '?'}")
-
-    return say
 
 
 def report_losses(report: StepReport) -> Any:
@@ -360,10 +295,10 @@ def grpo(
     from thinkact.integrations.trl_settings import split_engine_settings
     from thinkact.train.grpo import GRPORunConfig, run_grpo
 
-    _quiet_libraries()
+    quiet_libraries()
     flags = {"model": model, "data": data, "out": out, "steps": steps}
     own_sets, trl_args = split_engine_settings(engine, set_, resume=resume)
-    run_config = load_config(GRPORunConfig, _resumed_config(config, out, resume), _overrides(flags, own_sets))
+    run_config = load_config(GRPORunConfig, resumed_config(config, out, resume), overrides(flags, own_sets))
     if (tools or mcp) and engine == "trl":
         raise UserError("grpo: --tools/--mcp run on thinkact's engine; drop --engine trl")
     console = Console()
@@ -384,46 +319,9 @@ def grpo(
                 on_step=report,
                 resume=resume,
                 overwrite=overwrite,
-                on_resume=_say_resuming(console),
+                on_resume=say_resuming(console),
             )
     console.print(f"model written to {path}")
-
-
-class StepReport:
-    """The per-step callback of `training_progress`: `report(step, metrics)`, and `set_total` once it is known."""
-
-    def __init__(self, progress: Progress, task: TaskID) -> None:
-        self.progress = progress
-        self.task = task
-
-    def set_total(self, total: int) -> None:
-        self.progress.update(self.task, total=total)
-
-    def __call__(self, step: int, metrics: dict[str, float]) -> None:
-        shown = {
-            "loss": "loss {:.3f}",
-            "reward": "reward {:.3f}",
-            "kl": "kl {:.4f}",
-            "tokens_per_second": "{:.0f} tok/s",
-            "heldout_reward": "held-out reward {:.3f}",
-            "heldout_exact_call": "exact calls {:.3f}",
-        }
-        status = "  ".join(form.format(metrics[key]) for key, form in shown.items() if key in metrics)
-        self.progress.update(self.task, completed=step, status=status)
-
-
-@contextlib.contextmanager
-def training_progress(console: Console, title: str, steps: int | None) -> Iterator[StepReport]:
-    """A progress bar with step, ETA and the latest loss, reward, KL and tokens/s; yields the per-step callback."""
-    columns = (
-        TextColumn(f"[bold]{title}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-    )
-    with Progress(*columns, console=console) as progress:
-        yield StepReport(progress, progress.add_task(title, total=steps, status=""))
 
 
 @app.command("demo", cls=help_with_config("demo", "thinkact.demo:DemoConfig"))
@@ -436,8 +334,8 @@ def demo(
     """The paper's comparison end to end on the tiny model and bundled data: base, SFT, think-SFT, GRPO."""
     from thinkact.demo import DemoConfig, run_demo
 
-    _quiet_libraries()
-    demo_config = load_config(DemoConfig, config, _overrides({"out": out}, set_))
+    quiet_libraries()
+    demo_config = load_config(DemoConfig, config, overrides({"out": out}, set_))
     check_output_dir(demo_config.out, overwrite=overwrite)
     if overwrite:
         replace_dir(demo_config.out)

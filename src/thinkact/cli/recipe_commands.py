@@ -11,18 +11,18 @@ from rich.console import Console
 
 from thinkact.cli.apps import app
 from thinkact.cli.help import help_with_config
-from thinkact.cli.main_commands import (
+from thinkact.cli.options import (
     ConfigOption,
     OverwriteOption,
     SetOption,
-    _overrides,
-    _quiet_libraries,
-    _resumed_config,
+    overrides,
+    quiet_libraries,
+    resumed_config,
 )
 from thinkact.config import load_config
 
 
-@app.command("recipes", cls=help_with_config("recipes", "thinkact.train.recipes:RecipesConfig"))
+@app.command("recipes", cls=help_with_config("recipes", "thinkact.recipes:RecipesConfig"))
 def recipes(
     config: ConfigOption = None,
     model: Annotated[str | None, typer.Option(help="The starting checkpoint of every recipe.")] = None,
@@ -40,11 +40,11 @@ def recipes(
 ) -> None:
     """Train a list of recipes (GRPO and/or SFT config overrides) from one checkpoint under an equal budget of
     generated tokens, evaluate each with intervals and write one table and report (see docs/recipes.md)."""
-    from thinkact.train.recipes import RecipesConfig, run_recipes
+    from thinkact.recipes import RecipesConfig, run_recipes
 
-    _quiet_libraries()
-    config = _resumed_config(config, out, resume)  # --out DIR --resume alone reads DIR/config.yaml
-    run_config = load_config(RecipesConfig, config, _overrides({"model": model, "out": out}, set_))
+    quiet_libraries()
+    config = resumed_config(config, out, resume)  # --out DIR --resume alone reads DIR/config.yaml
+    run_config = load_config(RecipesConfig, config, overrides({"model": model, "out": out}, set_))
     console = Console()
     summary = run_recipes(
         run_config,

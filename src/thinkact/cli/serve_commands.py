@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from thinkact.cli.apps import app
-from thinkact.cli.main_commands import ConfigOption, SetOption, _overrides, _quiet_libraries
+from thinkact.cli.options import ConfigOption, SetOption, overrides, quiet_libraries
 from thinkact.config import load_config
 from thinkact.errors import UserError
 
@@ -37,7 +37,7 @@ def serve(
     from thinkact.serve import ServeConfig, read_api_key, require_serve_extra, run_serve
 
     require_serve_extra()
-    _quiet_libraries()
+    quiet_libraries()
     flags: dict[str, object] = {
         "model": model,
         "host": host,
@@ -45,7 +45,7 @@ def serve(
         "name": name,
         "api_key_env": api_key_env,
     }
-    serve_config = load_config(ServeConfig, config, _overrides(flags, set_))
+    serve_config = load_config(ServeConfig, config, overrides(flags, set_))
     if not serve_config.model:
         raise UserError("serve: give --model DIR (a model saved with save_pretrained, e.g. runs/grpo/model)")
     label = serve_config.name or serve_config.model
