@@ -1,7 +1,7 @@
 """Turn examples as rows of a TRL GRPO dataset: the prompt, and the columns thinkact's reward reads.
 
 Every scored assistant turn becomes one row, from the same turn prompts thinkact's engine trains on
-(`data/prompts.py`: the `score: false` filter, the `meta.answer_metric` override and the world state the history
+(`envs/prompts.py`: the `score: false` filter, the `meta.answer_metric` override and the world state the history
 left are computed there). TRL 1.16 renders conversational prompts
 with one tool list for the whole run (or one per environment), so in turn mode the prompt is the text thinkact's
 engine would feed the policy — the history rendered by the policy's chat template with the conversation's own

@@ -6,7 +6,7 @@ local model through the episode loop (`rollout/loop.py`), which keeps each as on
 sampled steps (loss mask 1), and the rendered tool results, user turns and headers between them (loss mask 0).
 GRPO's turn mode is the same loop with one step, no environment and no user (`execute=False`).
 
-Episode prompts come from reference conversations (`data/prompts.py`): with no user, each assistant turn that
+Episode prompts come from reference conversations (`envs/prompts.py`): with no user, each assistant turn that
 follows a user message begins a segment that runs to the next user message; with a simulated user, the episode
 is the whole conversation. Left out: the rewards (`rewards/episode.py`, `rewards/combine.py`).
 """
