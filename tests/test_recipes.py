@@ -15,7 +15,8 @@ from thinkact.cli import commands  # noqa: F401  (registers the commands)
 from thinkact.cli.apps import app
 from thinkact.config import load_config
 from thinkact.errors import UserError
-from thinkact.train.recipes import RecipesConfig, plan_recipes, run_recipes
+from thinkact.eval.compare import CompareConfig
+from thinkact.recipes import RecipesConfig, plan_recipes, run_recipes
 
 
 def _write(tmp_path: Path, document: dict[str, Any]) -> Path:
@@ -104,8 +105,7 @@ def test_two_recipes_train_under_one_budget_and_share_one_table(
         out=str(tmp_path / "recipes"),
         max_generated_tokens=30,
         recipes=[],
-        limit=4,
-        max_new_tokens=8,
+        eval=CompareConfig(limit=4, max_new_tokens=8, html=False),
     )
     path = _write(tmp_path, {"recipes": [{"name": "plain", "grpo": {}}, {"name": "deficiency",
                   "grpo": {"sampling": {"kind": "deficiency"}}}], "grpo": grpo})  # fmt: skip
@@ -165,3 +165,19 @@ def test_the_shipped_methods_file_sets_each_method_in_its_recipe() -> None:
     assert plans["grpo-deficiency"].sampling.kind == "deficiency"
     assert plans["grpo-resets"].reference_reset_steps == 5
     assert {grpo.learning_rate for grpo in plans.values()} == {1e-4}
+
+
+def test_the_flat_evaluation_names_are_read_as_eval_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = load_config(RecipesConfig, None, ["limit=3", "html=true", "eval.batch_size=4"])
+    assert (config.eval.limit, config.eval.html, config.eval.batch_size) == (3, True, 4)
+    assert "limit is renamed eval.limit; write eval.limit" in capsys.readouterr().err
+    with pytest.raises(UserError, match=r"both view and eval\.view are given"):
+        load_config(RecipesConfig, None, ["view=both", "eval.view=turn"])
+
+
+def test_the_evaluation_inputs_are_the_commands(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"recipes": [{"name": "a", "grpo": {}}], "eval": {"inputs": ["x", "y"]}})
+    with pytest.raises(UserError, match=r"eval\.inputs: set by the recipes command"):
+        plan_recipes(load_config(RecipesConfig, path), str(path))

@@ -6,8 +6,9 @@ against `GRPORunConfig` and `SFTRunConfig` before anything runs, so an option an
 SFT field) is a recipe without a change here. Every GRPO stage gets the same `max_generated_tokens`: equal compute
 means equal tokens sampled by the policy in GRPO, and the report says for each recipe how many it sampled and
 whether the budget or `grpo.steps` ended it. The starting model and the recipes' models are then compared on
-`eval_data` by `thinkact compare`'s own code (`eval/compare.py`: metrics with bootstrap intervals, paired
-differences), and `report.md` (the compute table, then the comparison) and `recipes.json` are written in `out`.
+`eval_data` by `thinkact compare`'s own code with the settings in `eval` (`eval/compare.py`: metrics with
+bootstrap intervals, paired differences), and `report.md` (the compute table, then the comparison) and
+`recipes.json` are written in `out`.
 
 Stages live in `<out>/runs/<recipe>/{sft,grpo}`. With `resume`, a finished stage of the same config is reused, an
 unfinished GRPO stage continues from its checkpoint, an unfinished SFT stage runs again, and stored evaluations
@@ -22,9 +23,9 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -39,7 +40,11 @@ from thinkact.train.grpo import run_grpo
 from thinkact.train.grpo_config import GRPORunConfig
 from thinkact.train.sft import SFTRunConfig, run_sft
 
-SET_BY_COMMAND = {"grpo": ("model", "data", "out", "max_generated_tokens"), "sft": ("model", "data", "out")}
+SET_BY_COMMAND = {
+    "grpo": ("model", "data", "out", "max_generated_tokens"),
+    "sft": ("model", "data", "out"),
+    "eval": ("inputs", "names", "data", "out"),
+}
 """Fields the command fills in for every stage (the one start, the one data file, the one budget)."""
 
 START = "start"
@@ -61,6 +66,15 @@ class Recipe:
 
 @dataclass
 class RecipesConfig:
+    RENAMED: ClassVar[dict[str, str]] = {
+        "view": "eval.view",
+        "limit": "eval.limit",
+        "max_new_tokens": "eval.max_new_tokens",
+        "batch_size": "eval.batch_size",
+        "html": "eval.html",
+    }
+    """The flat evaluation names of earlier releases, read for one more release (with a message)."""
+
     model: str = "runs/sft-think/model"
     """The one starting checkpoint every recipe trains from."""
     data: str = "runs/data/train.jsonl"
@@ -82,16 +96,9 @@ class RecipesConfig:
     """The recipes, in table order: each {name, grpo: {...}, sft: {...}}."""
     include_start: bool = True
     """Evaluate the starting checkpoint too, as the baseline column `start`."""
-    view: str = "turn"
-    """Evaluation view: turn, episode or both."""
-    limit: int = 0
-    """At most this many turns (and conversations, episode view) per split (0: all)."""
-    max_new_tokens: int = 160
-    """Evaluation: tokens per generation."""
-    batch_size: int = 16
-    """Evaluation batch size."""
-    html: bool = False
-    """Also write report.html and plots."""
+    eval: CompareConfig = field(default_factory=lambda: CompareConfig(html=False))
+    """The evaluation (`thinkact compare`'s settings: view, limit, max_new_tokens, batch_size, html, ...); its
+    inputs, names, data and out are set by the command."""
 
     def __post_init__(self) -> None:
         if self.max_generated_tokens < 1:
@@ -125,7 +132,7 @@ def plan_recipes(config: RecipesConfig, source: str = "recipes") -> list[Plan]:
             if getattr(shared, name) != getattr(type(shared)(), name):
                 raise UserError(
                     f"{source}: {stage}.{name}: set by the recipes command for every stage from the top-level "
-                    "model, data, out and max_generated_tokens; set it there"
+                    "model, data, eval_data, out and max_generated_tokens; set it there"
                 )
     plans, seen = [], {START} if config.include_start else set()
     for number, recipe in enumerate(config.recipes):
@@ -217,16 +224,8 @@ def run_recipes(
     say("evaluation")
     inputs = ([config.model] if config.include_start else []) + [row["model"] for row in rows]
     names = ([START] if config.include_start else []) + [row["name"] for row in rows]
-    compare_config = CompareConfig(
-        inputs=inputs,
-        names=names,
-        data=list(config.eval_data),
-        out=str(out),
-        view=config.view,
-        limit=config.limit,
-        max_new_tokens=config.max_new_tokens,
-        batch_size=config.batch_size,
-        html=config.html,
+    compare_config = replace(
+        config.eval, inputs=inputs, names=names, data=list(config.eval_data), out=str(out)
     )
     comparison = run_compare(compare_config)
     summary = {
@@ -246,6 +245,10 @@ def _check_same_config(out: Path, config: RecipesConfig) -> None:
     if not saved_path.is_file():
         raise UserError(f"--resume: {out} holds no config.yaml of a recipes comparison; use --overwrite")
     saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    if isinstance(
+        saved, dict
+    ):  # read as a config, so a file of an earlier release compares under today's names
+        saved = to_dict(build(RecipesConfig, saved, source=str(saved_path)))
     differences = config_differences(saved, to_dict(config))
     if differences:
         raise UserError(
