@@ -1,10 +1,11 @@
 """Every script in benchmarks/ runs at toy size, so that a refactor cannot break one unseen.
 
 The scripts are found by listing the directory: a file with a `__main__` block is a script, the others
-(`workspace.py`) are modules the scripts share. Each runs in this process, as `python benchmarks/NAME.py` would
-(the libraries are imported once, which keeps the file within a minute or two), with THINKACT_BENCH_TOY=1, `--toy`
-where the script defines that flag itself, and the temporary directory pointed into the test's own, so its inputs
-and results land there, never in benchmarks/results.
+(`workspace.py`, `throughput.py`) are modules the scripts share. Each runs in this process, as `python
+benchmarks/NAME.py` would (the libraries are imported once, which keeps the file within a minute or two), with
+THINKACT_BENCH_TOY=1, `--toy` where the script defines that flag itself, and the temporary directory pointed into
+the test's own, so its inputs and results land there, never in benchmarks/results. The scripts that take
+`--model` run once more with the tests' tiny model and once with the tiny Llama converted from GGUF.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def test_a_script_without_a_toy_mode_is_told_what_to_add(tmp_path: Path) -> None
 
 def test_workspace_is_a_shared_module_not_a_script() -> None:
     names = [path.name for path in benchmark_scripts()]
-    assert "workspace.py" not in names and "grpo_step.py" in names
+    assert "workspace.py" not in names and "throughput.py" not in names and "grpo_step.py" in names
 
 
 def test_a_toy_run_without_its_shared_data_exits_skipped(
