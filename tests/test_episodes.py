@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.scripted import scripted_sample
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.envs.prompts import episode_prompts as episode_starts
 from thinkact.models.chat import render
@@ -15,7 +16,6 @@ from thinkact.parse import action_from_message, render_action
 from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
 from thinkact.rollout import loop as loop_module
 from thinkact.rollout.episodes import final_state, run_episodes
-from thinkact.rollout.generation import Completion
 from thinkact.rollout.loop import Sampling
 
 SCRIPTED = Sampling(reuse_cache=False)
@@ -55,16 +55,7 @@ def test_scripted_episode_stream_masks_and_reward(
         tokenizer(render_action(action_from_message(m)) + "<|im_end|>", add_special_tokens=False)["input_ids"]
         for m in script
     ]
-    calls = {"n": 0}
-
-    def scripted_sample(
-        model: Any, tokenizer: Any, prompts: list[list[int]], **kwargs: Any
-    ) -> list[list[Completion]]:
-        ids = completions[calls["n"]]
-        calls["n"] += 1
-        return [[Completion(prompts[0], ids, truncated=False)]]
-
-    monkeypatch.setattr(loop_module, "sample", scripted_sample)
+    monkeypatch.setattr(loop_module, "sample", scripted_sample(completions))
     (episode,) = run_episodes(
         model, tokenizer, [start], group_size=1, max_turns=len(script) + 2, sampling=SCRIPTED
     )
@@ -125,16 +116,7 @@ def test_steps_without_thinking_run_as_one_stream(
     script = [m for m in conversation.messages[len(start.messages) :] if m["role"] == "assistant"]
     texts = [think + render_action(action_from_message(m), with_think=False) + "<|im_end|>" for m in script]
     completions = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-    calls = {"n": 0}
-
-    def scripted_sample(
-        model: Any, tokenizer: Any, prompts: list[list[int]], **kwargs: Any
-    ) -> list[list[Completion]]:
-        ids = completions[calls["n"]]
-        calls["n"] += 1
-        return [[Completion(prompts[0], ids, truncated=False)]]
-
-    monkeypatch.setattr(loop_module, "sample", scripted_sample)
+    monkeypatch.setattr(loop_module, "sample", scripted_sample(completions))
     (episode,) = run_episodes(
         model, tokenizer, [start], group_size=1, max_turns=len(script) + 2, sampling=SCRIPTED
     )

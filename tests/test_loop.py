@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.scripted import scripted_sample
 from thinkact.data.conversations import Conversation, read_conversations, write_conversations
 from thinkact.envs.prompts import episode_prompts, turn_prompts
 from thinkact.errors import UserError
 from thinkact.eval.episodes import oracle_policy, score_episode
 from thinkact.eval.episodes import run_episodes as run_eval_episodes
-from thinkact.eval.runner import EvalConfig, _predictors
+from thinkact.eval.runner import EvalConfig, load_predictors
 from thinkact.models.load import load_policy
 from thinkact.models.tiny import pretrained_base
 from thinkact.parse import action_from_message, render_action
@@ -139,16 +140,7 @@ def test_stream_masks_cover_sampled_tokens_only_across_user_turns(
         tokenizer(render_action(action_from_message(m)) + "<|im_end|>", add_special_tokens=False)["input_ids"]
         for m in script
     ]
-    calls = {"n": 0}
-
-    def scripted_sample(
-        model: Any, tokenizer: Any, prompts: list[list[int]], **_: Any
-    ) -> list[list[Completion]]:
-        ids = completions[calls["n"]]
-        calls["n"] += 1
-        return [[Completion(prompts[0], ids, truncated=False)]]
-
-    monkeypatch.setattr(loop_module, "sample", scripted_sample)
+    monkeypatch.setattr(loop_module, "sample", scripted_sample(completions))
     (episode,) = run_episodes(
         model, tokenizer, [prompt], max_turns=4, user=UserConfig(kind="scripted"), sampling=SCRIPTED
     )
@@ -268,7 +260,7 @@ def test_eval_episode_view_and_training_hold_the_same_token_stream(
     monkeypatch.setattr(loop_module, "sample", greedy)
     monkeypatch.setattr(loop_module, "continue_streams", greedy_continue)
     scripted = UserConfig(kind="scripted")
-    _, policy = _predictors(
+    _, policy = load_predictors(
         EvalConfig(
             model=str(tiny_model_dir), data=[str(path)], max_new_tokens=12, batch_size=4, user=scripted
         )
@@ -352,7 +344,7 @@ def test_each_episode_keeps_its_cache_across_rounds_and_gets_the_streams_of_a_fr
     monkeypatch.setattr(loop_module, "continue_streams", counting)
     played = {}
     for reuse in (True, False):
-        _, policy = _predictors(  # the shipped base writes calls, so its episodes run several rounds
+        _, policy = load_predictors(  # the shipped base writes calls, so its episodes run several rounds
             EvalConfig(
                 model=str(pretrained_base()), data=[str(path)], max_new_tokens=40, batch_size=2, user=scripted
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 
 from thinkact.cli.apps import app
 from thinkact.errors import UserError
-from thinkact.files import _exchange, install_dir
+from thinkact.files import install_dir
 from thinkact.train.grpo import GRPORunConfig, run_grpo
 from thinkact.train.sft import SFTRunConfig, run_sft
 
@@ -190,7 +191,7 @@ def test_install_dir_replaces_a_model_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap: bool
 ) -> None:
     if not swap:  # a system or file system without renameat2's exchange
-        monkeypatch.setattr("thinkact.files._exchange", lambda first, second: False)
+        monkeypatch.setattr(sys, "platform", "darwin")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "old.safetensors").write_text("old")
     (tmp_path / ".model.tmp").mkdir()
@@ -203,9 +204,15 @@ def test_install_dir_replaces_a_model_directory(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
-def test_exchange_swaps_two_directories_in_one_step(tmp_path: Path) -> None:
+def test_install_dir_swaps_two_directories_in_one_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def moved_aside(*args: object) -> None:
+        raise AssertionError("the old directory was moved aside, not swapped")
+
+    monkeypatch.setattr(os, "replace", moved_aside)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / name).write_text(name)
-    assert _exchange(tmp_path / "a", tmp_path / "b")
-    assert (tmp_path / "a" / "b").is_file() and (tmp_path / "b" / "a").is_file()
+    install_dir(tmp_path / "a", tmp_path / "b")
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["b", "b/a"]

@@ -145,7 +145,7 @@ def run_eval(
         raise UserError(f"eval: --out {config.out} is a directory; give a file path for the results JSON")
     splits = load_splits(config)
     if (predictor is None and config.view != "episode") or (policy is None and config.view != "turn"):
-        loaded = _predictors(config)
+        loaded = load_predictors(config)
         predictor, policy = predictor or loaded[0], policy or loaded[1]
     results: dict[str, Any] = {
         "model": config.name or ("oracle" if config.oracle else config.model or config.endpoint.model),
@@ -281,7 +281,9 @@ def _evaluate_episodes(
     }
 
 
-def _predictors(config: EvalConfig) -> tuple[Predictor, Policy]:
+def load_predictors(config: EvalConfig) -> tuple[Predictor, Policy]:
+    """The turn predictor and the episode policy `config` evaluates with: the oracle, an endpoint, or its model
+    loaded and decoded greedily."""
     if config.oracle:
         return _oracle_predictions, MessagePolicy(oracle_policy)
     if config.endpoint.url:
