@@ -176,8 +176,9 @@ def gradient_cosine(trainer: GRPOTrainer, indices: list[int]) -> float:
         batch["weight_B"] = torch.ones(len(rollouts))
         batch["rank_scale"] = torch.ones(len(rollouts))
         trainer.accumulate(batch, None, None)
-        params = [p for p in trainer.model.parameters() if p.grad is not None]
-        grads.append(torch.cat([p.grad.detach().flatten() for p in params]))
+        grads.append(
+            torch.cat([p.grad.detach().flatten() for p in trainer.model.parameters() if p.grad is not None])
+        )
         trainer.optimizer.zero_grad()
     return float(torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0))
 
