@@ -43,7 +43,7 @@ from thinkact.models.chat import encode_turn
 from thinkact.models.load import load_policy
 from thinkact.models.tiny import pretrained_base
 from thinkact.rewards.components import score_tool_exact
-from thinkact.rollout.episodes import run_episodes
+from thinkact.rollout.episodes import sample_episodes
 from thinkact.rollout.loop import Sampling
 from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout
@@ -72,12 +72,12 @@ def exact_counts(
     max_new_tokens: int = 128,
 ) -> list[int]:
     """Per prompt, how many of `samples` completions (greedy when temperature is 0) call exactly right."""
-    episodes = run_episodes(
+    episodes = sample_episodes(
         model,
         tokenizer,
         prompts,
         group_size=samples,
-        max_turns=1,
+        max_actions=1,
         sampling=Sampling(max_new_tokens=max_new_tokens, temperature=temperature, batch_size=64, seed=seed),
         execute=False,
     )

@@ -47,7 +47,7 @@ def test_a_scripted_session_shows_thinking_calls_results_and_answers() -> None:
         return completions.pop(0)
 
     console = Console(record=True, width=200, force_terminal=False)
-    config = ChatConfig(model="scripted", domain="weather", today="2026-03-01", max_steps=2)
+    config = ChatConfig(model="scripted", domain="weather", today="2026-03-01", max_actions=2)
     lines = [
         "What's the weather in Oslo tomorrow?",
         "/tools",

@@ -57,3 +57,16 @@ def test_oracle_eval_prints_table_and_writes_results(tmp_path: Path, data_dir: P
     assert "exact_call" in result.stdout
     metrics = json.loads(out.read_text())["splits"]["test_ood"]["metrics"]
     assert metrics["exact_call"]["value"] == 1.0
+
+
+def test_eval_reads_the_old_max_steps_flag_as_max_actions(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "oracle.json"
+    data = str(data_dir / "test_ood.jsonl")
+    result = thinkact(
+        "eval", "--oracle", "--data", data, "--view", "episode", "--max-steps", "2", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--max-steps is renamed --max-actions" in result.stderr
+    assert json.loads(out.read_text())["config"]["max_actions"] == 2
+    both = thinkact("eval", "--oracle", "--data", data, "--max-steps", "2", "--max-actions", "3")
+    assert both.returncode == 2 and "--max-actions alone" in both.stderr

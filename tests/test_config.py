@@ -120,3 +120,21 @@ def test_an_old_and_a_new_name_together_are_refused(tmp_path: Path) -> None:
         load_config(Outer, None, ["inner_turns=1", "inner.max_turns=2"])
     with pytest.raises(UserError, match=r"both inner\.turns and inner\.max_turns are given"):
         load_config(Outer, None, ["inner.turns=1", "inner.max_turns=2"])
+
+
+def test_steps_per_user_turn_have_one_name_and_the_old_ones_still_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from thinkact.chat import ChatConfig
+    from thinkact.demo import DemoConfig
+
+    path = tmp_path / "grpo.yaml"
+    path.write_text("max_turns: 3\nuser:\n  max_turns: 2\n")
+    config = load_config(GRPORunConfig, path)
+    assert (config.max_actions, config.user.max_turns) == (3, 2)  # user.max_turns counts user turns: kept
+    assert "max_turns is renamed max_actions" in capsys.readouterr().err
+    assert load_config(ChatConfig, None, ["max_steps=5"]).max_actions == 5
+    assert "max_steps is renamed max_actions" in capsys.readouterr().err
+    assert load_config(DemoConfig, None, ["eval.max_steps=2"]).eval.max_actions == 2
+    with pytest.raises(UserError, match="both max_turns and max_actions are given"):
+        load_config(GRPORunConfig, None, ["max_turns=2", "max_actions=2"])

@@ -15,7 +15,7 @@ from thinkact.models.load import load_policy
 from thinkact.parse import action_from_message, render_action
 from thinkact.rewards.episode import EpisodeRewardConfig, score_episode
 from thinkact.rollout import loop as loop_module
-from thinkact.rollout.episodes import final_state, run_episodes
+from thinkact.rollout.episodes import final_state, sample_episodes
 from thinkact.rollout.loop import Sampling
 
 SCRIPTED = Sampling(reuse_cache=False)
@@ -56,8 +56,8 @@ def test_scripted_episode_stream_masks_and_reward(
         for m in script
     ]
     monkeypatch.setattr(loop_module, "sample", scripted_sample(completions))
-    (episode,) = run_episodes(
-        model, tokenizer, [start], group_size=1, max_turns=len(script) + 2, sampling=SCRIPTED
+    (episode,) = sample_episodes(
+        model, tokenizer, [start], group_size=1, max_actions=len(script) + 2, sampling=SCRIPTED
     )
     assert len(episode.steps) == len(script) and episode.done and not episode.truncated
     # the stream is exactly what the template renders for the reference conversation
@@ -117,8 +117,8 @@ def test_steps_without_thinking_run_as_one_stream(
     texts = [think + render_action(action_from_message(m), with_think=False) + "<|im_end|>" for m in script]
     completions = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
     monkeypatch.setattr(loop_module, "sample", scripted_sample(completions))
-    (episode,) = run_episodes(
-        model, tokenizer, [start], group_size=1, max_turns=len(script) + 2, sampling=SCRIPTED
+    (episode,) = sample_episodes(
+        model, tokenizer, [start], group_size=1, max_actions=len(script) + 2, sampling=SCRIPTED
     )
     assert len(episode.steps) == len(script) and episode.done
     assert all(not (step.think or "") for step in episode.steps)

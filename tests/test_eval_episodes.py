@@ -27,9 +27,9 @@ def test_oracle_succeeds_on_every_episode(data_dir: Path, split: str) -> None:
     assert block["metrics"]["correct"]["value"] == 1.0  # "both": the turn view ran too
 
 
-def _episodes(data_dir: Path, policy: object, max_steps: int = 4) -> dict[str, Episode]:
+def _episodes(data_dir: Path, policy: object, max_actions: int = 4) -> dict[str, Episode]:
     conversations = read_conversations(data_dir / "test_id.jsonl")
-    return {e.conversation.id: e for e in run_episodes(conversations, policy, max_steps=max_steps)}  # type: ignore[arg-type]
+    return {e.conversation.id: e for e in run_episodes(conversations, policy, max_actions=max_actions)}  # type: ignore[arg-type]
 
 
 def _score(episode: Episode) -> dict[str, float]:
@@ -52,11 +52,11 @@ def test_an_agent_that_never_calls_fails_and_still_hears_every_user_message(data
     )  # reading the forecast changes nothing
 
 
-def test_an_agent_that_always_calls_is_cut_off_after_max_steps(data_dir: Path) -> None:
+def test_an_agent_that_always_calls_is_cut_off_after_max_actions(data_dir: Path) -> None:
     call = (
         '<tool_call>{"name": "get_weather", "arguments": {"city": "Perth", "date": "2026-11-08"}}</tool_call>'
     )
-    episodes = _episodes(data_dir, lambda active: [(call, 9)] * len(active), max_steps=2)
+    episodes = _episodes(data_dir, lambda active: [(call, 9)] * len(active), max_actions=2)
     weather = episodes["test_id-00000-weather"]
     metrics = _score(weather)
     assert metrics["truncated"] == 1.0 and metrics["steps"] == 2.0

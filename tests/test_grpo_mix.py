@@ -21,7 +21,7 @@ from thinkact.errors import UserError
 from thinkact.integrations.trl_settings import trl_arguments, unsupported
 from thinkact.models.chat import encode_turn, render_completion
 from thinkact.models.load import load_policy
-from thinkact.rollout.episodes import run_episodes
+from thinkact.rollout.episodes import sample_episodes
 from thinkact.rollout.loop import Sampling
 from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout
@@ -165,8 +165,8 @@ def test_episode_mode_prefixes_the_first_step_and_the_stream_cache_stays_exact(
 
     def play(reuse: bool) -> list[Any]:
         sampling = Sampling(max_new_tokens=6, temperature=0.0, reuse_cache=reuse)
-        return run_episodes(
-            model, tokenizer, prompts, group_size=2, max_turns=2, sampling=sampling, prefixes=prefixes
+        return sample_episodes(
+            model, tokenizer, prompts, group_size=2, max_actions=2, sampling=sampling, prefixes=prefixes
         )
 
     cached, fresh = play(True), play(False)
@@ -180,7 +180,7 @@ def test_episode_mode_prefixes_the_first_step_and_the_stream_cache_stays_exact(
 
 def test_episode_mode_rollouts_prefix_the_segments_first_step(tiny_model_dir: Path, data_dir: Path) -> None:
     prefix = PrefixOptions(members=1, schedule=[0.5, 0.5])
-    trainer = _trainer(tiny_model_dir, data_dir, mode="episode", group_size=2, max_turns=2, prefix=prefix)
+    trainer = _trainer(tiny_model_dir, data_dir, mode="episode", group_size=2, max_actions=2, prefix=prefix)
     prefixed, free = trainer.rollout(0, [0])
     reference = _reference_without_eos(trainer, 0)
     forced = (len(reference) + 1) // 2

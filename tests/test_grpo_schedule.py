@@ -266,7 +266,7 @@ def test_loss_on_action_tokens_leaves_the_think_block_out_of_the_mask(
         tokenizer.convert_tokens_to_ids(t) for t in ("<think>", "</think>", "<|im_end|>")
     )
     x, y, z = tokenizer.encode("a b c", add_special_tokens=False)[:3]
-    real = grpo_rollouts.run_episodes
+    real = grpo_rollouts.sample_episodes
 
     def scripted(*args: object, **kwargs: object) -> list[Episode]:
         episodes = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -275,7 +275,7 @@ def test_loss_on_action_tokens_leaves_the_think_block_out_of_the_mask(
             episode.loss_mask = [1] * 7
         return episodes
 
-    monkeypatch.setattr(grpo_rollouts, "run_episodes", scripted)
+    monkeypatch.setattr(grpo_rollouts, "sample_episodes", scripted)
     masked = trainer.rollout(0, [0, 1])
     assert [r.loss_mask for r in masked] == [[1, 0, 0, 0, 0, 1, 1]] * 4
     # the think block carries no loss but was sampled: the token budget and the metrics count it

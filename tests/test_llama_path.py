@@ -111,7 +111,7 @@ GRPO: dict[str, Any] = {
     "prompts_per_step": 2,
     "group_size": 2,
     "max_new_tokens": 12,
-    "max_turns": 2,
+    "max_actions": 2,
     "learning_rate": 1e-2,
     "mask_truncated": False,
     "prefix": {"members": 1, "schedule": [1.0, 1.0]},

@@ -23,7 +23,7 @@ from thinkact.models.load import load_policy
 from thinkact.models.tiny import pretrained_base
 from thinkact.parse import action_from_message, render_action
 from thinkact.rollout import loop as loop_module
-from thinkact.rollout.episodes import begin_episodes, run_episodes
+from thinkact.rollout.episodes import begin_episodes, sample_episodes
 from thinkact.rollout.generation import Completion, continue_streams, sample
 from thinkact.rollout.loop import Episode, MessagePolicy, Sampling, Step, run_loop
 from thinkact.rollout.users import NOTHING_TO_ADD, STOP, UserConfig
@@ -86,7 +86,7 @@ def test_the_loop_runs_calls_caps_turns_and_hands_the_turn_to_the_user(data_dir:
         _scripted(
             [call, call, "<think>t</think>Done.", "<think>t</think>Again."] + ["<think>t</think>Ok."] * 9
         ),
-        max_steps=2,
+        max_actions=2,
         on_action=lambda e, step, action, results: seen.append((action.content, len(results))),
     )
     # step 1 calls and sees its results; step 2 calls again and the turn is cut off (its calls still ran)
@@ -111,13 +111,13 @@ def test_a_cut_generation_ends_the_turn_and_an_interrupt_passes_it_to_the_user(d
                 return [Step("<think>long", 50, truncated=True)]
             return [Step("", 0, interrupted=True)]
 
-    run_loop([episode], Cut(lambda active: []), max_steps=4)
+    run_loop([episode], Cut(lambda active: []), max_actions=4)
     assert episode.truncated and episode.done
     assert len(episode.steps) == 1  # the interrupt added no step
     assert episode.user_turns == 1  # capped at max_turns, then the episode ended
     # with no user, a cut generation ends the episode
     (alone,) = begin_episodes([prompt])
-    run_loop([alone], Cut(lambda active: []), max_steps=4)
+    run_loop([alone], Cut(lambda active: []), max_actions=4)
     assert alone.done and len(alone.steps) == 1 and alone.user_turns == 0
 
 
@@ -125,7 +125,7 @@ def test_turn_mode_is_one_step_without_tools(data_dir: Path) -> None:
     prompts = turn_prompts(_conversations(data_dir)[:2])
     episodes = begin_episodes(prompts[:3], group_size=2, execute=False)
     call = render_action(prompts[0].action) if prompts[0].action.tool_calls else "<tool_call>{}</tool_call>"
-    run_loop(episodes, MessagePolicy(lambda active: [(call, 3)] * len(active)), max_steps=1)
+    run_loop(episodes, MessagePolicy(lambda active: [(call, 3)] * len(active)), max_actions=1)
     assert all(e.done and len(e.steps) == 1 and not e.tool_trace and e.environment is None for e in episodes)
 
 
@@ -141,8 +141,8 @@ def test_stream_masks_cover_sampled_tokens_only_across_user_turns(
         for m in script
     ]
     monkeypatch.setattr(loop_module, "sample", scripted_sample(completions))
-    (episode,) = run_episodes(
-        model, tokenizer, [prompt], max_turns=4, user=UserConfig(kind="scripted"), sampling=SCRIPTED
+    (episode,) = sample_episodes(
+        model, tokenizer, [prompt], max_actions=4, user=UserConfig(kind="scripted"), sampling=SCRIPTED
     )
     assert len(episode.steps) == len(script) and episode.done
     sampled = [t for t, m in zip(episode.stream_ids, episode.loss_mask, strict=True) if m]
@@ -265,10 +265,10 @@ def test_eval_episode_view_and_training_hold_the_same_token_stream(
             model=str(tiny_model_dir), data=[str(path)], max_new_tokens=12, batch_size=4, user=scripted
         )
     )
-    (evaluated,) = run_eval_episodes([conversation], policy, max_steps=2, user=scripted)
+    (evaluated,) = run_eval_episodes([conversation], policy, max_actions=2, user=scripted)
     model, tokenizer = load_policy(tiny_model_dir)
     config = GRPORunConfig(
-        data=str(path), mode="episode", group_size=2, prompts_per_step=1, max_new_tokens=12, max_turns=2,
+        data=str(path), mode="episode", group_size=2, prompts_per_step=1, max_new_tokens=12, max_actions=2,
         micro_batch=2, user=scripted, mask_truncated=False,
     )  # fmt: skip
     trainer = GRPOTrainer(config, model, tokenizer)
@@ -289,7 +289,7 @@ def test_grpo_episode_step_with_a_rule_user_scores_the_whole_conversation(
     write_conversations(path, [conversation])
     model, tokenizer = load_policy(tiny_model_dir)
     config = GRPORunConfig(
-        data=str(path), mode="episode", group_size=2, prompts_per_step=1, max_new_tokens=6, max_turns=2,
+        data=str(path), mode="episode", group_size=2, prompts_per_step=1, max_new_tokens=6, max_actions=2,
         micro_batch=2, user=UserConfig(kind="rule"),
     )  # fmt: skip
     trainer = GRPOTrainer(config, model, tokenizer)
@@ -315,7 +315,7 @@ def test_a_cut_step_is_closed_in_the_stream_before_the_user_speaks(
 
     monkeypatch.setattr(loop_module, "sample", cut_sample)
     user = UserConfig(kind="scripted", max_turns=1)
-    (episode,) = run_episodes(model, tokenizer, [prompt], max_turns=4, user=user, sampling=SCRIPTED)
+    (episode,) = sample_episodes(model, tokenizer, [prompt], max_actions=4, user=user, sampling=SCRIPTED)
     assert episode.truncated and len(episode.steps) == 2 and episode.user_turns == 1
     first_end = len(cut)
     assert episode.stream_ids[:first_end] == cut and episode.loss_mask[:first_end] == [1] * first_end
@@ -350,7 +350,7 @@ def test_each_episode_keeps_its_cache_across_rounds_and_gets_the_streams_of_a_fr
             )
         )
         policy.sampling.reuse_cache = reuse  # type: ignore[attr-defined]
-        played[reuse] = run_eval_episodes(conversations, policy, max_steps=2, user=scripted)
+        played[reuse] = run_eval_episodes(conversations, policy, max_actions=2, user=scripted)
     rounds = max(len(episode.texts) for episode in played[True])
     assert rounds >= 2 and len({len(episode.texts) for episode in played[True]}) > 1
     # on the cached path every step ran once, in chunks of at most two, narrowed to the unfinished episodes

@@ -69,7 +69,7 @@ def test_end_of_turn_strings_in_a_think_block_leave_the_next_user_message_in_the
     step = _ids(tokenizer, f"<think>{think}</think>ok{END}")
     policy = ScriptedTokens(tokenizer, lambda episode, round_index: (step, False))
     (episode,) = begin_episodes([prompt], user=UserConfig(kind="scripted"))
-    run_loop([episode], policy, max_steps=2)
+    run_loop([episode], policy, max_actions=2)
     assert episode.failure is None and episode.done and episode.user_turns == 1
     between = "\n<|im_start|>user\nLisbon.<|im_end|>\n<|im_start|>assistant\n"
     assert episode.stream_ids == step + _ids(tokenizer, between) + step
@@ -194,7 +194,7 @@ def test_the_stream_is_a_fresh_render_of_the_transcript_whatever_the_steps_hold(
         lambda episode, round_index: _hostile_step(rng, tokenizer, calls[episode.prompt.id]),
         on_act=check_before_acting,
     )
-    run_loop(episodes, policy, max_steps=2)
+    run_loop(episodes, policy, max_actions=2)
     for episode in episodes:
         assert episode.done and episode.failure is None
         _check_stream(tokenizer, episode, policy.sampled[id(episode)])
@@ -246,7 +246,7 @@ def test_a_template_the_stream_cannot_follow_fails_the_episode_with_its_reason(
     ]
     step = _ids(tokenizer, text + END)
     (episode,) = begin_episodes([prompt], user=UserConfig(kind="scripted"))
-    run_loop([episode], ScriptedTokens(tokenizer, lambda episode, round_index: (step, False)), max_steps=2)
+    run_loop([episode], ScriptedTokens(tokenizer, lambda episode, round_index: (step, False)), max_actions=2)
     assert episode.done and episode.failure is not None and episode.failure.startswith(f"{STREAM_MISMATCH}: ")
     assert ("user message" if block == "user" else "tool results") in episode.failure
     # the step's record names it; the stream and the transcript both end with the step
@@ -258,7 +258,7 @@ def test_a_template_the_stream_cannot_follow_fails_the_episode_with_its_reason(
     # the same template follows a step that did not say "sunny"
     other = _ids(tokenizer, text.replace("sunny", "cloudy") + END)
     (fine,) = begin_episodes([prompt], user=UserConfig(kind="scripted", max_turns=1))
-    run_loop([fine], ScriptedTokens(tokenizer, lambda episode, round_index: (other, False)), max_steps=2)
+    run_loop([fine], ScriptedTokens(tokenizer, lambda episode, round_index: (other, False)), max_actions=2)
     assert fine.done and fine.failure is None and fine.user_turns == 1
     assert "<|im_start|>user\nLisbon.<|im_end|>" in tokenizer.decode(fine.stream_ids)
 
@@ -273,7 +273,7 @@ def test_an_episode_that_failed_scores_nothing_in_training_and_never_succeeds_in
     tokenizer = _sunny_tokenizer(tiny_model_dir, "user")
     step = _ids(tokenizer, "<think>t</think>sunny" + END)
     (episode,) = begin_episodes([prompt], user=UserConfig(kind="scripted"))
-    run_loop([episode], ScriptedTokens(tokenizer, lambda episode, round_index: (step, False)), max_steps=2)
+    run_loop([episode], ScriptedTokens(tokenizer, lambda episode, round_index: (step, False)), max_actions=2)
     config = GRPORunConfig(mode="episode", user=UserConfig(kind="scripted"))
     reward = score_rollout(episode, config, step=0)
     assert reward.total == 0.0 and reward.components and set(reward.components.values()) == {0.0}

@@ -85,7 +85,7 @@ def test_sft_grpo_both_modes_eval_and_serve(qwen3_dir: Path, data_dir: Path, tmp
     for mode in ("turn", "episode"):
         final = run_grpo(
             GRPORunConfig(model=str(sft), data=train, out=str(tmp_path / f"grpo-{mode}"), mode=mode, steps=1,
-                          prompts_per_step=1, group_size=2, max_new_tokens=8, max_turns=2, micro_batch=2,
+                          prompts_per_step=1, group_size=2, max_new_tokens=8, max_actions=2, micro_batch=2,
                           learning_rate=1e-2, mask_truncated=False)
         )  # fmt: skip
         rows = [

@@ -196,7 +196,7 @@ def test_grpo_episode_mode_runs_tools_and_masks_results(
     tiny_model_dir: Path, data_dir: Path, tmp_path: Path
 ) -> None:
     model, tokenizer = load_policy(tiny_model_dir)
-    config = GRPORunConfig(mode="episode", group_size=2, prompts_per_step=2, max_new_tokens=6, max_turns=2)
+    config = GRPORunConfig(mode="episode", group_size=2, prompts_per_step=2, max_new_tokens=6, max_actions=2)
     trainer = GRPOTrainer(config, model, tokenizer)
     trainer.load_data(data_dir / "train.jsonl")
     rollouts = trainer.rollout(0, trainer.prompts_for_step(0))

@@ -254,7 +254,7 @@ def test_trl_engine_runs_two_steps_in_environments_with_lora(
         prompts_per_step=2,
         group_size=2,
         max_new_tokens=8,
-        max_turns=2,
+        max_actions=2,
         sample_steps=0,
         kl_coef=0.01,
         lora=LoraOptions(enabled=True, rank=4, alpha=8),
@@ -288,7 +288,7 @@ def test_trl_tool_loop_runs_the_reference_call_in_its_domain(
         prompts_per_step=1,
         group_size=2,
         max_new_tokens=256,
-        max_turns=2,
+        max_actions=2,
         sample_steps=1,
     )
     (tmp_path / "run").mkdir()

@@ -296,7 +296,7 @@ def notes_data(tmp_path: Path) -> Path:
 
 
 GRPO_TINY = ["--steps", "1", "--set", "mode=episode", "--set", "prompts_per_step=1", "--set", "group_size=2"]
-GRPO_TINY += ["--set", "max_new_tokens=8", "--set", "max_turns=2", "--set", "save_steps=1", "--set"]
+GRPO_TINY += ["--set", "max_new_tokens=8", "--set", "max_actions=2", "--set", "save_steps=1", "--set"]
 GRPO_TINY += ["report_to=none", "--set", "sample_steps=0"]
 
 

@@ -3,7 +3,7 @@
 The session is one episode of the episode loop that training and evaluation drive (`rollout/loop.py`), with the
 person at the terminal as its user. Each user message starts a turn: the policy writes a completion, its thinking
 is shown, each call is executed in the domain's environment and shown with its result, and the policy continues
-until it answers (or `max_steps` steps have passed). With a local model the session is kept as one token stream,
+until it answers (or `max_actions` steps have passed). With a local model the session is kept as one token stream,
 as in training. Commands: `/tools` lists the tools, `/state` shows the environment's state,
 `/reset` starts over, `/exit` (or end of input) leaves. An episode the loop ends as a failure (`Episode.failure`:
 the model's chat template cannot be kept as one token stream) ends the session with the reason. The policy is
@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -44,12 +44,15 @@ from thinkact.rollout.loop import (
 
 @dataclass
 class ChatConfig:
+    RENAMED: ClassVar[dict[str, str]] = {"max_steps": "max_actions"}
+    """Old name of `max_actions` (policy steps per user turn), read for one more release with a message."""
+
     model: str = ""
     """Model directory (or a hub id in the local cache)."""
     domain: str = "weather"
     """Bundled domain whose tools the agent may call."""
     max_new_tokens: int = 256
-    max_steps: int = 4
+    max_actions: int = 4
     """Policy steps per user message before the agent must give way."""
     temperature: float = 0.0
     """0: greedy (deterministic); above 0: sampling."""
@@ -61,8 +64,8 @@ class ChatConfig:
             raise UserError(
                 f"chat: --domain {self.domain!r} is not a bundled domain; use one of {', '.join(DOMAINS)}"
             )
-        if self.max_steps < 1:
-            raise UserError("chat: max_steps must be at least 1")
+        if self.max_actions < 1:
+            raise UserError("chat: max_actions must be at least 1")
         if self.today:
             try:
                 date.fromisoformat(self.today)
@@ -115,7 +118,7 @@ def run_chat(
     )
     messages = start_messages(config, environment.domain.role)
     while True:
-        user = TerminalUser(read, console, environment, config.max_steps)
+        user = TerminalUser(read, console, environment, config.max_actions)
         first = user.reply(None)
         if first is None:
             return messages
@@ -131,7 +134,7 @@ def run_chat(
         episode = Episode(
             prompt=prompt, messages=messages, environment=environment, user=user, tools=environment.tools
         )
-        run_loop([episode], loop_policy, max_steps=config.max_steps, on_action=_shower(console))
+        run_loop([episode], loop_policy, max_actions=config.max_actions, on_action=_shower(console))
         if episode.failure is not None:  # the loop ended the episode: say why, or the session just stops
             show_failure(episode.failure, console)
         if not user.reset:
@@ -142,16 +145,18 @@ def run_chat(
 class TerminalUser:
     """The person at the terminal as the episode's user: reads lines, runs the /commands, `/reset` ends."""
 
-    def __init__(self, read: ReadLine, console: Console, environment: Environment, max_steps: int) -> None:
+    def __init__(self, read: ReadLine, console: Console, environment: Environment, max_actions: int) -> None:
         self.read = read
         self.console = console
         self.environment = environment
-        self.max_steps = max_steps
+        self.max_actions = max_actions
         self.reset = False
 
     def reply(self, episode: Episode | None) -> list[dict[str, Any]] | None:
         if episode is not None and episode.turn_capped:
-            self.console.print(f"[yellow]  (the agent used its {self.max_steps} steps without answering)[/]")
+            self.console.print(
+                f"[yellow]  (the agent used its {self.max_actions} steps without answering)[/]"
+            )
         while True:
             try:
                 line = self.read("[bold green]you>[/] ").strip()

@@ -63,7 +63,8 @@ def evaluate(
     ] = False,
     view: ViewOption = None,
     limit: LimitOption = None,
-    max_steps: Annotated[int | None, typer.Option(help="Episode view: steps per user turn.")] = None,
+    max_actions: Annotated[int | None, typer.Option(help="Episode view: policy steps per user turn.")] = None,
+    max_steps: Annotated[int | None, typer.Option(hidden=True, help="Old name of --max-actions.")] = None,
     name: Annotated[str | None, typer.Option(help="Label of the model in reports.")] = None,
     tools: ToolsOption = None,
     mcp: McpOption = None,
@@ -82,6 +83,11 @@ def evaluate(
     from thinkact.eval.runner import EvalConfig, run_eval
 
     quiet_libraries()
+    if max_steps is not None:  # the old spelling, read for one more release
+        if max_actions is not None:
+            raise typer.BadParameter("give --max-actions alone (--max-steps is its old name)")
+        typer.echo("eval: --max-steps is renamed --max-actions; write --max-actions", err=True)
+        max_actions = max_steps
     flags: dict[str, object] = {
         "model": model,
         "data": data,
@@ -89,7 +95,7 @@ def evaluate(
         "oracle": oracle or None,
         "view": view,
         "limit": limit,
-        "max_steps": max_steps,
+        "max_actions": max_actions,
         "name": name,
         "endpoint.url": endpoint,
         "endpoint.model": served_model,

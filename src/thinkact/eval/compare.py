@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from thinkact.errors import UserError, check_choice
 from thinkact.eval.bootstrap import (
@@ -33,7 +33,7 @@ from thinkact.eval.bootstrap import (
 )
 from thinkact.eval.breakdown import break_down
 from thinkact.eval.endpoint import EndpointConfig
-from thinkact.eval.episodes import DEFAULT_MAX_STEPS
+from thinkact.eval.episodes import DEFAULT_MAX_ACTIONS
 from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
 from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
@@ -44,6 +44,9 @@ from thinkact.rewards.combine import RewardConfig
 
 @dataclass
 class CompareConfig:
+    RENAMED: ClassVar[dict[str, str]] = {"max_steps": "max_actions"}
+    """Old name of `max_actions` (policy steps per user turn), read for one more release with a message."""
+
     inputs: list[str] = field(default_factory=list)
     """Results JSON files, model directories, run directories or cached hub ids, in table order."""
     data: list[str] = field(default_factory=list)
@@ -60,7 +63,7 @@ class CompareConfig:
     batch_size: int = 16
     limit: int = 0
     """At most this many turns (and conversations in the episode view) per split (0: all)."""
-    max_steps: int = DEFAULT_MAX_STEPS
+    max_actions: int = DEFAULT_MAX_ACTIONS
     resamples: int = RESAMPLES
     seed: int = SEED
     samples: int = 40
@@ -233,7 +236,7 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
         max_new_tokens=config.max_new_tokens,
         batch_size=config.batch_size,
         limit=config.limit,
-        max_steps=config.max_steps,
+        max_actions=config.max_actions,
         name=source.name,
         resamples=config.resamples,
         seed=config.seed,

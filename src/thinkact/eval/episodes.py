@@ -4,7 +4,7 @@ An episode starts from the conversation's messages before its first assistant me
 user's request). At each step every unfinished episode gets one completion (batched across conversations); its
 calls run in the conversation's environment (`envs.make_environment(meta)`, from `meta.initial_state`) and come
 back as tool messages. A user turn ends when the policy answers (a step without calls), when a generation is cut
-at `max_new_tokens`, or after `max_steps` steps; the user then speaks: by default (`scripted`) the reference's
+at `max_new_tokens`, or after `max_actions` steps; the user then speaks: by default (`scripted`) the reference's
 next user message, whatever the policy said, and the episode ends after the last one; `rule` and `model` users
 react to what the policy said (`rollout/users.py`). The reference's own tool results are never shown to the
 policy. The episodes run in the same loop as training's (`rollout/loop.py`); with a local model each is one token
@@ -21,7 +21,7 @@ An episode succeeds when three things hold (DESIGN.md, "Metrics"):
   the reference calls leave when the conversation does not record one.
 
 Also reported per episode: `call_recall` (share of reference calls made), `extra_calls`, `answer` (the score),
-`steps`, `truncated` (a user turn hit `max_steps`, or a generation was cut) and `thinking` (share of steps with
+`steps`, `truncated` (a user turn hit `max_actions`, or a generation was cut) and `thinking` (share of steps with
 a think block). Left out: sampling several episodes per conversation (greedy decoding only).
 """
 
@@ -41,13 +41,10 @@ from thinkact.rollout.episodes import begin_episodes
 from thinkact.rollout.loop import Episode, MessageFunction, MessagePolicy, Policy, run_loop
 from thinkact.rollout.users import UserConfig
 
-__all__ = ["Episode", "EpisodePolicy", "oracle_policy", "record_episode", "run_episodes", "score_episode"]
+__all__ = ["Episode", "oracle_policy", "record_episode", "run_episodes", "score_episode"]
 
-DEFAULT_MAX_STEPS = 4
+DEFAULT_MAX_ACTIONS = 4
 """Policy steps per user turn before the turn is cut off."""
-
-EpisodePolicy = MessageFunction
-"""One (completion text, completion tokens) per episode, in order (reads `episode.messages`)."""
 
 
 def conversation_prompt(conversation: Conversation) -> Prompt:
@@ -71,9 +68,9 @@ def conversation_prompt(conversation: Conversation) -> Prompt:
 
 def run_episodes(
     conversations: list[Conversation],
-    policy: EpisodePolicy | Policy,
+    policy: MessageFunction | Policy,
     *,
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_actions: int = DEFAULT_MAX_ACTIONS,
     on_step: Callable[[int, int], None] | None = None,
     user: UserConfig | None = None,
 ) -> list[Episode]:
@@ -85,7 +82,7 @@ def run_episodes(
     user = user or UserConfig(kind="scripted")
     episodes = begin_episodes([conversation_prompt(c) for c in conversations], user=user)
     loop_policy = policy if isinstance(policy, Policy) else MessagePolicy(policy)
-    return run_loop(episodes, loop_policy, max_steps=max_steps, on_round=on_step)
+    return run_loop(episodes, loop_policy, max_actions=max_actions, on_round=on_step)
 
 
 def oracle_policy(episodes: list[Episode]) -> list[tuple[str, int]]:

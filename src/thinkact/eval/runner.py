@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from thinkact.data.conversations import Conversation, read_conversations
 from thinkact.data.prompts import Prompt
@@ -37,14 +37,13 @@ from thinkact.eval.bootstrap import CONFIDENCE, RESAMPLES, SEED
 from thinkact.eval.breakdown import break_down
 from thinkact.eval.endpoint import EndpointConfig, endpoint_generator
 from thinkact.eval.episodes import (
-    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_ACTIONS,
     Episode,
     oracle_policy,
     record_episode,
     run_episodes,
     score_episode,
 )
-from thinkact.eval.episodes import EpisodePolicy as EpisodeFunction
 from thinkact.eval.metrics import aggregate_turns
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
@@ -53,7 +52,7 @@ from thinkact.parse import render_action
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.turn_metrics import score_record as score_record  # importable from here too
 from thinkact.rewards.turn_metrics import score_turns
-from thinkact.rollout.loop import MessagePolicy, Policy, Sampling, SamplingPolicy
+from thinkact.rollout.loop import MessageFunction, MessagePolicy, Policy, Sampling, SamplingPolicy
 from thinkact.rollout.turns import run_turns
 from thinkact.rollout.users import UserConfig
 
@@ -62,6 +61,9 @@ VIEWS = ("turn", "episode", "both")
 
 @dataclass
 class EvalConfig:
+    RENAMED: ClassVar[dict[str, str]] = {"max_steps": "max_actions"}
+    """Old name of `max_actions` (policy steps per user turn), read for one more release with a message."""
+
     model: str = ""
     """Model directory to evaluate (ignored with oracle)."""
     data: list[str] = field(default_factory=list)
@@ -76,7 +78,7 @@ class EvalConfig:
     batch_size: int = 16
     limit: int = 0
     """Evaluate at most this many turns (turn view) and conversations (episode view) per split (0: all)."""
-    max_steps: int = DEFAULT_MAX_STEPS
+    max_actions: int = DEFAULT_MAX_ACTIONS
     """Episode view: policy steps per user turn before the turn is cut off."""
     name: str = ""
     """Label of the model in reports (default: the model path, or "oracle")."""
@@ -102,8 +104,8 @@ class EvalConfig:
         if self.endpoint.url and (self.model or self.oracle):
             raise UserError("eval: give either --endpoint or --model/--oracle, not both")
         check_choice("eval.view", self.view, VIEWS)
-        if self.max_steps < 1:
-            raise UserError("eval: max_steps must be at least 1")
+        if self.max_actions < 1:
+            raise UserError("eval: max_actions must be at least 1")
         if self.resamples < 0:
             raise UserError("eval: resamples must be >= 0 (0 turns the intervals off)")
         if self.user.kind == "none":
@@ -114,7 +116,6 @@ class EvalConfig:
 
 ProgressCallback = Callable[[str, int, int], None]
 Predictor = Callable[[list[Prompt], str, ProgressCallback | None], list[tuple[str, int]]]
-EpisodePolicy = Policy
 
 
 @dataclass
@@ -134,7 +135,7 @@ def run_eval(
     progress: ProgressCallback | None = None,
     *,
     predictor: Predictor | None = None,
-    policy: EpisodeFunction | Policy | None = None,
+    policy: MessageFunction | Policy | None = None,
 ) -> dict[str, Any]:
     """Evaluate and return the results document (also written to `config.out` when set).
 
@@ -215,7 +216,7 @@ def fingerprint_eval(config: EvalConfig) -> dict[str, Any]:
         "model_files": files,
         "view": config.view,
         "max_new_tokens": config.max_new_tokens,
-        "max_steps": config.max_steps,
+        "max_actions": config.max_actions,
         "user": {"kind": config.user.kind, "url": config.user.url, "model": config.user.model},
         "limit": config.limit,
         "resamples": config.resamples,
@@ -259,7 +260,7 @@ def _evaluate_turns(
 
 
 def _evaluate_episodes(
-    config: EvalConfig, split: Split, policy: EpisodeFunction | Policy, progress: ProgressCallback | None
+    config: EvalConfig, split: Split, policy: MessageFunction | Policy, progress: ProgressCallback | None
 ) -> dict[str, Any]:
     label = f"{split.name} (episodes)"
 
@@ -268,7 +269,7 @@ def _evaluate_episodes(
             progress(label, finished, total)
 
     episodes = run_episodes(
-        split.episodes, policy, max_steps=config.max_steps, on_step=on_step, user=config.user
+        split.episodes, policy, max_actions=config.max_actions, on_step=on_step, user=config.user
     )
     records = [record_episode(e, score_episode(e, answer_metric=e.prompt.answer_metric)) for e in episodes]
     metrics = aggregate_turns(

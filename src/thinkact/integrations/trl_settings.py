@@ -47,7 +47,7 @@ MAPPED: dict[str, tuple[str, ...]] = {
     "model": ("model_init_kwargs",),
     "data": (),
     "out": ("output_dir",),
-    "max_turns": ("max_tool_calling_iterations",),  # with trl.environments=true
+    "max_actions": ("max_tool_calling_iterations",),  # with trl.environments=true
     "steps": ("max_steps",),
     "prompts_per_step": ("per_device_train_batch_size", "generation_batch_size", "steps_per_generation"),
     "group_size": ("num_generations",),
@@ -241,7 +241,9 @@ def trl_arguments(
             ref_model_sync_steps=config.reference_reset_steps * config.passes,  # TRL counts optimiser steps
         )
     if environments:
-        arguments["max_tool_calling_iterations"] = config.max_turns - 1  # max_turns generations per episode
+        arguments["max_tool_calling_iterations"] = (
+            config.max_actions - 1
+        )  # max_actions generations per episode
     for key, value in (extra or {}).items():
         owner = next((name for name, keys in MAPPED.items() if key in keys), None)
         if owner is not None:

@@ -1,7 +1,7 @@
 """Episodes for training and evaluation: prompts become loop episodes, and GRPO's rollouts come back from them.
 
 `begin_episodes` is the one place where an episode gets its environment (the prompt's `meta`, from the state
-the history left) and its user (`rollout/users.py`). `run_episodes` plays `group_size` episodes per prompt with a
+the history left) and its user (`rollout/users.py`). `sample_episodes` plays `group_size` episodes per prompt with a
 local model through the episode loop (`rollout/loop.py`), which keeps each as one token stream: the prompt, the
 sampled steps (loss mask 1), and the rendered tool results, user turns and headers between them (loss mask 0).
 GRPO's turn mode is the same loop with one step, no environment and no user (`execute=False`).
@@ -22,7 +22,7 @@ from thinkact.envs import make_environment
 from thinkact.rollout.loop import Episode, Policy, Sampling, SamplingPolicy, run_loop
 from thinkact.rollout.users import UserConfig, make_user, user_client
 
-__all__ = ["Episode", "begin_episodes", "run_episodes"]
+__all__ = ["Episode", "begin_episodes", "sample_episodes"]
 
 
 def begin_episodes(
@@ -53,26 +53,26 @@ def begin_episodes(
     return episodes
 
 
-def run_episodes(
+def sample_episodes(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: list[Prompt],
     *,
     group_size: int = 1,
-    max_turns: int = 4,
+    max_actions: int = 4,
     sampling: Sampling | None = None,
     user: UserConfig | None = None,
     execute: bool = True,
     prefixes: list[list[int]] | None = None,
 ) -> list[Episode]:
-    """`group_size` episodes per prompt (grouped in order), each run until it ends (`max_turns` steps per user
+    """`group_size` episodes per prompt (grouped in order), each run until it ends (at most `max_actions` steps per user
     turn). `prefixes`, one per episode in that order, are forced tokens each episode's first step continues
     from (`Episode.prefix_ids`)."""
     policy: Policy = SamplingPolicy(model, tokenizer, sampling or Sampling())
     episodes = begin_episodes(prompts, group_size=group_size, user=user, execute=execute)
     for episode, prefix in zip(episodes, prefixes or [], strict=False):
         episode.prefix_ids = list(prefix)
-    return run_loop(episodes, policy, max_steps=max_turns)
+    return run_loop(episodes, policy, max_actions=max_actions)
 
 
 def final_state(episode: Episode) -> dict[str, Any]:

@@ -4,8 +4,8 @@ Training (`rollout/episodes.py`, GRPO in both modes), evaluation (`eval/episodes
 drive `run_loop`. Each round, every unfinished episode gets one step from the policy (batched across episodes);
 the step's action is appended as a message (`Action.to_message`); its calls run in the episode's environment and
 come back as tool messages, and the policy goes on — until it answers, a generation is cut at `max_new_tokens`,
-or the turn has used `max_steps` steps. When a user turn is over, the episode's user (`rollout/users.py`) gives
-the next user message, or ends the episode. Turn mode is this loop with `max_steps=1`, no environment and no
+or the turn has used `max_actions` steps. When a user turn is over, the episode's user (`rollout/users.py`) gives
+the next user message, or ends the episode. Turn mode is this loop with `max_actions=1`, no environment and no
 user.
 
 A policy is one of:
@@ -90,11 +90,11 @@ class Episode:
     user_turns: int = 0
     """User messages (blocks) the user gave after the prompt."""
     turn_capped: bool = False
-    """The turn that just ended used all `max_steps` steps without answering."""
+    """The turn that just ended used all `max_actions` steps without answering."""
     open_turn: bool = False
     """The last step did not close its turn (cut at max_new_tokens, or interrupted)."""
     capped: bool = False
-    """Some turn used all `max_steps` steps without answering."""
+    """Some turn used all `max_actions` steps without answering."""
     truncated: bool = False
     done: bool = False
     failure: str | None = None
@@ -368,7 +368,7 @@ def run_loop(
     episodes: list[Episode],
     policy: Policy,
     *,
-    max_steps: int,
+    max_actions: int,
     on_action: ActionHook | None = None,
     on_round: Callable[[int, int], None] | None = None,
 ) -> list[Episode]:
@@ -383,7 +383,7 @@ def run_loop(
     while active := [episode for episode in episodes if not episode.done]:
         steps = policy.act(active, round_index)
         for episode, step in zip(active, steps, strict=True):
-            advance(episode, step, policy, max_steps=max_steps, on_action=on_action)
+            advance(episode, step, policy, max_actions=max_actions, on_action=on_action)
         round_index += 1
         if on_round is not None:
             on_round(sum(episode.done for episode in episodes), len(episodes))
@@ -395,7 +395,7 @@ def advance(
     step: Step,
     policy: Policy,
     *,
-    max_steps: int,
+    max_actions: int,
     on_action: ActionHook | None = None,
 ) -> None:
     """Apply one step: record it, run its calls, and hand the turn to the user when it is over."""
@@ -433,7 +433,7 @@ def advance(
     if step.truncated:  # the turn never closed: the user speaks next (with no user, the episode ends)
         episode.truncated = episode.open_turn = True
         _end_turn(episode, policy, results, capped=False)
-    elif results and episode.steps_in_turn < max_steps:
+    elif results and episode.steps_in_turn < max_actions:
         episode.messages += results
         _follow(episode, policy, results)
     else:

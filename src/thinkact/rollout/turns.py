@@ -2,7 +2,7 @@
 
 `run_turns` is what evaluation's turn view, the held-out evaluation during training, BFCL generation and
 self-distillation sample through: every prompt becomes `samples` episodes with no environment and no user, and
-`run_loop` gives each one step (`max_steps=1`) from a `SamplingPolicy`, greedy or sampled as the `Sampling` says.
+`run_loop` gives each one step (`max_actions=1`) from a `SamplingPolicy`, greedy or sampled as the `Sampling` says.
 The prompts run sorted by token length so that a batch pads little; the steps come back in the caller's order,
 each with its text (special tokens kept for the parser), its token count and whether it was cut at
 `max_new_tokens`. Left out: scoring (`rewards/turns.py`) and episodes with tools (`rollout/episodes.py`).
@@ -55,7 +55,7 @@ def run_turns(
         steps[id(episode)] = step
 
     policy = SamplingPolicy(model, tokenizer, dataclasses.replace(sampling, reuse_cache=False))
-    run_loop(episodes, policy, max_steps=1, on_action=keep)
+    run_loop(episodes, policy, max_actions=1, on_action=keep)
     results: list[list[Step]] = [[] for _ in prompts]
     for position, index in enumerate(order):
         group = episodes[position * samples : (position + 1) * samples]

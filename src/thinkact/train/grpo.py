@@ -4,7 +4,7 @@ Two modes (`Mode`), one rollout: both play the episode loop (`rollout/loop.py`) 
 (`data/prompts.py`). In *turn* mode a prompt is a conversation up to one assistant turn, the loop takes one step
 with no tools, and the completion is scored against that turn's reference action. In *episode* mode a prompt is a
 conversation up to a user message; the policy acts, its calls run in the conversation's environment and the
-results come back as tool messages until it answers (or reaches `max_turns`); with a simulated user (`user.kind`)
+results come back as tool messages until it answers (or reaches `max_actions`); with a simulated user (`user.kind`)
 the user then answers and the episode runs to the end of the conversation. The episode is scored on its calls,
 answer and final environment state (`rewards/episode.py`). Either way each step takes `prompts_per_step`
 prompts in a seeded order, samples `group_size` rollouts for each, turns rewards into advantages

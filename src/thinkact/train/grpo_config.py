@@ -9,6 +9,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from thinkact.data.conversations import Conversation
 from thinkact.data.prompts import Prompt
@@ -38,16 +39,16 @@ class Mode(StrEnum):
             return turn_prompts(conversations, answer_metric=metric)
         return all_episode_prompts(conversations, whole=config.user.whole, answer_metric=metric)
 
-    def max_steps(self, config: GRPORunConfig) -> int:
+    def max_actions(self, config: GRPORunConfig) -> int:
         """Loop steps per user turn: one in turn mode."""
-        return 1 if self is Mode.TURN else config.max_turns
+        return 1 if self is Mode.TURN else config.max_actions
 
     def completion_budget(self, config: GRPORunConfig) -> int:
         """The most tokens a rollout samples (Dr. GRPO's constant normaliser)."""
         if self is Mode.TURN:
             return config.max_new_tokens
         turns = 1 + (config.user.max_turns if config.user.whole else 0)
-        return config.max_new_tokens * config.max_turns * turns
+        return config.max_new_tokens * config.max_actions * turns
 
 
 class PrefixSource(StrEnum):
@@ -118,6 +119,9 @@ class HybridOptions:
 
 @dataclass
 class GRPORunConfig:
+    RENAMED: ClassVar[dict[str, str]] = {"max_turns": "max_actions"}
+    """Old name of `max_actions` (policy steps per user turn), read for one more release with a message."""
+
     model: str = "runs/sft-think/model"
     """Starting policy: a model directory (usually the think-SFT warm-up)."""
     data: str = "runs/data/train.jsonl"
@@ -125,8 +129,9 @@ class GRPORunConfig:
     out: str = "runs/grpo"
     mode: str = "turn"
     """turn: score one action against the reference turn; episode: run tools over several steps."""
-    max_turns: int = 4
-    """Episode mode: steps (generations) per user turn before the turn is cut off."""
+    max_actions: int = 4
+    """Episode mode: policy steps (generations) per user turn before the turn is cut off (`user.max_turns` counts
+    the user turns)."""
     user: UserConfig = field(default_factory=UserConfig)
     """Episode mode: who answers when the policy's turn is over: none (the episode ends: one segment per user
     message), scripted, rule or model (whole conversations; see docs/episodes.md)."""
@@ -239,7 +244,7 @@ class GRPORunConfig:
             "prompts_per_step": self.prompts_per_step >= 1,
             "group_size": self.group_size >= 2,
             "max_new_tokens": self.max_new_tokens >= 1,
-            "max_turns": self.max_turns >= 1,
+            "max_actions": self.max_actions >= 1,
             "passes": self.passes >= 1,
             "micro_batch": self.micro_batch >= 1,
             "learning_rate": self.learning_rate > 0,

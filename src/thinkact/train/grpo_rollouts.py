@@ -26,7 +26,7 @@ from thinkact.models.chat import encode_prompt, render_completion
 from thinkact.parse import Action
 from thinkact.rewards.combine import Reward, score_action
 from thinkact.rewards.episode import score_episode
-from thinkact.rollout.episodes import final_state, run_episodes
+from thinkact.rollout.episodes import final_state, sample_episodes
 from thinkact.rollout.loop import Episode, Sampling
 from thinkact.rollout.records import Rollout
 from thinkact.rollout.users import UserConfig
@@ -130,12 +130,12 @@ def play_rollouts(
     Left out: choosing the prompts and the prefixes (`prompts_for_step`, `ReferenceTurns.prefixes`).
     """
     mode = Mode(config.mode)
-    episodes = run_episodes(
+    episodes = sample_episodes(
         model,
         tokenizer,
         prompts,
         group_size=config.group_size,
-        max_turns=mode.max_steps(config),
+        max_actions=mode.max_actions(config),
         sampling=sampling_for(config, step, process),
         user=config.user if mode is Mode.EPISODE else UserConfig(),
         execute=mode is Mode.EPISODE,
