@@ -31,6 +31,7 @@ from thinkact.data.prompts import Prompt
 from thinkact.envs import DOMAINS, Environment, get_domain, make_environment
 from thinkact.errors import UserError
 from thinkact.parse import Action
+from thinkact.rollout.episodes import begin_episode
 from thinkact.rollout.loop import (
     ActionHook,
     Episode,
@@ -131,10 +132,9 @@ def run_chat(
             tools=environment.tools,
             reference={},
         )
-        episode = Episode(
-            prompt=prompt, messages=messages, environment=environment, user=user, tools=environment.tools
-        )
+        episode = begin_episode(prompt, environment, user)
         run_loop([episode], loop_policy, max_actions=config.max_actions, on_action=_shower(console))
+        messages = episode.messages
         if episode.failure is not None:  # the loop ended the episode: say why, or the session just stops
             show_failure(episode.failure, console)
         if not user.reset:

@@ -1,9 +1,11 @@
 """Episodes for training and evaluation: prompts become loop episodes, and GRPO's rollouts come back from them.
 
-`begin_episodes` is the one place where an episode gets its environment (the prompt's `meta`, from the state
-the history left) and its user (`rollout/users.py`). `sample_episodes` plays `group_size` episodes per prompt with a
-local model through the episode loop (`rollout/loop.py`), which keeps each as one token stream: the prompt, the
-sampled steps (loss mask 1), and the rendered tool results, user turns and headers between them (loss mask 0).
+`begin_episode` is the one place where an episode is begun (the prompt's history copied, its tools or else the
+environment's); `begin_episodes` gives each episode its environment (the prompt's `meta`, from the state the
+history left) and its user (`rollout/users.py`), and chat gives its own (the terminal's environment and person).
+`sample_episodes` plays `group_size` episodes per prompt with a local model through the episode loop
+(`rollout/loop.py`), which keeps each as one token stream: the prompt, the sampled steps (loss mask 1), and the
+rendered tool results, user turns and headers between them (loss mask 0).
 GRPO's turn mode is the same loop with one step, no environment and no user (`execute=False`).
 
 Episode prompts come from reference conversations (`envs/prompts.py`): with no user, each assistant turn that
@@ -18,11 +20,24 @@ from typing import Any
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from thinkact.data.prompts import Prompt
-from thinkact.envs import make_environment
+from thinkact.envs import Environment, make_environment
 from thinkact.rollout.loop import Episode, Policy, Sampling, SamplingPolicy, run_loop
 from thinkact.rollout.users import UserConfig, make_user, user_client
 
-__all__ = ["Episode", "begin_episodes", "sample_episodes"]
+__all__ = ["Episode", "begin_episode", "begin_episodes", "sample_episodes"]
+
+
+def begin_episode(prompt: Prompt, environment: Environment | None, user: Any) -> Episode:
+    """A fresh episode from `prompt`, with `environment` (None: calls are not executed) and `user` (None: the
+    episode ends with the user turn); it gets a copy of the prompt's history, and the prompt's tools or else the
+    environment's."""
+    return Episode(
+        prompt=prompt,
+        messages=[dict(message) for message in prompt.messages],
+        environment=environment,
+        user=user,
+        tools=prompt.tools or (environment.tools if environment is not None else []),
+    )
 
 
 def begin_episodes(
@@ -41,15 +56,7 @@ def begin_episodes(
             environment = (
                 make_environment({**prompt.meta, "initial_state": prompt.start_state}) if execute else None
             )
-            episodes.append(
-                Episode(
-                    prompt=prompt,
-                    messages=[dict(message) for message in prompt.messages],
-                    environment=environment,
-                    user=make_user(user, prompt, client),
-                    tools=prompt.tools or (environment.tools if environment is not None else []),
-                )
-            )
+            episodes.append(begin_episode(prompt, environment, make_user(user, prompt, client)))
     return episodes
 
 
