@@ -19,8 +19,7 @@ import argparse
 import copy
 from typing import Any
 
-import torch
-from workspace import parse_toy_args, toy_probe_inputs
+from workspace import parse_probe_args
 
 from thinkact.data.conversations import read_conversations
 from thinkact.models.load import load_policy
@@ -42,17 +41,7 @@ def without_reasoning(pairs: Pairs) -> Pairs:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", help="model directories")
-    parser.add_argument("--data", default="runs/demo/data/test_id.jsonl")
-    parser.add_argument("--corpus", type=int, default=48, help="held-out corpus conversations")
-    parser.add_argument("--conversations", type=int, default=60, help="conversations of --data")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parse_toy_args(parser, {"corpus": 2, "conversations": 2})
-    toy_probe_inputs(args)
-    if not args.models:
-        parser.error("give at least one model directory")
-    torch.set_num_threads(args.threads)
+    args = parse_probe_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]), 60)
     corpus: Pairs = [
         (r["messages"], r["tools"]) for r in generate_conversations(args.corpus, 10_000, invented=1.0)
     ]

@@ -111,6 +111,22 @@ def toy_probe_inputs(args: argparse.Namespace) -> None:
         args.data = str(toy_data(toy_directory())["test_id"])
 
 
+def parse_probe_args(parser: argparse.ArgumentParser, conversations: int) -> argparse.Namespace:
+    """The options the probes of pretrained models share (model directories, held-out corpus, data), parsed, with
+    the toy inputs filled in and `torch`'s threads set; `conversations` is the default count of `--data`'s."""
+    parser.add_argument("models", nargs="*", help="model directories")
+    parser.add_argument("--data", default="runs/demo/data/test_id.jsonl")
+    parser.add_argument("--corpus", type=int, default=48, help="held-out corpus conversations")
+    parser.add_argument("--conversations", type=int, default=conversations, help="conversations of --data")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parse_toy_args(parser, {"corpus": 2, "conversations": 2})
+    toy_probe_inputs(args)
+    if not args.models:
+        parser.error("give at least one model directory")
+    torch.set_num_threads(args.threads)
+    return args
+
+
 def toy_results(root: Path, name: str, *, oracle: bool = False) -> Path:
     """A `thinkact eval` results file of the shipped pretrained base (or, with `oracle`, of the reference actions)
     on the toy data's test splits: 6 turns per split, at most 96 new tokens, no bootstrap."""

@@ -22,7 +22,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SKIPPED = 77  # benchmarks/workspace.py's SKIPPED: the toy run's data (../shared) is absent
 SLOW = {"seed_repeats.py"}  # two toy demos in subprocesses, about 40 s of CPU
 MODEL_SCRIPTS = ("rollout_throughput.py", "grpo_step.py")  # those that take `--model`
-TOY_MARKS = ("parse_toy_args(", "THINKACT_BENCH_TOY", '"--toy"')
+TOY_MARKS = ("parse_toy_args(", "parse_probe_args(", "THINKACT_BENCH_TOY", '"--toy"')
 
 
 def benchmark_scripts() -> list[Path]:
