@@ -56,6 +56,16 @@ class TurnExample:
     reference: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def scored(self) -> bool:
+        """Whether the reference is a target: not marked `"score": false` (such a message is history only, neither
+        scored by turn evaluation nor trained on by SFT).
+
+        >>> TurnExample("a#1", "a", 1, [], [], {"role": "assistant", "content": "hi", "score": False}).scored
+        False
+        """
+        return self.reference.get("score") is not False
+
 
 def check_record(record: Any) -> list[str]:
     """Problems with one conversation record, each as 'field: what is wrong'. Empty when the record is valid.

@@ -5,7 +5,8 @@ the reference parsed once (`action`) and the conversation's `meta.answer_metric`
 caller's default (`answer_metric`). Two kinds come from one conversation:
 
 - turn prompts (`turn_prompts`): the history before each assistant message, that message the reference (the
-  per-step split of Tool-N1); messages marked `"score": false` are left out here and nowhere else;
+  per-step split of Tool-N1); messages marked `"score": false` are left out (`TurnExample.scored`, which SFT's
+  examples also go by), while episode prompts keep them;
 - episode prompts (`episode_prompts`): the history before an assistant message that follows a user message,
   with the environment's state there and the reference *segment* up to the next user message (its calls, its
   final answer, the state it leaves). With `whole=True` there is one prompt per conversation, from its first assistant

@@ -35,7 +35,7 @@ def turn_prompts(
             start_state = {} if env is None else env.snapshot()
             if env is not None:
                 tool_messages(env, reference_calls(turn.reference))
-            if turn.reference.get("score") is False:
+            if not turn.scored:
                 continue
             prompts.append(
                 Prompt(

@@ -168,7 +168,7 @@ def build_dataset(
         ids: list[int] = []
         mask: list[int] = []
         for turn in split_turns(conversation):
-            if turn.reference.get("score") is False:
+            if not turn.scored:
                 continue
             turns += 1
             prompt, completion = render_completion(tokenizer, turn, think=think)
