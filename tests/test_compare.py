@@ -241,3 +241,42 @@ def test_models_trained_without_thinking_are_scored_without_a_think_block(
         ["compare", stored["weak"], stored["strong"], "--no-think", "strong", "--out", str(tmp_path / "d")],
     )
     assert isinstance(flagged.exception, UserError) and "--no-think names 'strong'" in str(flagged.exception)
+
+
+def test_each_model_is_evaluated_with_compares_settings(tmp_path: Path) -> None:
+    """Compare's settings of the same name reach each model's evaluation; model, endpoint, output, name and rewards
+    are the model's own."""
+    config = CompareConfig(
+        inputs=["m"],
+        data=["a.jsonl"],
+        out=str(tmp_path),
+        view="both",
+        max_new_tokens=7,
+        batch_size=3,
+        limit=5,
+        max_actions=2,
+        resamples=11,
+        seed=9,
+        no_think=["m"],
+        endpoints=["http://127.0.0.1:1/v1"],
+        served_models=["served"],
+    )
+    local = compare_module.eval_config_for(compare_module.Source(name="m/x", input="m", model="dir"), config)
+    assert (local.view, local.max_new_tokens, local.batch_size, local.limit) == ("both", 7, 3, 5)
+    assert (local.max_actions, local.resamples, local.seed) == (2, 11, 9)
+    assert (local.model, local.name, local.data, local.endpoint.url) == ("dir", "m/x", ["a.jsonl"], "")
+    assert local.data is not config.data
+    assert local.out == str(tmp_path / "eval" / "m__x.json")
+    assert local.rewards.require_think is True and not local.oracle and local.user.kind == "scripted"
+    served = compare_module.eval_config_for(
+        compare_module.Source(
+            name="m", input="http://127.0.0.1:1/v1", model="served", endpoint="http://127.0.0.1:1/v1"
+        ),
+        config,
+    )
+    assert (served.model, served.endpoint.url, served.endpoint.model) == (
+        "",
+        "http://127.0.0.1:1/v1",
+        "served",
+    )
+    assert served.rewards.require_think is False

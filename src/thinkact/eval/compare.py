@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -226,22 +226,7 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
             f"compare: {source.input} is a model; give --data FILE to evaluate it, or pass its results JSON"
         )
     stored = stored_path(config, source.name)
-    endpoint = replace(config.endpoint, url=source.endpoint, model=source.model if source.endpoint else "")
-    eval_config = EvalConfig(
-        model="" if source.endpoint else source.model,
-        endpoint=endpoint,
-        data=list(config.data),
-        out=str(stored),
-        view=config.view,
-        max_new_tokens=config.max_new_tokens,
-        batch_size=config.batch_size,
-        limit=config.limit,
-        max_actions=config.max_actions,
-        name=source.name,
-        resamples=config.resamples,
-        seed=config.seed,
-        rewards=rewards_for(source.name, config),
-    )
+    eval_config = eval_config_for(source, config)
     if stored.is_file():
         previous = _load_results(stored)
         if previous.get("config") == fingerprint_eval(eval_config) and _same_data(previous, config.data):
@@ -252,6 +237,28 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
             progress(source.name, split, done, total)
 
     return run_eval(eval_config, progress=report)
+
+
+def eval_config_for(source: Source, config: CompareConfig) -> EvalConfig:
+    """How a model is evaluated: each `EvalConfig` field that `CompareConfig` also has takes compare's value (view,
+    max_new_tokens, batch_size, limit, max_actions, resamples, seed), except those that are the model's own: its
+    model or endpoint (compare's endpoint settings with its URL and served name), its stored results file
+    (`stored_path`), its name and its rewards (`rewards_for`). The others keep eval's defaults."""
+    compared = {entry.name for entry in fields(CompareConfig)}
+    shared = {
+        entry.name: getattr(config, entry.name) for entry in fields(EvalConfig) if entry.name in compared
+    }
+    own = {
+        "model": "" if source.endpoint else source.model,
+        "endpoint": replace(
+            config.endpoint, url=source.endpoint, model=source.model if source.endpoint else ""
+        ),
+        "data": list(config.data),
+        "out": str(stored_path(config, source.name)),
+        "name": source.name,
+        "rewards": rewards_for(source.name, config),
+    }
+    return EvalConfig(**{**shared, **own})
 
 
 def rewards_for(name: str, config: CompareConfig) -> RewardConfig:
