@@ -35,7 +35,7 @@ import trl
 from thinkact.bench.synthetic import generate_benchmark
 from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.eval.runner import EvalConfig, run_eval
-from thinkact.models.tiny import TinyModelConfig, build_tiny_model, pretrained_base
+from thinkact.models.tiny import TEST_SHAPE, build_tiny_model, pretrained_base
 
 RESULTS = Path(__file__).parent / "results"
 TOY_VARIABLE = "THINKACT_BENCH_TOY"
@@ -44,17 +44,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 SKIPPED = 77
 """Exit status of a toy run whose inputs are absent from this machine (tests/test_benchmarks.py skips it)."""
 
-# The tests' model (tests/conftest.py): the default's architecture and code path, built in about a second.
-TOY_MODEL = TinyModelConfig(
-    vocab_size=1024,
-    hidden_size=64,
-    intermediate_size=128,
-    num_layers=2,
-    num_heads=2,
-    num_kv_heads=1,
-    head_dim=32,
-    corpus_conversations=60,
-)
+TOY_MODEL = TEST_SHAPE  # the default's architecture at test size (`models/tiny.py`)
 
 
 @dataclass

@@ -12,19 +12,9 @@ from typer.testing import CliRunner
 from thinkact.bench.synthetic import generate_benchmark
 from thinkact.bench.synthetic.rendered import tokenizer_text
 from thinkact.cli.apps import app
-from thinkact.models.tiny import TinyModelConfig, build_tiny_model
+from thinkact.models.tiny import TEST_SHAPE, build_tiny_model
 
-# Smaller than the demo's model so that component tests take seconds; same architecture and code path.
-TEST_MODEL = TinyModelConfig(
-    vocab_size=1024,
-    hidden_size=64,
-    intermediate_size=128,
-    num_layers=2,
-    num_heads=2,
-    num_kv_heads=1,
-    head_dim=32,
-    corpus_conversations=60,
-)
+TEST_MODEL = TEST_SHAPE  # the default's architecture at test size (`models/tiny.py`)
 
 
 @pytest.fixture(scope="session")

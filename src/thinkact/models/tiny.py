@@ -65,6 +65,19 @@ BASE_SHAPE = TinyModelConfig(hidden_size=128, intermediate_size=384, head_dim=32
 """The shape of the shipped pretrained base (1.3M parameters), and so of the demo's model: `pretrain` builds it,
 the demo's `base: random` builds the same shape untrained."""
 
+TEST_SHAPE = TinyModelConfig(
+    vocab_size=1024,
+    hidden_size=64,
+    intermediate_size=128,
+    num_layers=2,
+    num_heads=2,
+    num_kv_heads=1,
+    head_dim=32,
+    corpus_conversations=60,
+)
+"""The default's architecture and code path at test size, built in about a second: the tests' model and the
+benchmarks' toy model."""
+
 
 def qwen3_chat_template() -> str:
     """Qwen3's chat template, bundled byte-identical (see models/templates/README.md)."""
