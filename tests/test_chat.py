@@ -98,6 +98,20 @@ def test_reset_starts_over_and_end_of_input_leaves() -> None:
     assert calls == 2 and "started over" in console.export_text()
 
 
+def test_reset_before_the_first_message_starts_over_too() -> None:
+    console = Console(record=True, width=120)
+    messages = run_chat(
+        ChatConfig(domain="banking"),
+        lambda messages, tools: "Hello.",
+        read=scripted(["/reset", "hey"]),
+        console=console,
+    )
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"] and messages[1][
+        "content"
+    ] == "hey"
+    assert "started over" in console.export_text()
+
+
 def test_ctrl_c_ends_the_turn_and_cut_output_is_marked() -> None:
     calls = 0
 

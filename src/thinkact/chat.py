@@ -121,6 +121,9 @@ def run_chat(
     while True:
         user = TerminalUser(read, console, environment, config.max_actions)
         first = user.reply(None)
+        if first is None and user.reset:  # /reset before the first message: start over all the same
+            environment = make_environment({"domain": config.domain})
+            continue
         if first is None:
             return messages
         messages = [*start_messages(config, environment.domain.role), *first]
