@@ -185,7 +185,8 @@ def think_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
         if len(encoded) != 1:
             raise UserError(
                 f"grpo.loss_tokens: action needs {marker} as one token, but this tokenizer splits it into "
-                f"{len(encoded)}; add it as a special token (init-model does) or use loss_tokens: all"
+                f"{len(encoded)}; add it to the tokenizer as a special token (the tiny and Qwen3 tokenizers have it; a "
+                "model converted from GGUF keeps its own vocabulary, docs/real-models.md) or use loss_tokens: all"
             )
         ids.append(encoded[0])
     return ids[0], ids[1]
