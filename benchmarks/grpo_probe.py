@@ -175,7 +175,7 @@ def gradient_cosine(trainer: GRPOTrainer, indices: list[int]) -> float:
         )
         batch["weight_B"] = torch.ones(len(rollouts))
         batch["rank_scale"] = torch.ones(len(rollouts))
-        trainer.accumulate(batch, None, None)
+        trainer.update.accumulate(batch, None, None)
         grads.append(
             torch.cat([p.grad.detach().flatten() for p in trainer.model.parameters() if p.grad is not None])
         )

@@ -241,7 +241,7 @@ def test_hybrid_loss_and_gradient_are_the_weighted_sum(
 
     trainer.model.train()
     trainer.optimizer.zero_grad()
-    loss, _, _, mix = trainer.accumulate(batch, None, None, 0, sft_batch)
+    loss, _, _, mix = trainer.update.accumulate(batch, None, None, 0, sft_batch)
     mixed = _grads(trainer)
 
     trainer.optimizer.zero_grad()
@@ -280,7 +280,7 @@ def test_prefix_sft_loss_is_the_nll_of_the_prefix_tokens(tiny_model_dir: Path, d
     batch = _batch(trainer, rollouts)
     trainer.model.train()
     trainer.optimizer.zero_grad()
-    loss, _, _, mix = trainer.accumulate(batch, None, None)
+    loss, _, _, mix = trainer.update.accumulate(batch, None, None)
     with torch.no_grad():
         logp = trainer.update.forward_logprobs(trainer.model, batch)
         pg = policy_loss(logp, logp, batch["advantages_B"], batch["mask_BC"]).loss

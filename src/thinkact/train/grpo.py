@@ -195,17 +195,6 @@ class GRPOTrainer:
         sft_batch = self.reference_batch(rollouts) if self.config.hybrid.enabled else None
         return self.update.learn(rollouts, step, sft_batch)
 
-    def accumulate(
-        self,
-        batch: Batch,
-        old_logp_BT: torch.Tensor | None,
-        ref_logp_BT: torch.Tensor | None,
-        step: int = 0,
-        sft_batch: Batch | None = None,
-    ) -> tuple[float, float, float, dict[str, float]]:
-        """Leave one optimiser step's gradient in `.grad` (`PolicyUpdate.accumulate`)."""
-        return self.update.accumulate(batch, old_logp_BT, ref_logp_BT, step, sft_batch)
-
     def step(self, step: int) -> tuple[dict[str, float], list[Rollout]]:
         """One GRPO step: draw prompts, play and score rollouts, fold the scores, learn, count tokens, and reset the
         reference when due. Returns the metrics and the rollouts."""
