@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +29,9 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 openai = pytest.importorskip("openai")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")  # tests/servers.py runs the app with it
 
+from tests.servers import start_server  # noqa: E402
 from thinkact.chat import ChatConfig, show_action, start_messages  # noqa: E402
 from thinkact.cli.apps import app  # noqa: E402
 from thinkact.data.conversations import read_conversations, turn_examples  # noqa: E402
@@ -46,7 +44,6 @@ from thinkact.models.tiny import qwen3_chat_template  # noqa: E402
 from thinkact.parse import action_from_message, parse_action  # noqa: E402
 from thinkact.rewards.combine import RewardConfig, score_action  # noqa: E402
 from thinkact.serve import ServeConfig, load_served_model  # noqa: E402
-from thinkact.serve.app import create_app  # noqa: E402
 from thinkact.serve.protocol import message_from_text  # noqa: E402
 
 PROJECTIONS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -268,18 +265,10 @@ def test_chat_shows_the_action_the_model_writes(sft_dir: Path) -> None:
 
 def test_served_model_answers_what_local_greedy_generation_writes(sft_dir: Path) -> None:
     served = load_served_model(ServeConfig(model=str(sft_dir), name="llama", max_new_tokens=8))
-    server = uvicorn.Server(uvicorn.Config(create_app(served), log_level="warning"))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    server, thread, url = start_server(served)
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
     try:
-        client = openai.OpenAI(
-            base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1", api_key="x", max_retries=0
-        )
+        client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
         response = client.chat.completions.create(
             model="llama", messages=messages, tools=[WEATHER_TOOL], max_tokens=12, temperature=0
         )

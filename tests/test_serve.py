@@ -28,6 +28,7 @@ import torch
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 
+from tests.servers import start_server  # noqa: E402
 from thinkact.errors import UserError  # noqa: E402
 from thinkact.eval.endpoint import EndpointConfig, endpoint_generator  # noqa: E402
 from thinkact.models.chat import render_prompt  # noqa: E402
@@ -37,7 +38,7 @@ from thinkact.rollout.generation import Completion  # noqa: E402
 from thinkact.rollout.loop import Sampling  # noqa: E402
 from thinkact.rollout.turns import chat_prompt, run_turns  # noqa: E402
 from thinkact.serve import MAX_BODY_BYTES, ServeConfig, load_served_model, read_api_key  # noqa: E402
-from thinkact.serve.app import ServedModel, create_app  # noqa: E402
+from thinkact.serve.app import ServedModel  # noqa: E402
 from thinkact.serve.engine import BatchEngine  # noqa: E402
 from thinkact.serve.protocol import Settings, message_from_text  # noqa: E402
 
@@ -58,20 +59,6 @@ ANSWER_TEXT = "<think>\nThe tool says sunny.\n</think>\n\nIt is sunny in Paris t
 
 
 KEY = "sk-serve-test-4f1c9a"
-
-
-def start_server(
-    served: ServedModel, *, api_key: str | None = None
-) -> tuple[uvicorn.Server, threading.Thread, str]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(served, api_key=api_key), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, thread, f"http://127.0.0.1:{port}/v1"
 
 
 class Script:
