@@ -17,6 +17,7 @@ long completion no longer keeps every row stepping. Left out: vLLM (the TRL engi
 from __future__ import annotations
 
 import hashlib
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
+
+from thinkact.rollout.kv_cache import growing_cache
 
 
 @dataclass
@@ -227,11 +230,22 @@ def start_streams(
         prefix_ids, prefix_attention = ids[firsts, :-1], attention[firsts, :-1]
         positions = (prefix_attention.cumsum(dim=-1) - 1).masked_fill(prefix_attention == 0, 0)
         cache = model(  # type: ignore[operator]
-            input_ids=prefix_ids, attention_mask=prefix_attention, position_ids=positions, use_cache=True
+            input_ids=prefix_ids,
+            attention_mask=prefix_attention,
+            position_ids=positions,
+            use_cache=True,
+            cache=growing_cache(model),
+            **last_logits_only(model),
         ).cache
         cache.batch_select_indices(torch.tensor(index, device=device))
     model.train(was_training)
     return Streams(ids, attention, cache)
+
+
+def last_logits_only(model: PreTrainedModel) -> dict[str, int]:
+    """`logits_to_keep=1` where the model's forward takes it: a prefill wants the cache, not a logit per position
+    (for a 49k-token vocabulary the head over every prompt position is a fifth of the prefill's arithmetic)."""
+    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
 
 
 def _padded(tokenizer: PreTrainedTokenizerBase, rows: list[list[int]], device: torch.device) -> Streams:
@@ -298,8 +312,7 @@ def _generate(
         options["stopping_criteria"] = StoppingCriteriaList([stop_early])
     if temperature > 0:
         options.update(temperature=temperature, top_p=top_p, top_k=0)
-    if streams.cache is not None:
-        options["cache"] = streams.cache
+    options["cache"] = streams.cache if streams.cache is not None else growing_cache(model)
     return model.generate(  # type: ignore[operator]
         input_ids=streams.ids_NW,
         attention_mask=streams.attention_NW,
