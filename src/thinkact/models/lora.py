@@ -8,8 +8,11 @@ config, the engine calls `get_peft_model`) and merging the adapter into the weig
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from peft import LoraConfig
+
+from thinkact.errors import UserError
 
 
 @dataclass
@@ -23,18 +26,51 @@ class LoraOptions:
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
     """Module names the adapter wraps (Qwen3's attention and MLP projections by default)."""
+    top_layers: int = 0
+    """Only the last N transformer layers get the adapter (0: every layer). Below them nothing is trained, so
+    backward stops at the first adapted layer: on a 30-layer model, 6 layers make a training step's backward
+    about a fifth as long (docs/real-models.md)."""
+
+    def __post_init__(self) -> None:
+        if self.top_layers < 0:
+            raise UserError(f"lora.top_layers: {self.top_layers}; give 0 (every layer) or a positive count")
 
 
-def lora_config(options: LoraOptions) -> LoraConfig:
-    """peft's config for a causal LM adapter with these options (whether it is `enabled` is the caller's test).
+def lora_config(options: LoraOptions, num_layers: int | None = None) -> LoraConfig:
+    """peft's config for a causal LM adapter with these options (whether it is `enabled` is the caller's test);
+    `num_layers` (the model's `num_hidden_layers`) places `top_layers`.
 
     >>> lora_config(LoraOptions(rank=4, alpha=8)).r
     4
+    >>> lora_config(LoraOptions(top_layers=2), num_layers=30).layers_to_transform
+    [28, 29]
     """
+    layers: dict[str, Any] = {}
+    if options.top_layers:
+        if num_layers is None:
+            raise ValueError("lora_config: top_layers needs the model's num_layers")
+        if options.top_layers > num_layers:
+            raise UserError(
+                f"lora.top_layers: {options.top_layers}, but the model has {num_layers} layers; give at most "
+                f"{num_layers} (or 0 for every layer)"
+            )
+        layers = {
+            "layers_to_transform": list(range(num_layers - options.top_layers, num_layers)),
+            "layers_pattern": "layers",
+        }
     return LoraConfig(
         r=options.rank,
         lora_alpha=options.alpha,
         lora_dropout=options.dropout,
         target_modules=options.target_modules,
         task_type="CAUSAL_LM",
+        **layers,
     )
+
+
+def model_layers(model: Any) -> int | None:
+    """The model's number of transformer layers (`num_hidden_layers` of its text config), None when unknown."""
+    config = model.config
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    value = getattr(text, "num_hidden_layers", None)
+    return int(value) if value is not None else None
