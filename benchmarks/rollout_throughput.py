@@ -1,10 +1,12 @@
 """Rollout tokens/s of thinkact against bare `model.generate` on an identical batch (the limit).
 
-Three measurements on the same prompts, sampling settings and seed, so each generates the very same tokens:
+Four measurements on the same prompts, sampling settings and seed, so each generates the very same tokens:
 1. `generate`: one bare `model.generate` call on the left-padded batch with `num_return_sequences` — the limit;
 2. `sample`: thinkact's batched generation (`rollout.generation.sample`: seeding, padding, cutting at the stop);
-3. `rollout`: the engine's full rollout (`GRPOTrainer.rollout`: sample, decode, parse, score every reward).
-Tokens are completion tokens up to and including the first stop token. Rounds alternate the three, and the table
+3. `sample_plain_cache`: the same through transformers' concatenating `DynamicCache` and a prefill that computes
+   every position's logits, as thinkact sampled before its in-place cache (`rollout/kv_cache.py`);
+4. `rollout`: the engine's full rollout (`GRPOTrainer.rollout`: sample, decode, parse, score every reward).
+Tokens are completion tokens up to and including the first stop token. Rounds alternate the four, and the table
 reports medians, tokens/s and the ratio of each to `generate`, with where the time went: the model's prefill and
 decode forwards and the rest (`throughput.py` times them), and a second table of the bytes each decode step read
 per token against the memory bandwidth measured in the same process. With `--schema-tokens N` the prompts are
@@ -21,15 +23,18 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import throughput
 import torch
+from transformers import DynamicCache
 from workspace import median, parse_toy_args
 
+import thinkact.rollout.generation as generation
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import derive_seed, sample, stop_token_ids
 from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
@@ -80,6 +85,25 @@ def sampled_tokens(trainer: GRPOTrainer, prompts: list[list[int]], config: GRPOR
         step=0,
     )
     return sum(len(c.completion_ids) for group in groups for c in group)
+
+
+@contextmanager
+def plain_cache() -> Iterator[None]:
+    """Generation as before the in-place cache: transformers' concatenating `DynamicCache`, and a prefill that
+    computes the logits of every prompt position (`rollout/kv_cache.py`)."""
+    saved = generation.growing_cache, generation.last_logits_only
+    generation.growing_cache = lambda model: DynamicCache(config=model.config)
+    generation.last_logits_only = lambda model: {}
+    try:
+        yield
+    finally:
+        generation.growing_cache, generation.last_logits_only = saved
+
+
+def plain_sampled_tokens(trainer: GRPOTrainer, prompts: list[list[int]], config: GRPORunConfig) -> int:
+    """`sampled_tokens` through the plain cache: the same tokens, the time the in-place cache saves."""
+    with plain_cache():
+        return sampled_tokens(trainer, prompts, config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -151,6 +175,7 @@ def main() -> None:
         runs: dict[str, Callable[[], int]] = {
             "generate": lambda: bare_generate(trainer, prompts, config),
             "sample": lambda: sampled_tokens(trainer, prompts, config),
+            "sample_plain_cache": lambda: plain_sampled_tokens(trainer, prompts, config),
             "rollout": lambda: sum(len(r.completion_ids) for r in trainer.rollout(0, indices)),
         }
         policy = trainer.accelerator.unwrap_model(trainer.model)

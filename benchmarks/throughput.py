@@ -28,6 +28,7 @@ from scaling import write_variant
 from transformers import PreTrainedModel
 from workspace import build_workspace, machine, print_table, write_results
 
+from thinkact.config import load_config
 from thinkact.models.load import load_policy
 from thinkact.train.grpo import GRPORunConfig
 
@@ -36,7 +37,7 @@ GB = 1e9
 
 def add_run_arguments(parser: argparse.ArgumentParser, prompts: int) -> None:
     """The options the throughput scripts share: the batch (`--prompts`, `--group`, `--new-tokens`,
-    `--schema-tokens`), `--model`, `--threads` and `--bandwidth-mib`."""
+    `--schema-tokens`), `--model`, `--threads`, `--bandwidth-mib` and `--set` (GRPO config fields)."""
     parser.add_argument("--prompts", type=int, default=prompts)
     parser.add_argument("--group", type=int, default=4)
     parser.add_argument("--new-tokens", type=int, default=64)
@@ -60,6 +61,13 @@ def add_run_arguments(parser: argparse.ArgumentParser, prompts: int) -> None:
         default=256,
         help="size of the tensor the memory bandwidth is measured on",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a GRPO config field for the run, e.g. lora.enabled=true lora.top_layers=6 (repeatable)",
+    )
 
 
 def grpo_setup(root: Path, args: argparse.Namespace) -> tuple[GRPORunConfig, int]:
@@ -73,17 +81,18 @@ def grpo_setup(root: Path, args: argparse.Namespace) -> tuple[GRPORunConfig, int
         data = root / "schemas.jsonl"
         _, tokenizer = load_policy(workspace.model_dir)
         schema = write_variant(workspace.data, data, tokenizer, args.schema_tokens, args.prompts)
-    config = GRPORunConfig(
-        model=str(workspace.model_dir),
-        data=str(data),
-        max_prompt_tokens=100_000,
-        prompts_per_step=args.prompts,
-        group_size=args.group,
-        max_new_tokens=args.new_tokens,
-        micro_batch=args.prompts * args.group,
-        report_to="none",
-    )
-    return config, schema
+    fields = {
+        "model": str(workspace.model_dir),
+        "data": str(data),
+        "max_prompt_tokens": 100_000,
+        "prompts_per_step": args.prompts,
+        "group_size": args.group,
+        "max_new_tokens": args.new_tokens,
+        "micro_batch": args.prompts * args.group,
+        "report_to": "none",
+    }
+    overrides = [f"{name}={value}" for name, value in fields.items()] + list(args.set)
+    return load_config(GRPORunConfig, None, overrides), schema
 
 
 @dataclass
