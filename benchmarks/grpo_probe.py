@@ -298,6 +298,34 @@ def summary(out: Path) -> str:
     return "\n".join(lines)
 
 
+def pass_rates(args: argparse.Namespace, count: int) -> str:
+    """Whether the teacher-forced probability of the reference action predicts which groups disagree: `count`
+    shuffled training call turns, each with its reference action's log-probability and its exact calls in
+    `--samples` completions at the run's temperature; a table by tenths of the log-probability."""
+    model, tokenizer = load_policy(args.model)
+    config = load_config(GRPORunConfig, None, [*args.set, f"model={args.model}", f"data={args.data}", "out="])
+    turns = call_turns(args.data)
+    random.Random(0).shuffle(turns)
+    turns = turns[:count]
+    model.eval()
+    with torch.no_grad():
+        logps = [reference_logprob(model, tokenizer, [turn]) for turn in turns]
+    counts = exact_counts(model, tokenizer, turns, args.samples, temperature=config.temperature, seed=5)
+    rows = sorted(zip(logps, counts, strict=True))
+    lines = ["| reference action log-prob | p | sampled exact | groups that disagree |", "|---|---|---|---|"]
+    size = max(len(rows) // 10, 1)
+    for start in range(0, len(rows), size):
+        part = rows[start : start + size]
+        mean = sum(r[0] for r in part) / len(part)
+        exact = sum(r[1] for r in part) / (len(part) * args.samples)
+        mixed = sum(0 < r[1] < args.samples for r in part)
+        span = f"{part[0][0]:.2f} to {part[-1][0]:.2f}"
+        lines.append(f"| {span} | {math.exp(mean):.2f} | {exact:.2f} | {mixed}/{len(part)} |")
+    mixed = sum(0 < c < args.samples for c in counts)
+    lines.append(f"\nall: {mixed} of {len(counts)} groups of {args.samples} disagree on the exact call")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="runs/probe/sft-think/model")
@@ -331,6 +359,14 @@ def main() -> None:
     parser.add_argument(
         "--summary", action="store_true", help="print the table of the runs in --out and stop"
     )
+    parser.add_argument(
+        "--pass-rates",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print, for N training call turns, the reference action's probability against the exact calls "
+        "in --samples completions, and stop",
+    )
     args = parser.parse_args()
     if TOY and not args.out:  # the shipped base on a few generated turns, in a temporary directory
         root = toy_directory()
@@ -340,6 +376,9 @@ def main() -> None:
     out = Path(args.out)
     if args.summary:
         print(summary(out))
+        return
+    if args.pass_rates:
+        print(pass_rates(args, args.pass_rates))
         return
     out.mkdir(parents=True, exist_ok=True)
     probe_ids, heldout_ids = probe_sets(args, out)

@@ -163,9 +163,12 @@ def timed_forwards(model: torch.nn.Module) -> Iterator[ForwardLog]:
         elif width > 1 and (kwargs.get("use_cache") or kwargs.get("cache") is not None):
             times.prefill_s += elapsed
 
+    # With LoRA, generate runs the wrapped model's forward, not the peft wrapper's: time the innermost model.
+    unwrap = getattr(model, "get_base_model", None)
+    inner: torch.nn.Module = unwrap() if callable(unwrap) else model
     handles = [
-        model.register_forward_pre_hook(before, with_kwargs=True),
-        model.register_forward_hook(after, with_kwargs=True),
+        inner.register_forward_pre_hook(before, with_kwargs=True),
+        inner.register_forward_hook(after, with_kwargs=True),
     ]
     try:
         yield log

@@ -10,6 +10,7 @@ the test's own, so its inputs and results land there, never in benchmarks/result
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 import tempfile
@@ -153,3 +154,28 @@ def test_a_toy_run_without_its_shared_data_exits_skipped(
     )
     assert run_toy(script, tmp_path, monkeypatch) == SKIPPED
     assert "skipped: " in capfd.readouterr().out
+
+
+def test_a_lora_step_times_the_decode_of_the_wrapped_model(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """With LoRA, `generate` runs the model inside peft's wrapper: its decode steps are still counted."""
+    options = ("--model", str(tiny_model_dir), "--set", "lora.enabled=true", "--set", "lora.top_layers=1")
+    status = run_toy(BENCHMARKS / "grpo_step.py", tmp_path, monkeypatch, options)
+    out, err = capfd.readouterr()
+    assert status == 0, f"grpo_step.py with LoRA exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
+    written = next(
+        line.removeprefix("written to ") for line in out.splitlines() if line.startswith("written to ")
+    )
+    rows = {row["engine"]: row for row in json.loads(Path(written).read_text())[-1]["rows"]}
+    assert rows["thinkact"]["decode_s"] > 0 and rows["thinkact"]["prefill_s"] > 0
+
+
+def test_the_probe_script_tables_pass_rates_against_the_reference_probability(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    status = run_toy(BENCHMARKS / "grpo_probe.py", tmp_path, monkeypatch, ("--pass-rates", "3"))
+    out, err = capfd.readouterr()
+    assert status == 0, f"grpo_probe.py --pass-rates exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
+    assert "| reference action log-prob | p | sampled exact | groups that disagree |" in out
+    assert "of 3 groups of 2 disagree on the exact call" in out
