@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from thinkact.data.conversations import TurnExample
+from thinkact.errors import UserError
 from thinkact.eval.metrics import aggregate_turns, score_turn
 from thinkact.eval.runner import EvalConfig, run_eval
 from thinkact.parse import Action, ToolCall, parse_action
@@ -228,3 +229,33 @@ def test_results_hold_breakdowns_thinking_and_conversations(data_dir: Path) -> N
         "no_call",
         "answer",
     }
+
+
+def test_bfloat16_evaluation_loads_the_model_in_bf16_and_is_fingerprinted(
+    tiny_model_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import thinkact.models.load as load
+
+    loaded: list[object] = []
+    original = load.load_policy
+
+    def spy(path: object, **kwargs: object) -> object:
+        model, tokenizer = original(path, **kwargs)  # type: ignore[arg-type]
+        loaded.append(next(model.parameters()).dtype)
+        return model, tokenizer
+
+    monkeypatch.setattr(load, "load_policy", spy)
+    base = {
+        "model": str(tiny_model_dir),
+        "data": [str(data_dir / "test_id.jsonl")],
+        "max_new_tokens": 6,
+        "limit": 4,
+    }
+    results = run_eval(EvalConfig(**base, dtype="bfloat16"))
+    assert [str(d) for d in loaded] == ["torch.bfloat16"]
+    assert results["config"]["dtype"] == "bfloat16" and len(results["splits"]["test_id"]["turns"]) == 4
+    assert (
+        "dtype" not in run_eval(EvalConfig(**base))["config"]
+    )  # float32 keeps the fingerprint it always had
+    with pytest.raises(UserError, match=r"eval\.dtype: 'float16'; choose one of float32, bfloat16"):
+        EvalConfig(**base, dtype="float16")

@@ -35,7 +35,7 @@ from thinkact.eval.breakdown import break_down
 from thinkact.eval.endpoint import EndpointConfig
 from thinkact.eval.episodes import DEFAULT_MAX_ACTIONS
 from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
-from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
+from thinkact.eval.runner import DTYPES, VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json, read_jsonl_lines
@@ -63,6 +63,9 @@ class CompareConfig:
     batch_size: int = 16
     limit: int = 0
     """At most this many turns (and conversations in the episode view) per split (0: all)."""
+    dtype: str = "float32"
+    """float32 or bfloat16: the precision every local model is evaluated in (eval's `dtype`: bf16 is faster on a
+    CPU with AVX-512 BF16 and changes some greedy completions)."""
     max_actions: int = DEFAULT_MAX_ACTIONS
     resamples: int = RESAMPLES
     seed: int = SEED
@@ -94,6 +97,7 @@ class CompareConfig:
                 f"compare: {len(self.names)} --name for {total} inputs and endpoints; give one name per model"
             )
         check_choice("compare.view", self.view, VIEWS)
+        check_choice("compare.dtype", self.dtype, DTYPES)
 
 
 @dataclass
@@ -241,7 +245,7 @@ def obtain_results(source: Source, config: CompareConfig, progress: Progress | N
 
 def eval_config_for(source: Source, config: CompareConfig) -> EvalConfig:
     """How a model is evaluated: each `EvalConfig` field that `CompareConfig` also has takes compare's value (view,
-    max_new_tokens, batch_size, limit, max_actions, resamples, seed), except those that are the model's own: its
+    max_new_tokens, batch_size, limit, dtype, max_actions, resamples, seed), except those that are the model's own: its
     model or endpoint (compare's endpoint settings with its URL and served name), its stored results file
     (`stored_path`), its name and its rewards (`rewards_for`). The others keep eval's defaults."""
     compared = {entry.name for entry in fields(CompareConfig)}
