@@ -245,3 +245,37 @@ def test_grpo_with_lora_keeps_the_base_as_reference(
     assert not torch.equal(policy_after, reference_after)  # the adapter did
     saved = trainer.save(tmp_path / "merged")
     assert (saved / "model.safetensors").is_file() and not (saved / "adapter_config.json").exists()
+
+
+def test_a_bf16_update_samples_the_same_tokens_keeps_float32_weights_and_moves_them_the_same_way(
+    tiny_model_dir: Path, data_dir: Path
+) -> None:
+    """`update_dtype: bfloat16` autocasts the update alone: the rollouts are float32's token for token, the weights
+    and AdamW stay float32, and the step moves the weights in nearly the direction the float32 step does."""
+    moves, rollouts_of = {}, {}
+    for dtype in ("float32", "bfloat16"):
+        model, tokenizer = load_policy(tiny_model_dir)
+        config = GRPORunConfig(
+            group_size=4,
+            prompts_per_step=2,
+            max_new_tokens=8,
+            learning_rate=1e-3,
+            mask_truncated=False,
+            kl_coef=0.01,
+            update_dtype=dtype,
+        )
+        trainer = GRPOTrainer(config, model, tokenizer)
+        trainer.load_data(data_dir / "train.jsonl")
+        before = [p.detach().clone() for p in model.parameters()]
+        rollouts = trainer.rollout(0, [0, 1])
+        for index, rollout in enumerate(rollouts):  # rewards that differ within each group
+            rollout.reward = float(index % 2)
+        trainer.learn(rollouts)
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        moves[dtype] = torch.cat(
+            [(p.detach() - b).flatten() for p, b in zip(model.parameters(), before, strict=True)]
+        )
+        rollouts_of[dtype] = [r.completion_ids for r in rollouts]
+    assert rollouts_of["float32"] == rollouts_of["bfloat16"]
+    assert moves["bfloat16"].abs().sum() > 0
+    assert torch.nn.functional.cosine_similarity(moves["float32"], moves["bfloat16"], dim=0) > 0.9

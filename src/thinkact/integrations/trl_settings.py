@@ -119,6 +119,11 @@ REFUSED: dict[str, tuple[Any, str]] = {
         "TRL's reference sync (reference_reset_steps) keeps the optimiser state; set reset_optimizer: false or use "
         "--engine thinkact",
     ),
+    "update_dtype": (
+        "float32",
+        "TRL's trainer has no autocast of the update alone (its bf16 trains and samples in bf16); set "
+        "update_dtype: float32 (or bf16: true) or use --engine thinkact",
+    ),
     "max_generated_tokens": (
         0,
         "TRL stops at max_steps and does not count sampled tokens; set max_generated_tokens: 0 and choose steps, "

@@ -215,6 +215,10 @@ class GRPORunConfig:
     gradient_checkpointing: bool = False
     bf16: bool = False
     """Load and train the policy in bfloat16 (GPUs with bf16 support)."""
+    update_dtype: str = "float32"
+    """float32, or bfloat16: the update's forward and backward run under bf16 autocast while the weights, their
+    gradients and AdamW stay float32, and sampling stays float32 (the tokens do not change; the update's
+    arithmetic does). About twice as fast a backward on a CPU with AVX-512 BF16 (docs/benchmarks.md)."""
     threads: int = 0
     """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
     # Prefix-guided groups and the hybrid SFT loss
@@ -268,6 +272,7 @@ class GRPORunConfig:
             )
         check_choice("grpo.loss", self.loss, [a.value for a in LossAggregation])
         check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
+        check_choice("grpo.update_dtype", self.update_dtype, ("float32", "bfloat16"))
         check_choice("grpo.mode", self.mode, [m.value for m in Mode])
         check_choice("grpo.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.warmup_steps >= self.steps:

@@ -333,14 +333,16 @@ class PolicyUpdate:
         """One micro-batch's completion log-probs under `model` (at the run's temperature unless given), each
         distinct prompt computed once (`share_prompt`). Left out: the loss."""
         # Gradient checkpointing recomputes layers, which would append to a shared prompt's cache twice.
-        return completion_logprobs(
-            model,
-            micro,
-            temperature=self.config.temperature if temperature is None else temperature,
-            device=self.accelerator.device,
-            prompt_model=self.accelerator.unwrap_model(model),
-            per_sample=not self.config.share_prompt or self.config.gradient_checkpointing,
-        )
+        bf16 = self.config.update_dtype == "bfloat16"
+        with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return completion_logprobs(
+                model,
+                micro,
+                temperature=self.config.temperature if temperature is None else temperature,
+                device=self.accelerator.device,
+                prompt_model=self.accelerator.unwrap_model(model),
+                per_sample=not self.config.share_prompt or self.config.gradient_checkpointing,
+            )
 
     def reset_reference(self) -> None:
         """The KL reference becomes the current policy (ProRL), and AdamW's moments are cleared when
