@@ -33,6 +33,7 @@ from transformers import PrinterCallback
 from trl import GRPOTrainer as TRLTrainer
 from workspace import median, parse_toy_args
 
+from thinkact.config import load_config, save_config
 from thinkact.integrations.trl import MetricsCallback, make_grpo_config
 from thinkact.integrations.trl_data import dataset_rows
 from thinkact.integrations.trl_rewards import make_reward_function
@@ -62,6 +63,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--blocks", type=int, default=2, help="alternating blocks per engine")
     parser.add_argument("--steps", type=int, default=3, help="steps per block (the first is not counted)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a third row: thinkact's engine again with these GRPO fields changed, e.g. update_dtype=bfloat16",
+    )
     toy = {"prompts": 2, "group": 2, "new_tokens": 4, "blocks": 1, "steps": 2, "bandwidth_mib": 8}
     return parse_toy_args(parser, toy)
 
@@ -80,6 +88,19 @@ def step_config(root: Path, args: argparse.Namespace) -> tuple[GRPORunConfig, in
     )
     Path(config.out).mkdir(parents=True, exist_ok=True)
     return config, schema
+
+
+def variant_trainer(config: GRPORunConfig, fields: list[str]) -> GRPOTrainer | None:
+    """thinkact's engine on `config` with `fields` (FIELD=VALUE) changed, from the same model; None without any."""
+    if not fields:
+        return None
+    saved = Path(config.out) / "variant-base.yaml"
+    save_config(config, saved)
+    changed = load_config(GRPORunConfig, saved, fields)
+    model, tokenizer = load_policy(changed.model)
+    trainer = GRPOTrainer(changed, model, tokenizer)
+    trainer.load_data(changed.data)
+    return trainer
 
 
 def trl_trainer(config: GRPORunConfig, turn_ids: list[str], callback: MetricsCallback) -> TRLTrainer:
@@ -157,6 +178,10 @@ def main() -> None:
         ours.load_data(config.data)
         record["bandwidth"] = throughput.memory_bandwidth(args.bandwidth_mib, model.device)
         runs: dict[str, list[Step]] = {"thinkact": [], "trl": []}
+        variant = variant_trainer(config, args.variant)
+        variant_name = "thinkact " + " ".join(args.variant)
+        if variant is not None:
+            runs[variant_name] = []
 
         def trl_step(step: int, metrics: dict[str, float]) -> None:
             runs["trl"].append(Step(metrics["step_seconds"], metrics["completion_tokens"], trl_log.take()))
@@ -171,6 +196,8 @@ def main() -> None:
             for block in range(args.blocks):
                 trl_block(theirs, runs["trl"], trl_log)
                 runs["thinkact"] += thinkact_block(ours, block * args.steps, args, log)
+                if variant is not None:
+                    runs[variant_name] += thinkact_block(variant, block * args.steps, args, log)
     completions = args.prompts * args.group
     record["rows"] = [step_row(engine, steps, completions) for engine, steps in runs.items()]
     for row in record["rows"]:

@@ -159,8 +159,10 @@ def test_a_toy_run_without_its_shared_data_exits_skipped(
 def test_a_lora_step_times_the_decode_of_the_wrapped_model(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """With LoRA, `generate` runs the model inside peft's wrapper: its decode steps are still counted."""
+    """With LoRA, `generate` runs the model inside peft's wrapper: its decode steps are still counted; a
+    `--variant` adds the engine again with a field changed."""
     options = ("--model", str(tiny_model_dir), "--set", "lora.enabled=true", "--set", "lora.top_layers=1")
+    options += ("--variant", "update_dtype=bfloat16")  # a third row: the same engine with a changed field
     status = run_toy(BENCHMARKS / "grpo_step.py", tmp_path, monkeypatch, options)
     out, err = capfd.readouterr()
     assert status == 0, f"grpo_step.py with LoRA exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
@@ -169,6 +171,11 @@ def test_a_lora_step_times_the_decode_of_the_wrapped_model(
     )
     rows = {row["engine"]: row for row in json.loads(Path(written).read_text())[-1]["rows"]}
     assert rows["thinkact"]["decode_s"] > 0 and rows["thinkact"]["prefill_s"] > 0
+    assert rows["thinkact update_dtype=bfloat16"]["update_s"] > 0 and set(rows) == {
+        "thinkact",
+        "trl",
+        "thinkact update_dtype=bfloat16",
+    }
 
 
 def test_the_probe_script_tables_pass_rates_against_the_reference_probability(
