@@ -19,6 +19,7 @@ N schema tokens (`scaling.py`). Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import tempfile
 import time
@@ -192,12 +193,17 @@ def main() -> None:
         theirs = trl_trainer(config, [ours.prompts[i].id for i in range(args.prompts)], callback)
         policy = ours.accelerator.unwrap_model(ours.model)
         assert isinstance(theirs.model, torch.nn.Module)
-        with throughput.timed_forwards(policy) as log, throughput.timed_forwards(theirs.model) as trl_log:
+        with contextlib.ExitStack() as stack:
+            log = stack.enter_context(throughput.timed_forwards(policy))
+            trl_log = stack.enter_context(throughput.timed_forwards(theirs.model))
+            if variant is not None:
+                variant_model = variant.accelerator.unwrap_model(variant.model)
+                variant_log = stack.enter_context(throughput.timed_forwards(variant_model))
             for block in range(args.blocks):
                 trl_block(theirs, runs["trl"], trl_log)
                 runs["thinkact"] += thinkact_block(ours, block * args.steps, args, log)
                 if variant is not None:
-                    runs[variant_name] += thinkact_block(variant, block * args.steps, args, log)
+                    runs[variant_name] += thinkact_block(variant, block * args.steps, args, variant_log)
     completions = args.prompts * args.group
     record["rows"] = [step_row(engine, steps, completions) for engine, steps in runs.items()]
     for row in record["rows"]:
