@@ -39,7 +39,7 @@ from thinkact.integrations.trl import MetricsCallback, make_grpo_config
 from thinkact.integrations.trl_data import dataset_rows
 from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.models.load import load_policy
-from thinkact.models.lora import lora_config, model_layers
+from thinkact.models.lora import lora_config
 from thinkact.rollout.generation import stop_token_ids
 from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
 
@@ -117,7 +117,7 @@ def trl_trainer(config: GRPORunConfig, turn_ids: list[str], callback: MetricsCal
         train_dataset=Dataset.from_list(chosen),
         processing_class=tokenizer,
         callbacks=[callback],
-        peft_config=lora_config(config.lora, model_layers(model)) if config.lora.enabled else None,
+        peft_config=lora_config(config.lora, model) if config.lora.enabled else None,
     )
     trainer.remove_callback(PrinterCallback)
     return trainer

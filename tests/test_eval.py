@@ -234,17 +234,17 @@ def test_results_hold_breakdowns_thinking_and_conversations(data_dir: Path) -> N
 def test_bfloat16_evaluation_loads_the_model_in_bf16_and_is_fingerprinted(
     tiny_model_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import thinkact.models.load as load
+    import thinkact.eval.runner as runner
 
     loaded: list[object] = []
-    original = load.load_policy
+    original = runner.load_policy
 
     def spy(path: object, **kwargs: object) -> object:
         model, tokenizer = original(path, **kwargs)  # type: ignore[arg-type]
         loaded.append(next(model.parameters()).dtype)
         return model, tokenizer
 
-    monkeypatch.setattr(load, "load_policy", spy)
+    monkeypatch.setattr(runner, "load_policy", spy)
     base = {
         "model": str(tiny_model_dir),
         "data": [str(data_dir / "test_id.jsonl")],

@@ -35,10 +35,11 @@ from thinkact.eval.breakdown import break_down
 from thinkact.eval.endpoint import EndpointConfig
 from thinkact.eval.episodes import DEFAULT_MAX_ACTIONS
 from thinkact.eval.metrics import ARG_COUNTS, collect_argument_counts, compute_micro_f1
-from thinkact.eval.runner import DTYPES, VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
+from thinkact.eval.runner import VIEWS, EvalConfig, describe_data, fingerprint_eval, run_eval
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json, read_jsonl_lines
+from thinkact.models.load import DTYPES
 from thinkact.rewards.combine import RewardConfig
 
 

@@ -48,6 +48,7 @@ from thinkact.eval.metrics import aggregate_turns
 from thinkact.eval.thinking import analyse_thinking
 from thinkact.files import atomic_write_text
 from thinkact.jsonsafe import dump_json
+from thinkact.models.load import DTYPES, load_policy
 from thinkact.parse import render_action
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.turn_metrics import score_record as score_record  # importable from here too
@@ -57,8 +58,6 @@ from thinkact.rollout.turns import run_turns
 from thinkact.rollout.users import UserConfig
 
 VIEWS = ("turn", "episode", "both")
-DTYPES = ("float32", "bfloat16")
-"""Precisions a local model is evaluated in (`EvalConfig.dtype`)."""
 
 
 @dataclass
@@ -297,11 +296,7 @@ def load_predictors(config: EvalConfig) -> tuple[Predictor, Policy]:
         return _oracle_predictions, MessagePolicy(oracle_policy)
     if config.endpoint.url:
         return _endpoint_predictors(config)
-    import torch
-
-    from thinkact.models.load import load_policy
-
-    model, tokenizer = load_policy(config.model, dtype=getattr(torch, config.dtype))
+    model, tokenizer = load_policy(config.model, dtype=config.dtype)
     # Greedy, as one-step episodes of the loop (`rollout/turns.py`), like the held-out evaluation during training.
     sampling = Sampling(max_new_tokens=config.max_new_tokens, temperature=0.0, batch_size=config.batch_size)
 

@@ -37,7 +37,7 @@ from thinkact.integrations.trl_rewards import make_reward_function
 from thinkact.integrations.trl_settings import ADAPTER_SETTINGS, trl_arguments
 from thinkact.jsonsafe import dump_json
 from thinkact.models.load import load_policy
-from thinkact.models.lora import lora_config, model_layers
+from thinkact.models.lora import lora_config
 from thinkact.rollout.generation import stop_token_ids
 from thinkact.train.grpo import StepCallback, open_tracker
 from thinkact.train.grpo_config import GRPORunConfig, scheduled_rewards
@@ -203,7 +203,7 @@ def build_trainer(
         callbacks=callbacks,
         environment_factory=factories,  # type: ignore[arg-type]
         # With an adapter, TRL's KL reference is the model with the adapter disabled.
-        peft_config=lora_config(config.lora, model_layers(model)) if config.lora.enabled else None,
+        peft_config=lora_config(config.lora, model) if config.lora.enabled else None,
     )
     trainer.remove_callback(PrinterCallback)  # MetricsCallback reports each step
     return trainer

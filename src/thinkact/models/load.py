@@ -37,6 +37,10 @@ def load_tokenizer(path: str | Path, *, allow_download: bool = False) -> PreTrai
     return tokenizer
 
 
+DTYPES = ("float32", "bfloat16")
+"""The precisions a config may name for a local model (`eval.dtype`, `grpo.update_dtype`)."""
+
+
 def load_policy(
     path: str | Path,
     *,

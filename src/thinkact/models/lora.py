@@ -36,19 +36,24 @@ class LoraOptions:
             raise UserError(f"lora.top_layers: {self.top_layers}; give 0 (every layer) or a positive count")
 
 
-def lora_config(options: LoraOptions, num_layers: int | None = None) -> LoraConfig:
+def lora_config(options: LoraOptions, model: Any = None) -> LoraConfig:
     """peft's config for a causal LM adapter with these options (whether it is `enabled` is the caller's test);
-    `num_layers` (the model's `num_hidden_layers`) places `top_layers`.
+    `model`, the one it will wrap, places `top_layers` (its `num_hidden_layers`).
 
+    >>> from types import SimpleNamespace
     >>> lora_config(LoraOptions(rank=4, alpha=8)).r
     4
-    >>> lora_config(LoraOptions(top_layers=2), num_layers=30).layers_to_transform
+    >>> thirty = SimpleNamespace(config=SimpleNamespace(num_hidden_layers=30))
+    >>> lora_config(LoraOptions(top_layers=2), thirty).layers_to_transform
     [28, 29]
     """
     layers: dict[str, Any] = {}
     if options.top_layers:
+        num_layers = model_layers(model) if model is not None else None
         if num_layers is None:
-            raise ValueError("lora_config: top_layers needs the model's num_layers")
+            raise ValueError(
+                "lora_config: top_layers needs the model, whose config says how many layers it has"
+            )
         if options.top_layers > num_layers:
             raise UserError(
                 f"lora.top_layers: {options.top_layers}, but the model has {num_layers} layers; give at most "

@@ -15,6 +15,7 @@ from thinkact.data.conversations import Conversation
 from thinkact.data.prompts import Prompt
 from thinkact.envs.prompts import all_episode_prompts, turn_prompts
 from thinkact.errors import UserError, check_choice
+from thinkact.models.load import DTYPES
 from thinkact.rewards.combine import RewardConfig
 from thinkact.rewards.episode import EpisodeRewardConfig
 from thinkact.rollout.users import UserConfig
@@ -272,7 +273,7 @@ class GRPORunConfig:
             )
         check_choice("grpo.loss", self.loss, [a.value for a in LossAggregation])
         check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
-        check_choice("grpo.update_dtype", self.update_dtype, ("float32", "bfloat16"))
+        check_choice("grpo.update_dtype", self.update_dtype, DTYPES)
         check_choice("grpo.mode", self.mode, [m.value for m in Mode])
         check_choice("grpo.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.warmup_steps >= self.steps:

@@ -24,7 +24,7 @@ from peft import get_peft_model
 from transformers import PreTrainedModel
 
 from thinkact.errors import UserError
-from thinkact.models.lora import lora_config, model_layers
+from thinkact.models.lora import lora_config
 from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout, mean, micro_weight, step_metrics
 from thinkact.train.grpo_config import GRPORunConfig, HybridRule, Mode, hybrid_weight, learning_rate_at
@@ -90,7 +90,7 @@ class PolicyUpdate:
         if config.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         if config.lora.enabled:
-            model = get_peft_model(model, lora_config(config.lora, model_layers(model)))  # type: ignore[assignment]
+            model = get_peft_model(model, lora_config(config.lora, model))  # type: ignore[assignment]
         # With LoRA the reference is the base model: the adapter disabled, no copy.
         self.reference = _frozen_copy(model) if config.kl_coef > 0 and not config.lora.enabled else None
         if self.reference is not None:  # prepare() moves the policy to the device, not this copy

@@ -39,7 +39,7 @@ from thinkact.errors import UserError, check_choice
 from thinkact.files import atomic_write_text, check_output_dir, fsync_tree, replace_dir
 from thinkact.models.chat import render_completion
 from thinkact.models.load import load_policy
-from thinkact.models.lora import LoraOptions, lora_config, model_layers
+from thinkact.models.lora import LoraOptions, lora_config
 from thinkact.threads import apply_threads
 from thinkact.train.checkpoints import RunInterrupted, StopOnInterrupt, check_resume, save_model
 from thinkact.train.label_head import label_head
@@ -270,7 +270,7 @@ def _train(
         args=_sft_arguments(config, out),
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=lora_config(config.lora, model_layers(model)) if config.lora.enabled else None,
+        peft_config=lora_config(config.lora, model) if config.lora.enabled else None,
         callbacks=[*(callbacks or []), _SaveOnInterrupt(interrupt), _ResumedLearningRate()],
     )
     trained: Any = trainer.model
