@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import LogitsProcessorList
 
 from thinkact.data.conversations import read_conversations, turn_examples
 from thinkact.models.chat import encode_prompt
 from thinkact.models.load import load_policy
 from thinkact.rollout.generation import continue_streams, derive_seed, sample, start_streams, stop_token_ids
+from thinkact.rollout.sampling import InverseCdfSampler
 
 
 def _prompts(model_dir: Path, data: Path, count: int) -> tuple[object, object, list[list[int]]]:
@@ -34,12 +36,12 @@ def _plain_generate(model, tokenizer, prompts, num_samples, temperature, seed): 
     pad = tokenizer.pad_token_id
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
     attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    options = {"do_sample": temperature > 0, "num_return_sequences": num_samples}
+    # thinkact samples inside the greedy loop (rollout/sampling.py), which refuses num_return_sequences > 1:
+    # expand the batch by hand, as sampling `generate` would
+    ids, attention = ids.repeat_interleave(num_samples, 0), attention.repeat_interleave(num_samples, 0)
+    options: dict[str, object] = {"do_sample": False}
     if temperature > 0:
-        options.update(temperature=temperature, top_p=1.0, top_k=0)
-    else:  # greedy `generate` refuses num_return_sequences > 1: expand the batch by hand, as it would
-        ids, attention = ids.repeat_interleave(num_samples, 0), attention.repeat_interleave(num_samples, 0)
-        options["num_return_sequences"] = 1
+        options["logits_processor"] = LogitsProcessorList([InverseCdfSampler(temperature)])
     torch.manual_seed(derive_seed(seed, 0, 0))
     output = model.generate(
         input_ids=ids,

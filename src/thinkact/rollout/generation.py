@@ -23,10 +23,12 @@ from typing import Any
 
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.generation.logits_process import LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from thinkact.rollout.kv_cache import growing_cache
+from thinkact.rollout.sampling import InverseCdfSampler
 
 
 @dataclass
@@ -307,11 +309,12 @@ def _generate(
     streamer: BaseStreamer | None = None,
     stop_early: StoppingCriteria | None = None,
 ) -> Any:
-    options: dict[str, Any] = {"do_sample": temperature > 0, "max_new_tokens": max_new_tokens}
+    # Greedy decoding; a temperature samples through the last logits processor (rollout/sampling.py).
+    options: dict[str, Any] = {"do_sample": False, "max_new_tokens": max_new_tokens}
     if stop_early is not None:
         options["stopping_criteria"] = StoppingCriteriaList([stop_early])
     if temperature > 0:
-        options.update(temperature=temperature, top_p=top_p, top_k=0)
+        options["logits_processor"] = LogitsProcessorList([InverseCdfSampler(temperature, top_p)])
     options["cache"] = streams.cache if streams.cache is not None else growing_cache(model)
     return model.generate(  # type: ignore[operator]
         input_ids=streams.ids_NW,
