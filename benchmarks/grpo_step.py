@@ -197,7 +197,12 @@ def main() -> None:
             log = stack.enter_context(throughput.timed_forwards(policy))
             trl_log = stack.enter_context(throughput.timed_forwards(theirs.model))
             if variant is not None:
-                variant_model = variant.accelerator.unwrap_model(variant.model)
+                # the model that samples: the bfloat16 copy under sample_dtype=bfloat16
+                variant_model = (
+                    variant.sampler.copy
+                    if variant.sampler
+                    else variant.accelerator.unwrap_model(variant.model)
+                )
                 variant_log = stack.enter_context(throughput.timed_forwards(variant_model))
             for block in range(args.blocks):
                 trl_block(theirs, runs["trl"], trl_log)

@@ -279,3 +279,46 @@ def test_a_bf16_update_samples_the_same_tokens_keeps_float32_weights_and_moves_t
     assert rollouts_of["float32"] == rollouts_of["bfloat16"]
     assert moves["bfloat16"].abs().sum() > 0
     assert torch.nn.functional.cosine_similarity(moves["float32"], moves["bfloat16"], dim=0) > 0.9
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_bf16_sampling_follows_the_float32_policy_after_each_update(
+    tiny_model_dir: Path, data_dir: Path, lora: bool
+) -> None:
+    """`sample_dtype: bfloat16` samples with a bfloat16 copy that takes the policy's weights before each step's
+    rollouts (the adapter alone under LoRA); the policy, which the update trains, stays float32, and the copy's
+    next-token distribution stays close to the policy's."""
+    model, tokenizer = load_policy(tiny_model_dir)
+    config = GRPORunConfig(
+        group_size=4,
+        prompts_per_step=2,
+        max_new_tokens=8,
+        learning_rate=1e-2,
+        mask_truncated=False,
+        sample_dtype="bfloat16",
+    )
+    config.lora.enabled = lora
+    trainer = GRPOTrainer(config, model, tokenizer)
+    trainer.load_data(data_dir / "train.jsonl")
+    assert trainer.sampler is not None
+    policy = trainer.accelerator.unwrap_model(trainer.model)
+    rollouts = trainer.rollout(0, [0, 1])
+    assert rollouts and all(r.completion_ids for r in rollouts)
+    for index, rollout in enumerate(rollouts):
+        rollout.reward = float(index % 2)
+    trainer.learn(rollouts)
+    stale = trainer.sampler.copy.state_dict()
+    moved = [
+        name for name, p in policy.named_parameters() if not torch.equal(p.to(torch.bfloat16), stale[name])
+    ]
+    assert moved  # the update moved the policy away from what the copy holds
+    sampler = trainer.sampler.refresh()
+    for name, parameter in policy.named_parameters():
+        assert parameter.dtype == torch.float32
+        assert torch.equal(sampler.state_dict()[name], parameter.detach().to(torch.bfloat16)), name
+    ids = torch.tensor([trainer.prompt_ids[0]])
+    with torch.no_grad():
+        p32 = policy(ids).logits[0, -1].softmax(-1)
+        p16 = sampler(ids).logits[0, -1].float().softmax(-1)
+    total_variation = 0.5 * (p32 - p16).abs().sum()
+    assert 0 < total_variation < 0.01  # rounded, and close (4e-4 on the tiny model)

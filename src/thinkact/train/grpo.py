@@ -86,6 +86,7 @@ from thinkact.train.grpo_state import (
 from thinkact.train.grpo_update import Batch, PolicyUpdate, make_accelerator, make_optimizer
 from thinkact.train.heldout import HeldOut
 from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
+from thinkact.train.sample_copy import SamplingCopy
 from thinkact.train.schedule import sampled_tokens
 from thinkact.train.tracking import Tracker, check_report_to
 
@@ -130,6 +131,12 @@ class GRPOTrainer:
         """Tokens sampled so far by all processes (the compute budget's count)."""
         self.last_reset = 0
         """The step after which the KL reference last became the policy (0: it is the starting policy)."""
+        self.sampler = (
+            SamplingCopy(self.accelerator.unwrap_model(self.model))
+            if config.sample_dtype == "bfloat16"
+            else None
+        )
+        """The bfloat16 copy that samples under `sample_dtype: bfloat16` (None: the policy samples)."""
 
     @property
     def accelerator(self) -> Accelerator:
@@ -175,8 +182,9 @@ class GRPOTrainer:
         prefixes = (
             self.references.prefixes(prompts, self.config, step) if self.config.prefix.enabled else None
         )
+        policy = self.sampler.refresh() if self.sampler else self.accelerator.unwrap_model(self.model)
         return play_rollouts(
-            self.accelerator.unwrap_model(self.model),
+            policy,
             self.tokenizer,
             prompts,
             self.config,
@@ -260,6 +268,8 @@ class GRPOTrainer:
         if checkpoint is None:
             return 0
         state = restore_checkpoint(checkpoint, self.update)
+        if self.sampler:
+            self.sampler.touch_all()
         self.scores, self.generated_tokens, self.last_reset = restore_schedule(
             checkpoint, state, self.scores, self.reference
         )

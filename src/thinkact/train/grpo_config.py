@@ -220,6 +220,10 @@ class GRPORunConfig:
     """float32, or bfloat16: the update's forward and backward run under bf16 autocast while the weights, their
     gradients and AdamW stay float32, and sampling stays float32 (the tokens do not change; the update's
     arithmetic does). About twice as fast a backward on a CPU with AVX-512 BF16 (docs/benchmarks.md)."""
+    sample_dtype: str = "float32"
+    """float32, or bfloat16: the rollouts are sampled by a bfloat16 copy of the policy, refreshed before each
+    step, while the update recomputes every log-probability with the float32 policy. About twice as fast a
+    decode on a CPU with AVX-512 BF16; the samples are very slightly off-policy (train/sample_copy.py)."""
     threads: int = 0
     """torch CPU threads (0: one per core this process may run on; 1 on a machine shared with busy processes)."""
     # Prefix-guided groups and the hybrid SFT loss
@@ -274,6 +278,7 @@ class GRPORunConfig:
         check_choice("grpo.loss", self.loss, [a.value for a in LossAggregation])
         check_choice("grpo.advantage_scale", self.advantage_scale, [a.value for a in AdvantageScale])
         check_choice("grpo.update_dtype", self.update_dtype, DTYPES)
+        check_choice("grpo.sample_dtype", self.sample_dtype, DTYPES)
         check_choice("grpo.mode", self.mode, [m.value for m in Mode])
         check_choice("grpo.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.warmup_steps >= self.steps:
