@@ -218,5 +218,6 @@ def test_the_shipped_smollm2_config_plans_the_papers_route_with_lora_on_the_top_
     (_, sft), (_, grpo) = plan.sft[0], plan.grpo[0]
     assert sft.model == "runs/smollm2" and not sft.think
     assert len(plan.grpo) == 1 and grpo.model.endswith("sft-nothink/model") and grpo.rewards.require_think
-    assert sft.lora.enabled and grpo.lora.enabled and sft.lora.top_layers == grpo.lora.top_layers == 6
+    assert sft.lora.enabled and grpo.lora.enabled and sft.lora.top_layers == 0 and grpo.lora.top_layers == 6
+    assert sft.bf16 and grpo.sample_dtype == grpo.update_dtype == plan.compare.dtype == "bfloat16"
     assert plan.compare.limit >= 150  # enough turns per split for intervals
