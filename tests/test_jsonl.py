@@ -62,6 +62,14 @@ def test_converter_records_and_line_numbers(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("body", ['[{"a": 1},\n {"a": 2}]\n', '{"a": 1}\n{"a": 2}\n'])
+def test_a_byte_order_mark_is_read_past(tmp_path: Path, body: str) -> None:
+    """Editors on Windows save UTF-8 with a byte-order mark; a JSON array after one is still an array."""
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    assert list(iter_json_records(path)) == [(f"{path}:1", {"a": 1}, ""), (f"{path}:2", {"a": 2}, "")]
+
+
 def test_apibank_dialogue(tmp_path: Path) -> None:
     events = [{"role": "User", "text": TEXTS[-1]}, {"role": "AI", "text": TEXTS[-2]}]
     (item,) = read_apibank(
