@@ -48,6 +48,7 @@ from thinkact.rollout.loop import Sampling
 from thinkact.rollout.records import Rollout
 from thinkact.train.batches import layout
 from thinkact.train.grpo import GRPORunConfig, GRPOTrainer
+from thinkact.train.grpo_config import learning_rate_at
 from thinkact.train.losses import group_advantages
 from thinkact.train.schedule import sampled_tokens
 
@@ -184,7 +185,9 @@ def gradient_cosine(trainer: GRPOTrainer, indices: list[int]) -> float:
 
 
 def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids: list[str]) -> dict[str, Any]:
-    config = load_config(GRPORunConfig, None, [*args.set, f"model={args.model}", f"data={args.data}", "out="])
+    # `steps` sets the schedule's length (warm-up, decay), so it is the run's unless --set names it
+    fields = [f"steps={args.steps}", *args.set, f"model={args.model}", f"data={args.data}", "out="]
+    config = load_config(GRPORunConfig, None, fields)
     model, tokenizer = load_policy(args.model)
     trainer = GRPOTrainer(config, model, tokenizer)
     trainer.load_data(args.data)
@@ -213,6 +216,8 @@ def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids:
     for step in range(args.steps + 1):
         if step % args.every == 0 or step == args.steps:
             point = {"step": step, "seconds": round(time.perf_counter() - started, 1)}
+            if step:  # the rate of the last step taken: the schedule runs over `steps`
+                point["learning_rate"] = learning_rate_at(config, step - 1)
             for name, turns in (("probe", trainer.prompts), ("heldout", heldout)):
                 figures = measure(policy, tokenizer, turns, args.measure_samples)
                 point.update({f"{name}_{key}": value for key, value in figures.items()})
@@ -303,7 +308,9 @@ def pass_rates(args: argparse.Namespace, count: int) -> str:
     shuffled training call turns, each with its reference action's log-probability and its exact calls in
     `--samples` completions at the run's temperature; a table by tenths of the log-probability."""
     model, tokenizer = load_policy(args.model)
-    config = load_config(GRPORunConfig, None, [*args.set, f"model={args.model}", f"data={args.data}", "out="])
+    # `steps` sets the schedule's length (warm-up, decay), so it is the run's unless --set names it
+    fields = [f"steps={args.steps}", *args.set, f"model={args.model}", f"data={args.data}", "out="]
+    config = load_config(GRPORunConfig, None, fields)
     turns = call_turns(args.data)
     random.Random(0).shuffle(turns)
     turns = turns[:count]

@@ -192,3 +192,16 @@ def test_the_probe_script_tables_pass_rates_against_the_reference_probability(
     assert status == 0, f"grpo_probe.py --pass-rates exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
     assert "| reference action log-prob | p | sampled exact | groups that disagree |" in out
     assert "of 3 groups of 2 disagree on the exact call" in out
+
+
+def test_the_probe_script_runs_its_schedule_over_its_own_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A decaying rate ends with the probe run's `--steps`, not with the config's default length (a run of 60
+    steps once trained only 30: the cosine had reached 0 by then)."""
+    options = ("--steps", "2", "--set", "lr_schedule=linear", "--set", "learning_rate=0.001")
+    status = run_toy(BENCHMARKS / "grpo_probe.py", tmp_path, monkeypatch, options)
+    out, err = capfd.readouterr()
+    assert status == 0, f"grpo_probe.py exited {status}:\n{out[-3000:]}\n{err[-3000:]}"
+    points = [json.loads(line) for line in out.splitlines() if line.startswith('{"step"')]
+    assert [p.get("learning_rate") for p in points] == [None, 0.001, 0.0005]  # 1 - 1/2 at the second step
