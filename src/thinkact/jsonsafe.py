@@ -88,10 +88,11 @@ def make_decoder() -> json.JSONDecoder:
 
 
 def read_utf8(path: Path) -> str:
-    """A text file's contents; bytes that are not UTF-8 stop with the line they are on and what to do."""
+    """A text file's contents without the byte-order mark some editors write first; bytes that are not UTF-8
+    stop with the line they are on and what to do."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise UserError(

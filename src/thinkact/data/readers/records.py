@@ -73,7 +73,7 @@ def iter_json_records(path: Path) -> Iterator[tuple[str, Any, str]]:
     """
     if not path.is_file():
         raise UserError(f"{path}: no such file; pass the path of an existing data file")
-    text = read_utf8(path).removeprefix("\ufeff")  # a byte-order mark some editors write
+    text = read_utf8(path)
     if text.lstrip().startswith("["):
         yield from _iter_array(path, text)
         return
