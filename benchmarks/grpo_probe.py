@@ -184,10 +184,15 @@ def gradient_cosine(trainer: GRPOTrainer, indices: list[int]) -> float:
     return float(torch.nn.functional.cosine_similarity(grads[0], grads[1], dim=0))
 
 
-def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids: list[str]) -> dict[str, Any]:
-    # `steps` sets the schedule's length (warm-up, decay), so it is the run's unless --set names it
+def probe_config(args: argparse.Namespace) -> GRPORunConfig:
+    """The GRPO config of a probe run: `--set` fields over the defaults, the schedule's length (warm-up, decay)
+    the run's `--steps` unless `--set` names `steps`."""
     fields = [f"steps={args.steps}", *args.set, f"model={args.model}", f"data={args.data}", "out="]
-    config = load_config(GRPORunConfig, None, fields)
+    return load_config(GRPORunConfig, None, fields)
+
+
+def train_on_probes(args: argparse.Namespace, probe_ids: list[str], heldout_ids: list[str]) -> dict[str, Any]:
+    config = probe_config(args)
     model, tokenizer = load_policy(args.model)
     trainer = GRPOTrainer(config, model, tokenizer)
     trainer.load_data(args.data)
@@ -308,9 +313,7 @@ def pass_rates(args: argparse.Namespace, count: int) -> str:
     shuffled training call turns, each with its reference action's log-probability and its exact calls in
     `--samples` completions at the run's temperature; a table by tenths of the log-probability."""
     model, tokenizer = load_policy(args.model)
-    # `steps` sets the schedule's length (warm-up, decay), so it is the run's unless --set names it
-    fields = [f"steps={args.steps}", *args.set, f"model={args.model}", f"data={args.data}", "out="]
-    config = load_config(GRPORunConfig, None, fields)
+    config = probe_config(args)
     turns = call_turns(args.data)
     random.Random(0).shuffle(turns)
     turns = turns[:count]
