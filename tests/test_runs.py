@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -17,6 +18,7 @@ from thinkact.files import atomic_write, check_output_dir, check_output_file
 from thinkact.models.load import load_policy
 from thinkact.train.checkpoints import RunInterrupted, latest_checkpoint
 from thinkact.train.grpo import GRPORunConfig, run_grpo
+from thinkact.train.runlog import warn_often_truncated
 from thinkact.train.sft import SFTRunConfig, build_dataset, run_sft
 
 
@@ -327,3 +329,31 @@ def test_failed_conversion_leaves_no_partial_file(
         )
     assert out.read_text() == "previous conversion"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_a_run_whose_completions_are_often_cut_says_how_many(
+    tiny_model_dir: Path, data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 2 new tokens cannot hold a think block and an action: every completion is cut, in both steps
+    config = _grpo(tiny_model_dir, data_dir, tmp_path / "grpo", max_new_tokens=2, mask_truncated=True)
+    with caplog.at_level(logging.WARNING, logger="thinkact.train"):
+        run_grpo(config)
+    assert [json.loads(line)["truncated"] for line in (tmp_path / "grpo/metrics.jsonl").open()] == [1.0, 1.0]
+    assert "100% of this run's completions reached max_new_tokens=2 and carried no loss" in caplog.text
+
+
+def test_the_run_level_truncation_warning_takes_the_mean_share_from_a_tenth(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="thinkact.train"):
+        warn_often_truncated([0.05, 0.1, 0.0], masked=True, max_new_tokens=96)  # mean .05: quiet
+        assert caplog.text == ""
+        warn_often_truncated([0.0, 0.3, 0.25], masked=True, max_new_tokens=96)  # mean .1833
+        assert "18% of this run's completions reached max_new_tokens=96 and carried no loss" in caplog.text
+        warn_often_truncated([0.1], masked=False, max_new_tokens=64)  # exactly the threshold
+        assert (
+            "10% of this run's completions reached max_new_tokens=64 and were scored as cut off"
+            in caplog.text
+        )
+        warn_often_truncated([], masked=True, max_new_tokens=64)  # no steps taken (a resumed, finished run)
+    assert len(caplog.records) == 2

@@ -85,7 +85,7 @@ from thinkact.train.grpo_state import (
 )
 from thinkact.train.grpo_update import Batch, PolicyUpdate, make_accelerator, make_optimizer
 from thinkact.train.heldout import HeldOut
-from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts
+from thinkact.train.runlog import RunLog, warn_all_truncated, warn_dropped_prompts, warn_often_truncated
 from thinkact.train.sample_copy import SamplingCopy
 from thinkact.train.schedule import sampled_tokens
 from thinkact.train.tracking import Tracker, check_report_to
@@ -323,6 +323,7 @@ def run_grpo(
                 )
     if log is not None:
         log.close()
+        warn_often_truncated(log.truncated, config.mask_truncated, config.max_new_tokens)
     final = _finish(trainer, out, done, last)
     trainer.accelerator.end_training()  # destroys the process group under `accelerate launch`; a no-op alone
     return final

@@ -173,7 +173,7 @@ class GRPORunConfig:
     passes: int = 1
     """Optimisation passes over each rollout batch (importance ratios against the sampling policy)."""
     mask_truncated: bool = True
-    """Completions cut by max_new_tokens carry no loss."""
+    """Completions cut by max_new_tokens carry no loss (a run warns at its end when a tenth or more were cut)."""
     micro_batch: int = 8
     """Sequences per forward/backward pass (memory knob; the result does not depend on it)."""
     share_prompt: bool = True

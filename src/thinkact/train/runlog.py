@@ -4,8 +4,9 @@ each step exactly once.
 `RunLog(out, done)` opens the logs of a run that has `done` steps behind it: on a resume it first cuts
 metrics.jsonl and samples.jsonl back to those steps (a torn last line from a kill is dropped) and tells
 TensorBoard to purge events after them, so a resumed run's logs hold every step once, as an uninterrupted run's
-would. It also says out loud what would otherwise pass silently: prompts dropped for length, and steps whose
-completions were all cut at `max_new_tokens` (masked, so the step learned nothing). Left out: log rotation.
+would. It also says out loud what would otherwise pass silently: prompts dropped for length, steps whose
+completions were all cut at `max_new_tokens` (masked, so the step learned nothing), and runs where a large share
+of completions was cut. Left out: log rotation.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ class RunLog:
             self.metrics_path.write_text("", encoding="utf-8")
             self.samples_path.unlink(missing_ok=True)
         self.tracker = tracker
+        self.truncated: list[float] = []
+        """Each step's share of completions cut at `max_new_tokens` (`warn_often_truncated`)."""
 
     def write(self, step: int, metrics: dict[str, float], samples: list[dict[str, Any]]) -> None:
         """Log step `step` (1-based): its metrics and, on sample steps, `samples`."""
         with self.metrics_path.open("a", encoding="utf-8") as handle:
             handle.write(dump_json({"step": step, **metrics}) + "\n")
         self.tracker.log(metrics, step)
+        if "truncated" in metrics:
+            self.truncated.append(metrics["truncated"])
         if self.sample_steps and step % self.sample_steps == 0:
             with self.samples_path.open("a", encoding="utf-8") as handle:
                 for sample in samples:
@@ -71,6 +76,27 @@ def warn_all_truncated(step: int, truncated: float, masked: bool, max_new_tokens
         log.warning(
             "step %d: every completion reached max_new_tokens=%d (%s); raise max_new_tokens",
             step,
+            max_new_tokens,
+            consequence,
+        )
+
+
+OFTEN_TRUNCATED = 0.1
+"""The share of a run's completions cut at `max_new_tokens` from which `warn_often_truncated` speaks."""
+
+
+def warn_often_truncated(truncated: list[float], masked: bool, max_new_tokens: int) -> None:
+    """Say so when, over a run's steps, at least `OFTEN_TRUNCATED` of the completions (the mean of the steps'
+    `truncated` shares) reached `max_new_tokens`: masked, that share of the sampling taught nothing."""
+    if not truncated:
+        return
+    share = sum(truncated) / len(truncated)
+    if share >= OFTEN_TRUNCATED:
+        consequence = "carried no loss" if masked else "were scored as cut off"
+        log.warning(
+            "%.0f%% of this run's completions reached max_new_tokens=%d and %s; raise max_new_tokens "
+            "(a think block and a call need room)",
+            100 * share,
             max_new_tokens,
             consequence,
         )
