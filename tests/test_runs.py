@@ -18,8 +18,9 @@ from thinkact.files import atomic_write, check_output_dir, check_output_file
 from thinkact.models.load import load_policy
 from thinkact.train.checkpoints import RunInterrupted, latest_checkpoint
 from thinkact.train.grpo import GRPORunConfig, run_grpo
-from thinkact.train.runlog import warn_often_truncated
+from thinkact.train.runlog import RunLog, warn_often_truncated
 from thinkact.train.sft import SFTRunConfig, build_dataset, run_sft
+from thinkact.train.tracking import Tracker
 
 
 def test_exception_mid_write_leaves_the_previous_file(tmp_path: Path) -> None:
@@ -357,3 +358,20 @@ def test_the_run_level_truncation_warning_takes_the_mean_share_from_a_tenth(
         )
         warn_often_truncated([], masked=True, max_new_tokens=64)  # no steps taken (a resumed, finished run)
     assert len(caplog.records) == 2
+
+
+def test_the_run_level_truncation_share_counts_the_steps_before_a_resume(tmp_path: Path) -> None:
+    """The shares come back from metrics.jsonl: a run resumed after step 1 reports step 1's share and the
+    rewritten step 2's, not the step 2 the resume cut off."""
+
+    def opened(done: int) -> RunLog:
+        return RunLog(tmp_path, done, 0, Tracker([], tmp_path, run_name="t", config={}, offline=True))
+
+    first = opened(0)
+    first.write(1, {"reward": 0.5, "truncated": 0.25}, [])
+    first.write(2, {"reward": 0.5, "truncated": 1.0}, [])
+    first.close()
+    resumed = opened(1)
+    resumed.write(2, {"reward": 0.5, "truncated": 0.0}, [])
+    assert resumed.truncated_shares() == [0.25, 0.0]
+    resumed.close()

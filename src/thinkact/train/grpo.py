@@ -323,7 +323,7 @@ def run_grpo(
                 )
     if log is not None:
         log.close()
-        warn_often_truncated(log.truncated, config.mask_truncated, config.max_new_tokens)
+        warn_often_truncated(log.truncated_shares(), config.mask_truncated, config.max_new_tokens)
     final = _finish(trainer, out, done, last)
     trainer.accelerator.end_training()  # destroys the process group under `accelerate launch`; a no-op alone
     return final

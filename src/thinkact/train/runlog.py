@@ -11,11 +11,12 @@ of completions was cut. Left out: log rotation.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from thinkact.jsonsafe import dump_json
+from thinkact.jsonsafe import dump_json, read_jsonl_lines
 from thinkact.train.checkpoints import truncate_steps
 from thinkact.train.tracking import Tracker
 
@@ -36,20 +37,22 @@ class RunLog:
             self.metrics_path.write_text("", encoding="utf-8")
             self.samples_path.unlink(missing_ok=True)
         self.tracker = tracker
-        self.truncated: list[float] = []
-        """Each step's share of completions cut at `max_new_tokens` (`warn_often_truncated`)."""
 
     def write(self, step: int, metrics: dict[str, float], samples: list[dict[str, Any]]) -> None:
         """Log step `step` (1-based): its metrics and, on sample steps, `samples`."""
         with self.metrics_path.open("a", encoding="utf-8") as handle:
             handle.write(dump_json({"step": step, **metrics}) + "\n")
         self.tracker.log(metrics, step)
-        if "truncated" in metrics:
-            self.truncated.append(metrics["truncated"])
         if self.sample_steps and step % self.sample_steps == 0:
             with self.samples_path.open("a", encoding="utf-8") as handle:
                 for sample in samples:
                     handle.write(dump_json({"step": step, **sample}) + "\n")
+
+    def truncated_shares(self) -> list[float]:
+        """Each logged step's share of completions cut at `max_new_tokens` (`warn_often_truncated`), read back
+        from metrics.jsonl, which holds every step once: a resumed run's steps before the resume count too."""
+        records = (json.loads(line) for _, line in read_jsonl_lines(self.metrics_path))
+        return [float(r["truncated"]) for r in records if isinstance(r.get("truncated"), int | float)]
 
     def close(self) -> None:
         self.tracker.close()
